@@ -1,0 +1,148 @@
+"""The slixmpp plugin that carries ExampleTag in <iq> and <message>.
+
+Events (one per stanza kind, as in the tutorial):
+
+* ``example_tag_get_iq`` / ``example_tag_set_iq``: a valid request; the
+  application answers it (``iq.reply()``, fill the tag, ``send()``).
+* ``example_tag_result_iq`` / ``example_tag_error_iq``: a reply carrying the tag.
+* ``example_tag_message``: a message carrying the tag;
+  ``example_tag_message_error``: a bounced one (``type="error"``).
+
+Invalid requests never reach the application: the plugin answers them with
+exactly one ``bad-request`` error. Requests nobody listens for are answered
+with ``feature-not-implemented``, so a requester never waits for nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from asyncio import Future
+from collections.abc import Mapping
+from typing import Any
+
+from slixmpp import JID, Iq, Message
+from slixmpp.exceptions import XMPPError
+from slixmpp.plugins import BasePlugin
+from slixmpp.xmlstream import ET, register_stanza_plugin
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
+
+from xmpp_ext.plugin import stanza
+from xmpp_ext.plugin.stanza import NAMESPACE, ExampleTag, InsideTag
+
+log = logging.getLogger(__name__)
+
+TagSource = ExampleTag | ET.Element | Mapping[str, Any] | str
+
+
+class ExampleTagPlugin(BasePlugin):
+    """Custom stanza extension <example_tag xmlns='https://example.net/our_extension'/>."""
+
+    name = "example_tag"
+    description = "example_tag: a custom stanza extension in <iq> and <message>"
+    dependencies = {"xep_0030"}
+    stanza = stanza
+    default_config = {"timeout": 10}
+
+    # (handler name, stanza path, method name): registered in plugin_init,
+    # removed again in plugin_end.
+    _HANDLERS = (
+        ("ExampleTag get", "iq@type=get/example_tag", "_handle_request"),
+        ("ExampleTag set", "iq@type=set/example_tag", "_handle_request"),
+        ("ExampleTag result", "iq@type=result/example_tag", "_handle_result"),
+        ("ExampleTag error", "iq@type=error/example_tag", "_handle_error"),
+        ("ExampleTag message", "message/example_tag", "_handle_message"),
+    )
+
+    def plugin_init(self) -> None:
+        register_stanza_plugin(Iq, ExampleTag)
+        register_stanza_plugin(Message, ExampleTag)
+        register_stanza_plugin(ExampleTag, InsideTag, iterable=True)
+        for handler_name, path, method in self._HANDLERS:
+            self.xmpp.register_handler(Callback(handler_name, StanzaPath(path), getattr(self, method)))
+
+    def plugin_end(self) -> None:
+        for handler_name, _path, _method in self._HANDLERS:
+            self.xmpp.remove_handler(handler_name)
+        self.xmpp.plugin["xep_0030"].del_feature(feature=NAMESPACE)
+
+    def session_bind(self, jid: JID) -> None:
+        self.xmpp.plugin["xep_0030"].add_feature(NAMESPACE)
+
+    # -- incoming ------------------------------------------------------------
+
+    def _handle_request(self, iq: Iq) -> None:
+        problem = iq["example_tag"].validation_problem()
+        if problem is not None:
+            # Raising makes slixmpp send exactly one error reply; clear=False
+            # echoes the payload so the requester can match it (RFC 6120 §8.3.1).
+            raise XMPPError("bad-request", text=problem, etype="modify", clear=False)
+        event = f"example_tag_{iq['type']}_iq"
+        if not self.xmpp.event_handled(event):
+            raise XMPPError(
+                "feature-not-implemented", text="this entity does not answer example_tag requests", clear=False
+            )
+        self.xmpp.event(event, iq)
+
+    def _handle_result(self, iq: Iq) -> None:
+        self.xmpp.event("example_tag_result_iq", iq)
+
+    def _handle_error(self, iq: Iq) -> None:
+        self.xmpp.event("example_tag_error_iq", iq)
+
+    def _handle_message(self, msg: Message) -> None:
+        if msg["type"] == "error":
+            self.xmpp.event("example_tag_message_error", msg)
+        else:
+            self.xmpp.event("example_tag_message", msg)
+
+    # -- outgoing API ----------------------------------------------------------
+
+    def make_request(self, jid: JID | str, tag: TagSource, itype: str = "get", ifrom: JID | str | None = None) -> Iq:
+        """Build (without sending) an iq get/set carrying a copy of ``tag``."""
+        if itype not in ("get", "set"):
+            raise ValueError(f"an example_tag request is a get or a set, not {itype!r}")
+        iq = self.xmpp.make_iq(ito=jid, itype=itype, ifrom=ifrom)
+        fill_tag(iq["example_tag"], tag)
+        return iq
+
+    def send_request(
+        self, jid: JID | str, tag: TagSource, itype: str = "get", timeout: float | None = None, **iqkwargs: Any
+    ) -> Future:
+        """Send an iq get/set carrying ``tag``; returns slixmpp's future of the reply.
+
+        The future raises IqError on an error reply and IqTimeout after
+        ``timeout`` seconds (default: the plugin's ``timeout`` config).
+        """
+        iq = self.make_request(jid, tag, itype, ifrom=iqkwargs.pop("ifrom", None))
+        return iq.send(timeout=self.timeout if timeout is None else timeout, **iqkwargs)
+
+    async def request(
+        self, jid: JID | str, tag: TagSource, itype: str = "get", timeout: float | None = None, **iqkwargs: Any
+    ) -> Iq:
+        """Send an iq get/set carrying ``tag`` and return the result iq.
+
+        :raises IqError: when the peer or a server answers with an error.
+        :raises IqTimeout: when no reply comes within ``timeout`` seconds.
+        """
+        return await self.send_request(jid, tag, itype, timeout, **iqkwargs)
+
+    def make_tagged_message(
+        self, jid: JID | str, tag: TagSource, body: str | None = None, mtype: str | None = None
+    ) -> Message:
+        """Build (without sending) a message carrying a copy of ``tag``."""
+        msg = self.xmpp.make_message(mto=jid, mbody=body, mtype=mtype)
+        fill_tag(msg["example_tag"], tag)
+        return msg
+
+
+def fill_tag(target: ExampleTag, source: TagSource) -> None:
+    """Copy ``source`` (a tag, element, mapping or XML string) into ``target``."""
+    if isinstance(source, ExampleTag):
+        target.setup_from_lxml(source.xml)
+    elif isinstance(source, str):
+        target.setup_from_string(source)
+    elif isinstance(source, Mapping):
+        target.setup_from_dict(source)
+    else:
+        target.setup_from_lxml(source)
