@@ -1,0 +1,46 @@
+"""Shared fixtures: the real XMPP server for integration tests.
+
+The server comes from xmpp_ext.localserver, chosen by XMPPEXT_TEST_SERVER
+(default: prosody). A missing server is a test error, never a skip: run
+scripts/setup (scripts/test does) to install it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from xmpp_ext.localserver import SERVERS, LocalServer, ServerNotInstalled
+
+_servers: list[LocalServer] = []
+
+
+@pytest.fixture(scope="session")
+def xmpp_server(tmp_path_factory: pytest.TempPathFactory) -> LocalServer:
+    kind = os.environ.get("XMPPEXT_TEST_SERVER", "prosody")
+    if kind not in SERVERS:
+        pytest.fail(f"XMPPEXT_TEST_SERVER={kind!r} is not one of {', '.join(SERVERS)}", pytrace=False)
+    try:
+        server = SERVERS[kind](workdir=tmp_path_factory.mktemp(kind))
+    except ServerNotInstalled as exc:
+        pytest.fail(str(exc), pytrace=False)
+    _servers.append(server)
+    with server:
+        yield server
+    _servers.remove(server)
+
+
+@pytest.fixture
+def make_account(xmpp_server: LocalServer):
+    """Fresh accounts on the shared server, so tests never share a JID."""
+    return xmpp_server.add_account
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and item.get_closest_marker("integration"):
+        for server in _servers:
+            report.sections.append((f"{server.kind} log (last lines)", server.log_tail(60)))

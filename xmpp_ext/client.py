@@ -1,0 +1,164 @@
+"""One place for connecting: settings -> slixmpp client -> a bound session, or a clear failure.
+
+Every failure to get a session (refused connection, untrusted certificate,
+wrong password, stream error, time-out) becomes a ConnectError whose message
+is one line naming the host, port and JID, and which the CLI maps to exit 3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import slixmpp
+from slixmpp import JID
+
+import xmpp_ext.plugin  # noqa: F401  (registers the example_tag plugin by name)
+from xmpp_ext.secret import Secret
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLUGINS = ("xep_0030", "example_tag")
+
+
+class ConnectError(Exception):
+    """No session could be established; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    jid: JID
+    password: Secret = field(repr=False)
+    host: str | None = None  # None: the JID's domain, through its DNS SRV records
+    port: int | None = None
+    ca_cert: Path | None = None  # trust exactly this CA/certificate
+    insecure: bool = False  # skip certificate verification (warned about by the CLI)
+    connect_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.jid, JID):
+            object.__setattr__(self, "jid", JID(self.jid))
+
+    @property
+    def address(self) -> str:
+        host = self.host or self.jid.domain
+        return f"{host}:{self.port or 5222}"
+
+
+def build_client(settings: ConnectionSettings, plugins: Iterable[str] = DEFAULT_PLUGINS) -> slixmpp.ClientXMPP:
+    """A ClientXMPP configured for ``settings`` with ``plugins`` registered; not yet connected."""
+    client = slixmpp.ClientXMPP(settings.jid, settings.password.reveal())
+    if settings.ca_cert is not None:
+        client.ca_certs = Path(settings.ca_cert)
+    if settings.insecure:
+        client.ssl_context.check_hostname = False
+        client.ssl_context.verify_mode = ssl.CERT_NONE
+    if settings.port is not None:
+        # An explicit port is a client port with STARTTLS (5222-style); slixmpp
+        # would otherwise first try direct TLS on it and fail once per attempt.
+        client.enable_direct_tls = False
+    for plugin in plugins:
+        client.register_plugin(plugin)
+    return client
+
+
+async def connect(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> None:
+    """Connect ``client`` and wait for its session, or raise ConnectError.
+
+    slixmpp retries failed connections forever with a back-off; a command-line
+    tool must instead say what went wrong, so the first failure ends the attempt.
+    """
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[None] = loop.create_future()
+    where = f"{settings.address} as {settings.jid.bare}"
+
+    def fail(reason: str) -> None:
+        if not outcome.done():
+            outcome.set_exception(ConnectError(f"cannot log in to {where}: {reason}"))
+
+    handlers = {
+        "session_start": lambda _event: outcome.done() or outcome.set_result(None),
+        "connection_failed": lambda error: fail(f"connection failed ({_describe_os_error(error)})"),
+        "ssl_invalid_chain": lambda error: fail(f"TLS certificate not trusted ({_describe_ssl_error(error)})"),
+        "failed_auth": lambda stanza: fail(f"authentication failed ({stanza['condition'] or 'not-authorized'})"),
+        "failed_all_auth": lambda _event: fail("authentication failed"),
+        "no_auth": lambda _event: fail("no usable SASL mechanism offered"),
+        "stream_error": lambda error: fail(f"stream error {error['condition']}" + _text(error)),
+        "disconnected": lambda reason: fail(_explain_disconnect(reason)),
+    }
+    for event, handler in handlers.items():
+        client.add_event_handler(event, handler)
+    try:
+        client.connect(settings.host, settings.port)
+        await asyncio.wait_for(outcome, settings.connect_timeout)
+    except TimeoutError:
+        await _give_up(client)
+        raise ConnectError(f"cannot log in to {where}: no session within {settings.connect_timeout:g}s") from None
+    except ConnectError:
+        await _give_up(client)
+        raise
+    finally:
+        for event, handler in handlers.items():
+            client.del_event_handler(event, handler)
+
+
+@asynccontextmanager
+async def session(
+    settings: ConnectionSettings, plugins: Iterable[str] = DEFAULT_PLUGINS
+) -> AsyncIterator[slixmpp.ClientXMPP]:
+    """A connected client for the duration of a ``with`` block, then a clean disconnect."""
+    client = build_client(settings, plugins)
+    await connect(client, settings)
+    try:
+        yield client
+    finally:
+        await disconnect(client)
+
+
+async def disconnect(client: slixmpp.ClientXMPP, wait: float = 2.0) -> None:
+    """Close the stream politely, bounded by ``wait`` seconds."""
+    client.cancel_connection_attempt()
+    if client.transport is None:
+        return
+    try:
+        await asyncio.wait_for(client.disconnect(wait=wait), wait + 1)
+    except TimeoutError:
+        client.abort()
+
+
+async def _give_up(client: slixmpp.ClientXMPP) -> None:
+    client.cancel_connection_attempt()
+    client.abort()
+
+
+def _describe_os_error(error: object) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
+def _explain_disconnect(reason: object) -> str:
+    # A failed TLS handshake may surface as the connection's loss before
+    # slixmpp's ssl_invalid_chain event: name the real cause either way.
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted ({_describe_ssl_error(reason)})"
+    if isinstance(reason, ssl.SSLError):
+        return f"TLS failed ({_describe_ssl_error(reason)})"
+    return f"disconnected during login ({reason or 'connection closed'})"
+
+
+def _describe_ssl_error(error: object) -> str:
+    return getattr(error, "verify_message", None) or getattr(error, "reason", None) or str(error)
+
+
+def _text(error: object) -> str:
+    try:
+        text = error["text"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return ""
+    return f": {text}" if text else ""

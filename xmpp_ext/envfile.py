@@ -1,0 +1,97 @@
+"""The `.env` file that holds the pair's credentials (see .env.example)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from xmpp_ext.secret import Secret
+
+REQUIRED_KEYS = ("SENDER_JID", "SENDER_PASSWORD", "RESPONDER_JID", "RESPONDER_PASSWORD")
+OPTIONAL_KEYS = ("XMPP_HOST", "XMPP_PORT", "XMPP_CA_CERT", "XMPP_INSECURE")
+
+
+class EnvFileError(Exception):
+    """The file is missing or incomplete; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class PairCredentials:
+    sender_jid: str
+    sender_password: Secret = field(repr=False)
+    responder_jid: str
+    responder_password: Secret = field(repr=False)
+    host: str | None = None
+    port: int | None = None
+    ca_cert: Path | None = None
+    insecure: bool = False
+
+
+def read_env_file(path: Path) -> PairCredentials:
+    if not path.is_file():
+        raise EnvFileError(f"{path}: no such file (copy .env.example to .env and fill it in)")
+    try:
+        values = dotenv_values(path)
+    except OSError as exc:
+        raise EnvFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    missing = [key for key in REQUIRED_KEYS if not values.get(key)]
+    if missing:
+        raise EnvFileError(f"{path}: missing {', '.join(missing)}")
+    port = values.get("XMPP_PORT") or None
+    if port is not None and not port.isdigit():
+        raise EnvFileError(f"{path}: XMPP_PORT must be a number, not {port!r}")
+    ca_cert = values.get("XMPP_CA_CERT") or None
+    return PairCredentials(
+        sender_jid=values["SENDER_JID"],
+        sender_password=Secret(values["SENDER_PASSWORD"]),
+        responder_jid=values["RESPONDER_JID"],
+        responder_password=Secret(values["RESPONDER_PASSWORD"]),
+        host=values.get("XMPP_HOST") or None,
+        port=int(port) if port else None,
+        ca_cert=(path.parent / ca_cert) if ca_cert else None,
+        insecure=(values.get("XMPP_INSECURE") or "").strip().lower() in ("1", "true", "yes"),
+    )
+
+
+def exposure_warnings(path: Path) -> list[str]:
+    """Why the file's secrets may be exposed: readable by others, or tracked by git."""
+    warnings = []
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings.append(f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
+    try:
+        tracked = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return warnings  # no git here: nothing can be tracked
+    if tracked.returncode == 0:
+        warnings.append(f"{path} is tracked by git: its passwords are in the repository; git rm --cached {path.name}")
+    return warnings
+
+
+def write_env_file(path: Path, credentials: PairCredentials) -> None:
+    """Write ``credentials`` to ``path`` with mode 600, replacing it atomically."""
+    lines = [
+        "# Written by xmppext for a local test server; delete it when the server is gone.",
+        f"SENDER_JID={credentials.sender_jid}",
+        f"SENDER_PASSWORD={credentials.sender_password.reveal()}",
+        f"RESPONDER_JID={credentials.responder_jid}",
+        f"RESPONDER_PASSWORD={credentials.responder_password.reveal()}",
+        f"XMPP_HOST={credentials.host or ''}",
+        f"XMPP_PORT={credentials.port or ''}",
+        f"XMPP_CA_CERT={credentials.ca_cert or ''}",
+    ]
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.replace(temporary, path)
