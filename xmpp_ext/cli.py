@@ -1,19 +1,327 @@
-"""The ``xmppext`` command: parsing and presentation only; the jobs live in their own modules."""
+"""The ``xmppext`` command: parsing and presentation only; the jobs live in their own modules.
+
+Exit codes (also in --help and the README):
+  0  every exchange ended as expected
+  1  some exchange failed: an unexpected error reply, a time-out, a lost reply
+  2  bad usage or bad input; nothing was sent
+  3  could not connect, TLS certificate not trusted, or authentication failed
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import getpass
 import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
+from slixmpp import JID
+from slixmpp.jid import InvalidJID
 
 from xmpp_ext import __version__
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  every exchange ended as expected
+  1  some exchange failed (unexpected error, time-out, lost reply)
+  2  bad usage or bad input; nothing was sent
+  3  could not connect, TLS not trusted, or authentication failed"""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class ConnectFailed(click.ClickException):
+    exit_code = EXIT_CONNECT
+
+
+class ExchangeFailed(click.ClickException):
+    exit_code = EXIT_FAILED
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="xmppext")
 def cli() -> None:
     """Build, send, answer and inspect the example_tag XMPP extension."""
+
+
+# -- shared options -------------------------------------------------------------------------------
+
+
+def _parse_jid(_ctx: click.Context, param: click.Parameter, value: str | None) -> JID | None:
+    if value is None:
+        return None
+    try:
+        jid = JID(value)
+    except InvalidJID as exc:
+        raise click.BadParameter(f"{value!r} is not a valid JID ({exc})") from None
+    if param.name == "jid" and not jid.user:
+        raise click.BadParameter(f"{value!r} has no user part; log in as user@domain")
+    return jid
+
+
+def _parse_jid_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_parse_jid(ctx, param, value).bare for value in values)
+
+
+def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command that logs in shares."""
+    options = [
+        click.option(
+            "-j", "--jid", envvar="XMPPEXT_JID", required=True, callback=_parse_jid, help="Log in as this JID."
+        ),
+        click.option(
+            "-p",
+            "--password",
+            envvar="XMPPEXT_PASSWORD",
+            help="Password (prefer XMPPEXT_PASSWORD or the prompt: a command line is visible to other users).",
+        ),
+        click.option("--host", envvar="XMPPEXT_HOST", help="Server address [default: the JID's domain, via DNS SRV]."),
+        click.option("--port", envvar="XMPPEXT_PORT", type=click.IntRange(1, 65535), help="Client port (STARTTLS)."),
+        click.option(
+            "--ca-cert",
+            envvar="XMPPEXT_CA_CERT",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Trust this CA certificate (PEM) for the server, e.g. a self-signed one.",
+        ),
+        click.option(
+            "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
+        ),
+        click.option("-d", "--debug", "verbosity", flag_value=1, help="Log everything, passwords redacted."),
+        click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Only errors and the summary."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+
+    @functools.wraps(function)
+    def wrapper(**kwargs: Any) -> Any:
+        kwargs["verbosity"] = kwargs.get("verbosity") or 0
+        return function(**kwargs)
+
+    return wrapper
+
+
+def _settings(jid: JID, password: str | None, host: str | None, port: int | None, ca_cert: Path | None, insecure: bool):
+    from xmpp_ext.client import ConnectionSettings
+    from xmpp_ext.secret import Secret
+
+    if not password:
+        if not sys.stdin.isatty():
+            raise click.UsageError(
+                "no password: set XMPPEXT_PASSWORD, pass -p/--password, or run on a terminal to be prompted",
+                ctx=click.get_current_context(),
+            )
+        password = getpass.getpass(f"Password for {jid.bare}: ")
+    if insecure:
+        click.secho("WARNING: --insecure: the server's TLS certificate is NOT verified", fg="red", err=True)
+    return ConnectionSettings(
+        jid=jid, password=Secret(password), host=host, port=port, ca_cert=ca_cert, insecure=insecure
+    )
+
+
+def _run(coroutine: Any) -> Any:
+    """Run a job; its expected failures become one-line errors with their exit codes."""
+    from xmpp_ext.client import ConnectError
+    from xmpp_ext.sender import ResolveError
+
+    try:
+        return asyncio.run(coroutine)
+    except ConnectError as exc:
+        raise ConnectFailed(str(exc)) from None
+    except ResolveError as exc:
+        raise ExchangeFailed(str(exc)) from None
+
+
+# -- send -----------------------------------------------------------------------------------------
+
+
+def _parse_inner(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]):
+    from xmpp_ext.sender import parse_inner
+
+    try:
+        return tuple(parse_inner(value) for value in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@connection_options
+@click.option("-t", "--to", "to", required=True, callback=_parse_jid, help="Peer JID: full, or bare to look it up.")
+@click.option(
+    "--kind", type=click.Choice(["iq", "message"]), help="Send one stanza of this kind instead of the scenario."
+)
+@click.option(
+    "--path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="XML file holding the <example_tag/> [default: the bundled test_example_tag.xml].",
+)
+@click.option("--xml", help="The <example_tag/> as an XML string (with --kind).")
+@click.option("--boolean", type=click.BOOL, help="Set the boolean attribute (with --kind).")
+@click.option("--some-string", help="Set the some_string attribute (with --kind).")
+@click.option("--text", help="Set the element's text (with --kind).")
+@click.option("--inner", multiple=True, callback=_parse_inner, help="Add NAME:K=V,... as an inner tag (repeatable).")
+@click.option("--iq-type", type=click.Choice(["get", "set"]), default="get", show_default=True)
+@click.option("--no-reply", is_flag=True, help="Do not await a reply (messages only).")
+@click.option("--repeat", type=click.IntRange(1), help="Send this many iqs (a burst).")
+@click.option("--window", type=click.IntRange(1), default=1, show_default=True, help="Iqs awaiting a reply at once.")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Seconds.")
+@click.option("--subscribe", is_flag=True, help="For a bare --to: ask for its presence (adds it to your roster).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per exchange, then a summary object.")
+def send(**options: Any) -> None:
+    """Send the example_tag extension to a peer and report every reply.
+
+    By default runs the tutorial's seven exchanges in order: iq with
+    boolean/some_string/text, iq with an inner tag, a message, iq from --path,
+    iq from an element, iq without some_string (a bad-request error is the
+    expected outcome), iq from a string.
+
+    \b
+    Examples:
+      xmppext send -j me@example.net -t peer@example.net/xmppext
+      xmppext send -j me@example.net -t peer@example.net/xmppext --kind iq --some-string hi
+      xmppext send -j me@example.net -t peer@example.net/xmppext --kind message --path tag.xml
+      xmppext send -j me@example.net -t peer@example.net/xmppext --repeat 1000 --window 32 --json
+    """
+    from xmpp_ext.plugin import ExampleTagError
+    from xmpp_ext.sender import Step, custom_tag, tutorial_scenario
+
+    tag_fields = ("xml", "boolean", "some_string", "text")
+    kind = options["kind"] or ("iq" if options["repeat"] else None)
+    if kind is None and (any(options[name] is not None for name in tag_fields) or options["inner"]):
+        raise click.UsageError("--xml, --boolean, --some-string, --text and --inner need --kind")
+    if options["path"] is not None and options["xml"] is not None:
+        raise click.UsageError("--path and --xml both give the tag: choose one")
+    if options["no_reply"] and kind != "message":
+        raise click.UsageError("--no-reply is for --kind message (every iq gets a reply)")
+    if options["repeat"] and kind != "iq":
+        raise click.UsageError("--repeat sends iqs: use it with --kind iq")
+    try:
+        if kind is None:
+            steps = tutorial_scenario(options["path"])
+        else:
+            tag = custom_tag(
+                options["path"],
+                options["xml"],
+                options["boolean"],
+                options["some_string"],
+                options["text"],
+                options["inner"],
+            )
+            steps = [Step(kind, kind, tag, itype=options["iq_type"], await_reply=not options["no_reply"])]
+    except ExampleTagError as exc:
+        param = "--path" if options["path"] is not None else "--xml"
+        raise click.BadParameter(str(exc), param_hint=param) from None
+
+    settings = _settings(
+        options["jid"], options["password"], options["host"], options["port"], options["ca_cert"], options["insecure"]
+    )
+    _configure_logging(options["verbosity"], settings)
+    tally = _run(_send(settings, options, steps))
+    if not tally.all_ok:
+        sys.exit(EXIT_FAILED)
+
+
+async def _send(settings, options: dict[str, Any], steps):
+    from xmpp_ext.client import session
+    from xmpp_ext.report import Reporter, Status, Tally
+    from xmpp_ext.sender import SENDER_PLUGINS, Sender, resolve_bare_jid
+
+    reporter = Reporter(click.echo, as_json=options["as_json"], quiet=options["verbosity"] < 0)
+    tally = Tally()
+    async with session(settings, SENDER_PLUGINS) as client:
+        to = options["to"]
+        if not to.resource:
+            to = await resolve_bare_jid(client, to, options["timeout"], options["subscribe"])
+            if not options["as_json"] and options["verbosity"] >= 0:
+                click.echo(f"{options['to']} is online as {to}")
+        sender = Sender(client, to, options["timeout"])
+        tally.started = asyncio.get_running_loop().time()
+        if options["repeat"]:
+            show_bar = sys.stdout.isatty() and not options["as_json"] and options["verbosity"] >= 0
+            with click.progressbar(length=options["repeat"], label="sending", file=sys.stderr) as bar:
+
+                def report(exchange):
+                    tally.add(exchange)
+                    if options["as_json"] or exchange.status is not Status.OK:
+                        reporter.exchange(exchange)
+                    if show_bar:
+                        bar.update(1)
+
+                await sender.burst(steps[0], options["repeat"], options["window"], report)
+        else:
+
+            def report(exchange):
+                tally.add(exchange)
+                reporter.exchange(exchange)
+
+            await sender.run_all(steps, report)
+    reporter.summary(tally)
+    return tally
+
+
+def _configure_logging(verbosity: int, settings) -> None:
+    from xmpp_ext.logs import configure_logging
+
+    configure_logging(verbosity, [settings.password])
+
+
+# -- respond --------------------------------------------------------------------------------------
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@connection_options
+@click.option("--reply-string", default="Reply_string", show_default=True, help="some_string of every answer.")
+@click.option(
+    "--allow",
+    multiple=True,
+    metavar="JID",
+    callback=_parse_jid_list,
+    help="Answer only this bare JID (repeatable); others get forbidden (iq) or nothing (message).",
+)
+@click.option("--count", type=click.IntRange(1), help="Stop after answering this many stanzas.")
+@click.option("--for", "duration", type=click.FloatRange(0, min_open=True), help="Stop after this many seconds.")
+def respond(**options: Any) -> None:
+    """Answer example_tag iqs and messages until stopped (Ctrl-C, SIGTERM, --count, --for).
+
+    Logs in (resource "xmppext" unless -j has one), sends presence and prints
+    "READY <full JID>". Iq get/set carrying the tag get a result carrying the
+    tag; invalid ones a bad-request error. A message carrying the tag gets a
+    message back naming it (XEP-0461 reply); replies are never answered.
+    Reconnects with back-off when the connection drops, printing READY again.
+
+    \b
+    Examples:
+      xmppext respond -j bot@example.net
+      xmppext respond -j bot@example.net --allow me@example.net --count 7
+    """
+    from xmpp_ext.responder import DEFAULT_RESOURCE, RespondOptions
+    from xmpp_ext.responder import respond as run_responder
+
+    jid = options["jid"]
+    if not jid.resource:
+        jid = JID(f"{jid.bare}/{DEFAULT_RESOURCE}")
+    settings = _settings(
+        jid, options["password"], options["host"], options["port"], options["ca_cert"], options["insecure"]
+    )
+    _configure_logging(options["verbosity"], settings)
+    quiet = options["verbosity"] < 0
+
+    def echo(line: str) -> None:
+        if not quiet or line.startswith("READY"):
+            click.echo(line)
+
+    respond_options = RespondOptions(
+        reply_string=options["reply_string"],
+        allow=frozenset(options["allow"]),
+        count=options["count"],
+        duration=options["duration"],
+    )
+    _run(run_responder(settings, respond_options, echo))
+
+
+# -- local-server ---------------------------------------------------------------------------------
 
 
 @cli.command("local-server")

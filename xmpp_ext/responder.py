@@ -1,0 +1,156 @@
+"""The respond job: answer example_tag requests and messages until told to stop.
+
+* iq get/set carrying the tag: a result carrying the tag, filled like the
+  tutorial's responder. Invalid ones never get here: the plugin refuses them.
+* a message carrying the tag: a message back to its sender carrying the tag
+  (text = the original body) and a XEP-0461 <reply/> naming the original.
+  Messages that are themselves replies, and our own, are never answered, so
+  two responders cannot talk to each other forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import slixmpp
+from slixmpp import JID
+from slixmpp.exceptions import XMPPError
+
+from xmpp_ext.client import ConnectionSettings, build_client, connect, disconnect
+
+log = logging.getLogger(__name__)
+
+RESPONDER_PLUGINS = ("xep_0030", "xep_0461", "example_tag")
+DEFAULT_RESOURCE = "xmppext"
+REPLY_NAMESPACE = "urn:xmpp:reply:0"
+MAX_RECONNECT_DELAY = 30.0
+
+
+@dataclass(frozen=True)
+class RespondOptions:
+    reply_string: str = "Reply_string"
+    allow: frozenset[str] = field(default_factory=frozenset)  # bare JIDs; empty: everyone
+    count: int | None = None  # stop after this many answers
+    duration: float | None = None  # stop after this many seconds
+
+
+class Responder:
+    """Answers on a connected (or reconnecting) client; ``run`` owns its lifetime."""
+
+    def __init__(self, client: slixmpp.ClientXMPP, options: RespondOptions, echo: Callable[[str], None]) -> None:
+        self.client = client
+        self.options = options
+        self.echo = echo
+        self.answered = 0
+        self._stop = asyncio.Event()
+        self._stopping = False
+        self._failed_sessions = 0
+        self._had_session = False
+        self._reconnecting: asyncio.Future[None] | None = None
+        client.add_event_handler("session_start", self._on_session_start)
+        client.add_event_handler("disconnected", self._on_disconnected)
+        client.add_event_handler("example_tag_get_iq", self._on_request)
+        client.add_event_handler("example_tag_set_iq", self._on_request)
+        client.add_event_handler("example_tag_message", self._on_message)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, settings: ConnectionSettings) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stop)
+        try:
+            await connect(self.client, settings)
+            if self.options.duration is not None:
+                loop.call_later(self.options.duration, self.stop)
+            await self._stop.wait()
+        finally:
+            self._stopping = True
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+            await disconnect(self.client)
+
+    # -- session ---------------------------------------------------------------
+
+    def _on_session_start(self, _event: object) -> None:
+        self._had_session = True
+        self._failed_sessions = 0
+        self.client.send_presence()
+        self.echo(f"READY {self.client.boundjid.full}")
+
+    def _on_disconnected(self, reason: object) -> None:
+        # Before the first session, connect() reports failures itself (exit 3).
+        if self._stopping or not self._had_session:
+            return
+        delay = min(MAX_RECONNECT_DELAY, 0.5 * 2**self._failed_sessions)
+        self._failed_sessions += 1
+        self.echo(f"disconnected ({reason or 'connection closed'}); reconnecting in {delay:g}s")
+        self._reconnecting = asyncio.ensure_future(self._reconnect(delay))
+
+    async def _reconnect(self, delay: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), delay)
+            return  # asked to stop while waiting
+        except TimeoutError:
+            pass
+        host, port = self.client.custom_address or (None, None)
+        # slixmpp keeps retrying a refused connection with its own back-off.
+        self.client.connect(host, port)
+
+    # -- answering -------------------------------------------------------------
+
+    def _allowed(self, sender: JID) -> bool:
+        return not self.options.allow or sender.bare in self.options.allow
+
+    def _on_request(self, iq: slixmpp.Iq) -> None:
+        requester = iq["from"]
+        what = f"iq {iq['type']} from {requester}"
+        if not self._allowed(requester):
+            self._answered(f"{what}: refused with forbidden (not in --allow)")
+            raise XMPPError("forbidden", text="not allowed to use this responder", etype="auth")
+        reply = iq.reply()
+        reply["example_tag"].fill_interfaces(True, self.options.reply_string)
+        reply.send()
+        self._answered(f"{what}: answered result (some_string={self.options.reply_string!r})")
+
+    def _on_message(self, msg: slixmpp.Message) -> None:
+        author = msg["from"]
+        what = f"message from {author}"
+        if author == self.client.boundjid:
+            return
+        if msg.xml.find(f"{{{REPLY_NAMESPACE}}}reply") is not None:
+            log.info("%s is itself a reply: not answered", what)
+            return
+        if not self._allowed(author):
+            self.echo(f"{what}: ignored (not in --allow)")
+            return
+        if not msg["id"]:
+            self.echo(f"{what}: ignored (no id for a XEP-0461 reply to name)")
+            return
+        mtype = msg["type"] if msg["type"] in ("chat", "normal") else "chat"
+        reply = self.client.make_message(mto=author, mbody=self.options.reply_string, mtype=mtype)
+        reply["id"] = self.client.new_id()
+        reply["example_tag"].fill_interfaces(True, self.options.reply_string, text=msg["body"] or None)
+        reply["reply"]["id"] = msg["id"]
+        reply["reply"]["to"] = author
+        reply.send()
+        self._answered(f"{what}: answered with a reply to {msg['id']}")
+
+    def _answered(self, line: str) -> None:
+        self.answered += 1
+        self.echo(line)
+        if self.options.count is not None and self.answered >= self.options.count:
+            self.stop()
+
+
+async def respond(settings: ConnectionSettings, options: RespondOptions, echo: Callable[[str], None]) -> int:
+    """Run a responder until stopped; returns how many stanzas it answered."""
+    client = build_client(settings, RESPONDER_PLUGINS)
+    responder = Responder(client, options, echo)
+    await responder.run(settings)
+    return responder.answered

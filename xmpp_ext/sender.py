@@ -1,0 +1,306 @@
+"""The send job: the tutorial's scenario, one stanza, or a burst, every reply awaited.
+
+Every request ends as one Exchange (ok, failed or lost) within its timeout,
+whatever the peer does: iq replies through slixmpp's futures, message replies
+(XEP-0461) and bounces through a table of pending message ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import slixmpp
+from slixmpp import JID
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import ET
+
+from xmpp_ext.plugin import NAMESPACE, ExampleTag
+from xmpp_ext.report import Exchange, Status
+
+log = logging.getLogger(__name__)
+
+SENDER_PLUGINS = ("xep_0030", "xep_0461", "example_tag")
+TUTORIAL_STRING = (
+    f'<example_tag xmlns="{NAMESPACE}" some_string="Another_string">'
+    'Info_inside_tag<inside_tag first_field="1" secound_field="2" /></example_tag>'
+)
+
+
+def bundled_payload() -> Path:
+    """The tutorial's test_example_tag.xml, shipped inside the package."""
+    return Path(str(resources.files("xmpp_ext") / "data" / "test_example_tag.xml"))
+
+
+class ResolveError(Exception):
+    """A bare JID could not be narrowed to an online resource that supports the extension."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One exchange of a run: what to send and which outcome counts as ok."""
+
+    name: str
+    kind: str  # "iq" or "message"
+    tag: ExampleTag
+    itype: str = "get"
+    expect_error: str | None = None  # the error condition that is the expected outcome
+    await_reply: bool = True
+
+
+def tutorial_scenario(path: Path | None = None) -> list[Step]:
+    """The tutorial sender's seven exchanges, in its order.
+
+    All tags are built before anything is sent, so a bad ``path`` is reported
+    (ExampleTagError) with nothing on the wire.
+    """
+
+    def tag(**values: object) -> ExampleTag:
+        built = ExampleTag()
+        built.setup_from_dict(values)
+        return built
+
+    basic = tag(boolean=True, some_string="Another_string", text="Info_inside_tag")
+    inner = tag(some_string="Another_string", text="Info_inside_tag")
+    inner.add_inside_tag(tag="inside_tag", attributes={"first_field": "1", "secound_field": "2"})
+    message = tag(boolean=True, some_string="Message string", text="Info_inside_tag_message")
+    from_file = ExampleTag()
+    from_file.setup_from_file(path or bundled_payload())
+    from_element = ExampleTag()
+    from_element.setup_from_lxml(ET.fromstring(TUTORIAL_STRING))
+    # The tutorial's request that must fail: no some_string.
+    invalid = tag(boolean=True)
+    from_string = ExampleTag()
+    from_string.setup_from_string(TUTORIAL_STRING)
+    return [
+        Step("iq basic", "iq", basic),
+        Step("iq with inner tag", "iq", inner),
+        Step("message", "message", message),
+        Step("iq from file", "iq", from_file),
+        Step("iq from element", "iq", from_element),
+        Step("iq without some_string", "iq", invalid, expect_error="bad-request"),
+        Step("iq from string", "iq", from_string),
+    ]
+
+
+class MessageReplies:
+    """Matches XEP-0461 replies and bounces to the messages we sent, by id."""
+
+    def __init__(self, client: slixmpp.ClientXMPP) -> None:
+        self._pending: dict[str, tuple[JID, asyncio.Future[slixmpp.Message]]] = {}
+        client.add_event_handler("message_reply", self._on_reply)
+        client.add_event_handler("message_error", self._on_bounce)
+
+    def expect(self, message_id: str, peer: JID) -> asyncio.Future[slixmpp.Message]:
+        future = asyncio.get_running_loop().create_future()
+        self._pending[message_id] = (peer, future)
+        return future
+
+    def forget(self, message_id: str) -> None:
+        self._pending.pop(message_id, None)
+
+    def _on_reply(self, msg: slixmpp.Message) -> None:
+        entry = self._pending.get(msg["reply"]["id"])
+        # Only the peer we wrote to can answer for it (a bare target: any of its resources).
+        if entry and _same_entity(entry[0], msg["from"]):
+            self._pending.pop(msg["reply"]["id"])
+            if not entry[1].done():
+                entry[1].set_result(msg)
+
+    def _on_bounce(self, msg: slixmpp.Message) -> None:
+        entry = self._pending.pop(msg["id"], None)
+        if entry and not entry[1].done():
+            entry[1].set_exception(MessageBounced(msg))
+
+
+class MessageBounced(Exception):
+    def __init__(self, msg: slixmpp.Message) -> None:
+        super().__init__(msg["error"]["condition"])
+        self.condition = msg["error"]["condition"]
+        self.text = msg["error"]["text"]
+
+
+def _same_entity(expected: JID, actual: JID) -> bool:
+    return actual == expected if expected.resource else actual.bare == expected.bare
+
+
+class Sender:
+    """Runs steps against one peer over a connected client."""
+
+    def __init__(self, client: slixmpp.ClientXMPP, to: JID, timeout: float) -> None:
+        self.client = client
+        self.to = to
+        self.timeout = timeout
+        self._replies = MessageReplies(client)
+
+    async def run(self, step: Step) -> Exchange:
+        if step.kind == "message":
+            return await self._message(step)
+        return await self._iq(step)
+
+    async def run_all(self, steps: list[Step], report: Callable[[Exchange], None]) -> None:
+        for step in steps:
+            report(await self.run(step))
+
+    async def burst(self, step: Step, count: int, window: int, report: Callable[[Exchange], None]) -> None:
+        """Send ``count`` copies of an iq step with at most ``window`` awaiting their reply."""
+        remaining = count
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                report(await self._iq(step))
+
+        await asyncio.gather(*(worker() for _ in range(max(1, min(window, count)))))
+
+    async def _iq(self, step: Step) -> Exchange:
+        iq = self.client.make_iq(ito=self.to, itype=step.itype)
+        iq["example_tag"].setup_from_lxml(step.tag.xml)
+        started = time.monotonic()
+        try:
+            reply = await iq.send(timeout=self.timeout)
+        except IqError as error:
+            latency = time.monotonic() - started
+            condition = error.condition
+            text = f": {error.text}" if error.text else ""
+            if condition == step.expect_error:
+                return Exchange(step.name, Status.OK, f"error {condition} (expected){text}", latency)
+            return Exchange(step.name, Status.FAILED, f"error {condition} from {error.iq['from']}{text}", latency)
+        except IqTimeout:
+            return Exchange(step.name, Status.LOST, f"no reply within {self.timeout:g}s")
+        latency = time.monotonic() - started
+        if step.expect_error:
+            return Exchange(step.name, Status.FAILED, f"result, but {step.expect_error} was expected", latency)
+        return Exchange(step.name, Status.OK, f"result{_describe_tag(reply)}", latency)
+
+    async def _message(self, step: Step) -> Exchange:
+        msg = self.client.make_message(mto=self.to, mbody=step.tag["text"] or step.name, mtype="chat")
+        msg["id"] = self.client.new_id()
+        msg["example_tag"].setup_from_lxml(step.tag.xml)
+        if not step.await_reply:
+            msg.send()
+            return Exchange(step.name, Status.SENT, "sent, no reply awaited")
+        waiting = self._replies.expect(msg["id"], self.to)
+        started = time.monotonic()
+        msg.send()
+        try:
+            reply = await asyncio.wait_for(waiting, self.timeout)
+        except TimeoutError:
+            self._replies.forget(msg["id"])
+            return Exchange(step.name, Status.LOST, f"no reply within {self.timeout:g}s")
+        except MessageBounced as bounce:
+            text = f": {bounce.text}" if bounce.text else ""
+            return Exchange(step.name, Status.FAILED, f"bounced {bounce.condition}{text}", time.monotonic() - started)
+        return Exchange(
+            step.name, Status.OK, f"reply from {reply['from']}{_describe_tag(reply)}", time.monotonic() - started
+        )
+
+
+def _describe_tag(stanza: slixmpp.stanza.RootStanza) -> str:
+    tag = stanza.xml.find(f"{{{NAMESPACE}}}example_tag")
+    if tag is None:
+        return ""
+    return f" (some_string={stanza['example_tag']['some_string']!r})"
+
+
+async def resolve_bare_jid(client: slixmpp.ClientXMPP, bare: JID, timeout: float, subscribe: bool = False) -> JID:
+    """Find an online resource of ``bare`` that advertises the extension.
+
+    The XMPP way: our initial presence makes the server send us the presence
+    of every contact we are subscribed to; each available resource of
+    ``bare`` is then asked for its disco#info. Without a subscription no
+    presence comes, so that fails at once, unless ``subscribe`` asks for one
+    (a lasting roster change, hence opt-in).
+    """
+    deadline = time.monotonic() + timeout
+    available: asyncio.Queue[JID] = asyncio.Queue()
+
+    def on_presence(presence: slixmpp.Presence) -> None:
+        if presence["from"].bare == bare.bare and presence["from"].resource:
+            available.put_nowait(presence["from"])
+
+    client.add_event_handler("presence_available", on_presence)
+    try:
+        roster = await client.get_roster(timeout=timeout)
+        items = roster["roster"]["items"] if roster is not None else {}
+        subscription = items.get(bare, {}).get("subscription", "none")
+        if subscription not in ("to", "both"):
+            if not subscribe:
+                raise ResolveError(
+                    f"{bare} is a bare JID and you are not subscribed to its presence, so its online resources "
+                    "are not visible: pass a full JID (the responder prints it on its READY line) or add --subscribe"
+                )
+            client.send_presence_subscription(pto=bare)
+        client.send_presence()
+        tried: set[JID] = set()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            candidate = await asyncio.wait_for(available.get(), remaining)
+            if candidate in tried:
+                continue
+            tried.add(candidate)
+            try:
+                info = await client.plugin["xep_0030"].get_info(jid=candidate, timeout=max(0.1, remaining))
+            except (IqError, IqTimeout):
+                continue
+            if NAMESPACE in info["disco_info"]["features"]:
+                return candidate
+    except (TimeoutError, IqTimeout):
+        raise ResolveError(
+            f"no online resource of {bare} advertising {NAMESPACE} was found within {timeout:g}s; "
+            "pass a full JID (the responder prints it on its READY line)"
+        ) from None
+    finally:
+        client.del_event_handler("presence_available", on_presence)
+
+
+def parse_inner(spec: str) -> tuple[str, dict[str, str]]:
+    """``NAME:K=V,K=V`` (as given to --inner) -> (NAME, {K: V}); ValueError says what is wrong."""
+    name, _, fields = spec.partition(":")
+    if not name or not name.replace("_", "a").replace("-", "a").isalnum():
+        raise ValueError(f"{spec!r}: expected NAME:KEY=VALUE,... with an XML name, e.g. inside_tag:first_field=1")
+    attributes = {}
+    for item in filter(None, fields.split(",")):
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise ValueError(f"{spec!r}: {item!r} is not KEY=VALUE")
+        attributes[key] = value
+    return name, attributes
+
+
+def custom_tag(
+    path: Path | None = None,
+    xml: str | None = None,
+    boolean: bool | None = None,
+    some_string: str | None = None,
+    text: str | None = None,
+    inner: tuple[tuple[str, dict[str, str]], ...] = (),
+) -> ExampleTag:
+    """The tag for a single stanza: from a file or string, then the given fields on top.
+
+    With neither ``path`` nor ``xml`` and no field, the bundled tutorial payload.
+    """
+    tag = ExampleTag()
+    if path is not None:
+        tag.setup_from_file(path)
+    elif xml is not None:
+        tag.setup_from_string(xml)
+    elif boolean is None and some_string is None and text is None and not inner:
+        tag.setup_from_file(bundled_payload())
+    if boolean is not None:
+        tag.set_boolean(boolean)
+    if some_string is not None:
+        tag.set_some_string(some_string)
+    if text is not None:
+        tag.set_text(text)
+    for name, attributes in inner:
+        tag.add_inside_tag(name, attributes)
+    return tag
