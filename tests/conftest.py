@@ -44,3 +44,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.failed and item.get_closest_marker("integration"):
         for server in _servers:
             report.sections.append((f"{server.kind} log (last lines)", server.log_tail(60)))
+
+
+@pytest.fixture
+def responder(xmpp_server: LocalServer, make_account):
+    """Start ``xmppext respond`` processes on fresh accounts; all are stopped after the test."""
+    from tests.integration.processes import start_responder
+
+    started = []
+
+    def start(*args: str, account=None):
+        running = start_responder(xmpp_server, account or make_account(), *args)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.process.poll() is None:
+            running.kill()

@@ -21,6 +21,16 @@ _SASL_ELEMENT = re.compile(
 )
 
 
+# slixmpp's own reports of failures that xmppext reports itself, in one line
+# with host, port and JID; shown only with --debug.
+_REPORTED_ELSEWHERE = ("CERT: Invalid certificate trust chain.",)
+
+
+class DuplicateFailureFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in _REPORTED_ELSEWHERE
+
+
 class RedactingFilter(logging.Filter):
     """Replaces SASL payloads and the given secrets in each record's final message."""
 
@@ -52,6 +62,8 @@ def configure_logging(verbosity: int, secrets: Iterable[Secret] = ()) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
+    if verbosity < 1:
+        handler.addFilter(DuplicateFailureFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

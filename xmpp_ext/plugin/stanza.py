@@ -116,7 +116,7 @@ class ExampleTag(ElementBase):
 
     def setup_from_string(self, string: str | bytes) -> None:
         """Replace the content with the ``<example_tag/>`` serialised in ``string``."""
-        self.setup_from_lxml(parse_xml(string, source="XML string"))
+        self.setup_from_lxml(parse_xml(string, source="XML string"), source="XML string")
 
     def setup_from_file(self, path: str | os.PathLike[str], max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
         """Replace the content with the ``<example_tag/>`` stored in the file at ``path``."""
@@ -128,19 +128,26 @@ class ExampleTag(ElementBase):
             raise ExampleTagError(f"{name}: cannot read file ({exc.strerror or exc})") from None
         if len(data) > max_bytes:
             raise ExampleTagError(f"{name}: file is larger than {max_bytes} bytes, the stanza size servers accept")
-        self.setup_from_lxml(parse_xml(data, source=name))
+        self.setup_from_lxml(parse_xml(data, source=name), source=name)
 
-    def setup_from_lxml(self, lxml: ET.Element) -> None:
+    def setup_from_lxml(self, lxml: ET.Element, source: str | None = None) -> None:
         """Replace the content with a copy of an ElementTree ``<example_tag/>`` element.
 
-        The caller's element is copied, never moved or shared.
+        The caller's element is copied, never moved or shared. ``source``
+        (a file name, say) prefixes error messages.
         """
+        prefix = f"{source}: " if source else ""
         expected = f"{{{NAMESPACE}}}{self.name}"
         if not isinstance(getattr(lxml, "tag", None), str):
-            raise ExampleTagError(f"expected an XML element, got {type(lxml).__name__}")
+            raise ExampleTagError(f"{prefix}expected an XML element, got {type(lxml).__name__}")
         if lxml.tag != expected:
-            raise ExampleTagError(f"root element must be <example_tag xmlns='{NAMESPACE}'>, not {_describe(lxml.tag)}")
-        parse_boolean(lxml.get("boolean"))
+            raise ExampleTagError(
+                f"{prefix}root element must be <example_tag xmlns='{NAMESPACE}'>, not {_describe(lxml.tag)}"
+            )
+        try:
+            parse_boolean(lxml.get("boolean"))
+        except ExampleTagError as exc:
+            raise ExampleTagError(f"{prefix}{exc}") from None
         source = copy.deepcopy(lxml)
         self._clear_content()
         self.xml.attrib.update(source.attrib)

@@ -1,0 +1,99 @@
+"""Run xmppext commands as child processes against the test server, as a user would."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from xmpp_ext.localserver import Account, LocalServer
+
+XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
+
+
+def client_env(server: LocalServer, account: Account) -> dict[str, str]:
+    """The environment that logs a command in as ``account``: the password never on a command line."""
+    env = dict(os.environ)
+    env.update(
+        XMPPEXT_JID=account.jid,
+        XMPPEXT_PASSWORD=account.password.reveal(),
+        XMPPEXT_HOST=server.host,
+        XMPPEXT_PORT=str(server.port),
+        XMPPEXT_CA_CERT=str(server.ca_cert),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_xmppext(server: LocalServer, account: Account, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*XMPPEXT, *args],
+        env=client_env(server, account),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class RunningResponder:
+    process: subprocess.Popen
+    full_jid: str = ""
+    lines: list[str] = field(default_factory=list)
+    _queue: queue.Queue = field(default_factory=queue.Queue)
+
+    def wait_for_line(self, predicate, timeout: float = 15) -> str:
+        """The next stdout line that satisfies ``predicate``; AssertionError with the output so far if none."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                line = self._queue.get(timeout=max(0.0, remaining))
+            except queue.Empty:
+                raise AssertionError(f"no matching line within {timeout}s; output: {self.lines}") from None
+            if line is None:
+                raise AssertionError(f"responder exited ({self.process.poll()}); output: {self.lines}")
+            if predicate(line):
+                return line
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
+def start_responder(server: LocalServer, account: Account, *args: str, timeout: float = 15) -> RunningResponder:
+    process = subprocess.Popen(
+        [*XMPPEXT, "respond", *args],
+        env=client_env(server, account),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    responder = RunningResponder(process)
+
+    def pump() -> None:
+        for line in process.stdout:
+            responder.lines.append(line.rstrip("\n"))
+            responder._queue.put(line.rstrip("\n"))
+        responder._queue.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        ready = responder.wait_for_line(lambda line: line.startswith("READY "), timeout)
+    except AssertionError:
+        responder.kill()
+        raise
+    responder.full_jid = ready.split(" ", 1)[1]
+    return responder
