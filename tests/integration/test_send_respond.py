@@ -303,7 +303,8 @@ def test_responder_killed_mid_burst(xmpp_server, make_account, responder):
     assert process.returncode == 1, stderr
     exchanges, summary = json_lines(stdout)
     assert summary["sent"] == 5000 == summary["ok"] + summary["failed"] + summary["lost"]
-    assert summary["ok"] >= 20 and summary["failed"] + summary["lost"] > 0
+    # The responder had answered 20 when killed (its last replies may die with it).
+    assert summary["ok"] > 0 and summary["failed"] + summary["lost"] > 0
     assert len(exchanges) == 5000
 
 
