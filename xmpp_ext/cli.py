@@ -257,7 +257,7 @@ async def _send(settings, options: dict[str, Any], steps):
                 reporter.exchange(exchange)
 
             await sender.run_all(steps, report)
-    reporter.summary(tally)
+    reporter.summary(tally.summary())
     return tally
 
 
@@ -282,6 +282,7 @@ def _configure_logging(verbosity: int, settings) -> None:
 )
 @click.option("--count", type=click.IntRange(1), help="Stop after answering this many stanzas.")
 @click.option("--for", "duration", type=click.FloatRange(0, min_open=True), help="Stop after this many seconds.")
+@click.option("--ready-fifo", type=click.Path(path_type=Path), hidden=True)
 def respond(**options: Any) -> None:
     """Answer example_tag iqs and messages until stopped (Ctrl-C, SIGTERM, --count, --for).
 
@@ -317,8 +318,136 @@ def respond(**options: Any) -> None:
         allow=frozenset(options["allow"]),
         count=options["count"],
         duration=options["duration"],
+        ready_fifo=options["ready_fifo"],
     )
     _run(run_responder(settings, respond_options, echo))
+
+
+# -- run-pair -------------------------------------------------------------------------------------
+
+
+@cli.command("run-pair", epilog=EXIT_CODES_HELP)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".env"),
+    show_default=True,
+    help="Credentials (keys as in .env.example).",
+)
+@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="XML file for the sender's file step.")
+@click.option("-d", "--debug", "verbosity", flag_value=1, help="Debug logging in both clients.")
+@click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Only errors and summaries.")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True)
+@click.option(
+    "--ready-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the responder's READY.",
+)
+@click.option("--terminal", metavar="PREFIX", help='Run each client in its own window, e.g. "xterm -e".')
+@click.option("--local", is_flag=True, help="Run against a throwaway local server instead (no .env needed).")
+def run_pair(
+    env_file: Path,
+    path: Path | None,
+    verbosity: int | None,
+    timeout: float,
+    ready_timeout: float,
+    terminal: str | None,
+    local: bool,
+) -> None:
+    """Run a responder and the sender's scenario against it, as two processes.
+
+    Reads both accounts from ENV_FILE, starts `xmppext respond`, waits for its
+    READY line, then runs `xmppext send` at it. Passwords reach the clients
+    through their environment only. Output is interleaved line by line,
+    prefixed [responder] and [sender]. The exit status is the sender's; both
+    clients are always stopped at the end, on Ctrl-C and on SIGTERM.
+
+    \b
+    Examples:
+      xmppext run-pair --local
+      xmppext run-pair --env-file ~/.config/xmppext/.env --path my_tag.xml
+    """
+    from xmpp_ext.envfile import EnvFileError, exposure_warnings, read_env_file
+    from xmpp_ext.pair import PairOptions
+
+    if path is not None:
+        _check_payload(path)
+    options = PairOptions(
+        path=path, verbosity=verbosity or 0, timeout=timeout, ready_timeout=ready_timeout, terminal=terminal
+    )
+    if local:
+        status = _run_pair_locally(options)
+    else:
+        try:
+            credentials = read_env_file(env_file)
+        except EnvFileError as exc:
+            raise click.UsageError(str(exc)) from None
+        for warning in exposure_warnings(env_file):
+            click.secho(f"WARNING: {warning}", fg="yellow", err=True)
+        status, _pair = _run_pair(credentials, options)
+    sys.exit(status)
+
+
+def _check_payload(path: Path) -> None:
+    """Refuse a bad --path before any process starts."""
+    from xmpp_ext.plugin import ExampleTag, ExampleTagError
+
+    try:
+        ExampleTag().setup_from_file(path)
+    except ExampleTagError as exc:
+        raise click.BadParameter(str(exc), param_hint="--path") from None
+
+
+def _run_pair(credentials, options):
+    from xmpp_ext.pair import Pair, PairError
+
+    pair = Pair(credentials, options, click.echo)
+    try:
+        return asyncio.run(pair.run()), pair
+    except PairError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return exc.exit_code, pair
+
+
+def _run_pair_locally(options) -> int:
+    from xmpp_ext.envfile import PairCredentials
+    from xmpp_ext.localserver import ServerFailed, ServerNotInstalled, start_server
+
+    try:
+        server = start_server("prosody", accounts=("sender", "responder"))
+    except (ServerNotInstalled, ServerFailed) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        sender, responder = server.accounts
+        click.echo(f"local {server.kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
+        credentials = PairCredentials(
+            sender_jid=sender.jid,
+            sender_password=sender.password,
+            responder_jid=responder.jid,
+            responder_password=responder.password,
+            host=server.host,
+            port=server.port,
+            ca_cert=server.ca_cert,
+        )
+        status, pair = _run_pair(credentials, options)
+    finally:
+        server.stop()
+    _print_table(pair.exchanges, pair.summary)
+    click.echo(f"local server stopped; exit status {status}")
+    return status
+
+
+def _print_table(exchanges, summary) -> None:
+    if not exchanges or summary is None:
+        return
+    click.echo("")
+    click.echo(f"{'exchange':<24} {'outcome':<8} {'latency':>10}")
+    for exchange in exchanges:
+        latency = "-" if exchange.latency is None else f"{exchange.latency * 1000:.1f} ms"
+        click.echo(f"{exchange.name:<24} {exchange.status!s:<8} {latency:>10}")
+    click.echo(f"{summary['sent']} sent, {summary['ok']} ok, {summary['failed']} failed, {summary['lost']} lost")
 
 
 # -- local-server ---------------------------------------------------------------------------------

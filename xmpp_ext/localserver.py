@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import hashlib
 import hmac
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from xmpp_ext.certs import CertificateFiles, generate_certificates
+from xmpp_ext.children import die_with_parent
 from xmpp_ext.secret import Secret
 
 LOOPBACK = "127.0.0.1"
@@ -58,14 +57,6 @@ def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM it when this process dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class LocalServer(ABC):
@@ -129,7 +120,7 @@ class LocalServer(ABC):
                 stdout=console,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         self._wait_until_ready()
         return self

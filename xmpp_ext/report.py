@@ -127,8 +127,7 @@ class Reporter:
             latency = "" if exchange.latency is None else f"  {exchange.latency * 1000:.1f} ms"
             self._echo(f"{exchange.name:<24} {exchange.status:<6} {exchange.detail}{latency}")
 
-    def summary(self, tally: Tally) -> None:
-        summary = tally.summary()
+    def summary(self, summary: dict[str, object]) -> None:
         if self._json:
             self._echo(json.dumps({"summary": summary}))
             return

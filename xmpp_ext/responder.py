@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import slixmpp
 from slixmpp import JID
@@ -36,6 +38,7 @@ class RespondOptions:
     allow: frozenset[str] = field(default_factory=frozenset)  # bare JIDs; empty: everyone
     count: int | None = None  # stop after this many answers
     duration: float | None = None  # stop after this many seconds
+    ready_fifo: Path | None = None  # also write the READY line here (run-pair reads it)
 
 
 class Responder:
@@ -81,7 +84,10 @@ class Responder:
         self._had_session = True
         self._failed_sessions = 0
         self.client.send_presence()
-        self.echo(f"READY {self.client.boundjid.full}")
+        ready = f"READY {self.client.boundjid.full}"
+        self.echo(ready)
+        if self.options.ready_fifo is not None:
+            _write_line(self.options.ready_fifo, ready)
 
     def _on_disconnected(self, reason: object) -> None:
         # Before the first session, connect() reports failures itself (exit 3).
@@ -146,6 +152,18 @@ class Responder:
         self.echo(line)
         if self.options.count is not None and self.answered >= self.options.count:
             self.stop()
+
+
+def _write_line(fifo: Path, line: str) -> None:
+    try:
+        descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:  # nobody reading any more: run-pair already has its READY
+        log.debug("cannot report readiness through %s: %s", fifo, exc)
+        return
+    try:
+        os.write(descriptor, f"{line}\n".encode())
+    finally:
+        os.close(descriptor)
 
 
 async def respond(settings: ConnectionSettings, options: RespondOptions, echo: Callable[[str], None]) -> int:

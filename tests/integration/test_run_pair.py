@@ -1,0 +1,241 @@
+"""`xmppext run-pair`: two child processes, credentials from a .env, always cleaned up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.integration.processes import XMPPEXT
+from xmpp_ext.envfile import PairCredentials, write_env_file
+from xmpp_ext.secret import Secret
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env_file(xmpp_server, make_account, tmp_path):
+    """A .env for two fresh accounts; returns (path, sender, responder)."""
+    sender, responder = make_account(), make_account()
+
+    def write(path: Path = tmp_path / ".env", **changes) -> Path:
+        values = dict(
+            sender_jid=sender.jid,
+            sender_password=sender.password,
+            responder_jid=responder.jid,
+            responder_password=responder.password,
+            host=xmpp_server.host,
+            port=xmpp_server.port,
+            ca_cert=xmpp_server.ca_cert,
+        )
+        values.update(changes)
+        write_env_file(path, PairCredentials(**values))
+        return path
+
+    write.accounts = (sender, responder)
+    return write
+
+
+def run_pair(*args: str, cwd: Path | None = None, timeout: float = 90) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*XMPPEXT, "run-pair", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def descendants(pid: int) -> set[int]:
+    children_of: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children_of.setdefault(parent, []).append(int(entry.name))
+    found, queue = set(), [pid]
+    while queue:
+        for child in children_of.get(queue.pop(), []):
+            found.add(child)
+            queue.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            if "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text():
+                living.add(pid)
+        except OSError:
+            pass
+    return living
+
+
+def test_env_file_run_passes_with_prefixed_output(env_file):
+    result = run_pair("--env-file", str(env_file()))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("[responder] READY ") for line in lines)
+    assert sum(line.startswith("[sender] ") and " ok " in line for line in lines) == 7
+    assert sum(line.startswith("[responder] ") and "answered" in line for line in lines) == 6
+    assert all(line.startswith(("[responder] ", "[sender] ")) for line in lines), lines
+
+
+def test_passwords_never_on_a_child_command_line(env_file):
+    sender, responder = env_file.accounts
+    process = subprocess.Popen(
+        [*XMPPEXT, "run-pair", "--env-file", str(env_file())], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    command_lines: set[bytes] = set()
+    # Sample every descendant's command line (before and after exec) for as long as the pair runs.
+    while process.poll() is None:
+        for pid in descendants(process.pid):
+            with contextlib.suppress(OSError):
+                command_lines.add(Path(f"/proc/{pid}/cmdline").read_bytes())
+    process.communicate(timeout=30)
+    assert process.returncode == 0
+    seen = b"\n".join(command_lines)
+    assert b"\x00respond\x00" in seen and b"\x00send\x00" in seen, "both children were observed"
+    for secret in (sender.password, responder.password):
+        assert secret.reveal().encode() not in seen
+
+
+def test_exit_status_is_the_senders(env_file):
+    result = run_pair("--env-file", str(env_file(sender_password=Secret("wrong-password"))))
+    assert result.returncode == 3
+    assert "[sender] Error: cannot log in" in result.stdout and "authentication failed" in result.stdout
+    assert "wrong-password" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_mid_run_leaves_no_process(env_file, signum):
+    process = subprocess.Popen(
+        [*XMPPEXT, "run-pair", "--env-file", str(env_file())],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = []
+    for line in process.stdout:
+        output.append(line)
+        if line.startswith("[responder] READY"):
+            break
+    children = descendants(process.pid)
+    assert children, "the responder runs"
+    process.send_signal(signum)
+    output.append(process.stdout.read())
+    assert process.wait(30) == 130, "".join(output)
+    assert "interrupted" in "".join(output)
+    assert alive(children) == set()
+
+
+def test_responder_that_fails_to_log_in(env_file):
+    result = run_pair("--env-file", str(env_file(responder_password=Secret("wrong"))))
+    assert result.returncode == 3
+    assert "the responder exited with status 3 before it was ready" in result.stderr
+    assert "authentication failed" in result.stderr  # its last output is shown
+
+
+def test_responder_never_ready(env_file):
+    # A port that accepts connections and then says nothing.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        accepted = []
+        threading.Thread(target=lambda: accepted.append(silent.accept()), daemon=True).start()
+        result = run_pair("--env-file", str(env_file(port=silent.getsockname()[1])), "--ready-timeout", "1")
+        for connection, _ in accepted:
+            connection.close()
+    assert result.returncode == 3
+    assert "the responder was not ready within 1s" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_missing_env_file(tmp_path):
+    result = run_pair("--env-file", str(tmp_path / "absent.env"))
+    assert result.returncode == 2
+    assert "absent.env: no such file" in result.stderr
+
+
+def test_missing_keys(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("SENDER_JID=a@localhost\nRESPONDER_JID=b@localhost\n")
+    path.chmod(0o600)
+    result = run_pair("--env-file", str(path))
+    assert result.returncode == 2
+    assert "missing SENDER_PASSWORD, RESPONDER_PASSWORD" in result.stderr
+
+
+def test_bad_path_is_refused_before_anything_starts(env_file, tmp_path):
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<nope/>")
+    result = run_pair("--env-file", str(env_file()), "--path", str(bad))
+    assert result.returncode == 2
+    assert "bad.xml: root element must be" in result.stderr
+    assert "[responder]" not in result.stdout
+
+
+def test_warns_when_env_file_is_exposed(env_file, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    path = env_file(repo / ".env")
+    path.chmod(0o644)
+    for command in (["init", "-q"], ["add", ".env"]):
+        subprocess.run(["git", *command], cwd=repo, check=True, capture_output=True)
+    result = run_pair("--env-file", str(path), cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert "is accessible by group or others (mode 644)" in result.stderr
+    assert "is tracked by git" in result.stderr
+
+
+def test_no_warning_for_a_private_untracked_file(env_file):
+    path = env_file()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    result = run_pair("--env-file", str(path))
+    assert result.returncode == 0 and "WARNING" not in result.stderr
+
+
+def test_terminal_prefix_runs_each_client_through_it(env_file, tmp_path):
+    sender, _responder = env_file.accounts
+    log = tmp_path / "terminal-argv.log"
+    fake_terminal = tmp_path / "fake-terminal"
+    # Stands in for "xterm -e": records how it was called, then runs the command.
+    fake_terminal.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec "$@"\n')
+    fake_terminal.chmod(0o755)
+    result = run_pair("--env-file", str(env_file()), "--terminal", str(fake_terminal))
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = log.read_text().splitlines()
+    assert len(calls) == 2 and "respond" in calls[0] and "send" in calls[1]
+    assert sender.password.reveal() not in log.read_text()
+    failing = run_pair("--env-file", str(env_file(sender_password=Secret("wrong"))), "--terminal", str(fake_terminal))
+    assert failing.returncode == 3, "the sender's status comes back through the terminal"
+
+
+def test_local_end_to_end():
+    before = {path.name for path in Path("/tmp").glob("xmppext-prosody-*")}
+    result = run_pair("--local")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "TLS verified" in result.stdout
+    assert "exchange                 outcome" in result.stdout
+    assert "7 sent, 7 ok, 0 failed, 0 lost" in result.stdout
+    assert "local server stopped; exit status 0" in result.stdout
+    assert {path.name for path in Path("/tmp").glob("xmppext-prosody-*")} == before
+
+
+def test_module_entry_point_matches_console_script():
+    result = subprocess.run([sys.executable, "-m", "xmpp_ext", "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and "run-pair" in result.stdout
