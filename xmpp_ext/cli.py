@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import getpass
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -124,13 +125,14 @@ def _settings(jid: JID, password: str | None, host: str | None, port: int | None
 def _run(coroutine: Any) -> Any:
     """Run a job; its expected failures become one-line errors with their exit codes."""
     from xmpp_ext.client import ConnectError
-    from xmpp_ext.sender import ResolveError
+    from xmpp_ext.disco import DiscoError
+    from xmpp_ext.sender import NotSupported, ResolveError
 
     try:
         return asyncio.run(coroutine)
     except ConnectError as exc:
         raise ConnectFailed(str(exc)) from None
-    except ResolveError as exc:
+    except (ResolveError, DiscoError, NotSupported) as exc:
         raise ExchangeFailed(str(exc)) from None
 
 
@@ -167,6 +169,11 @@ def _parse_inner(_ctx: click.Context, _param: click.Parameter, values: tuple[str
 @click.option("--repeat", type=click.IntRange(1), help="Send this many iqs (a burst).")
 @click.option("--window", type=click.IntRange(1), default=1, show_default=True, help="Iqs awaiting a reply at once.")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Seconds.")
+@click.option(
+    "--check-support",
+    is_flag=True,
+    help="First ask the peer's disco#info; if it does not announce the extension, send nothing (exit 1).",
+)
 @click.option("--subscribe", is_flag=True, help="For a bare --to: ask for its presence (adds it to your roster).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per exchange, then a summary object.")
 def send(**options: Any) -> None:
@@ -226,7 +233,7 @@ def send(**options: Any) -> None:
 async def _send(settings, options: dict[str, Any], steps):
     from xmpp_ext.client import session
     from xmpp_ext.report import Reporter, Status, Tally
-    from xmpp_ext.sender import SENDER_PLUGINS, Sender, resolve_bare_jid
+    from xmpp_ext.sender import SENDER_PLUGINS, Sender, ensure_supported, resolve_bare_jid
 
     reporter = Reporter(click.echo, as_json=options["as_json"], quiet=options["verbosity"] < 0)
     tally = Tally()
@@ -236,6 +243,8 @@ async def _send(settings, options: dict[str, Any], steps):
             to = await resolve_bare_jid(client, to, options["timeout"], options["subscribe"])
             if not options["as_json"] and options["verbosity"] >= 0:
                 click.echo(f"{options['to']} is online as {to}")
+        if options["check_support"] and options["to"].resource:
+            await ensure_supported(client, to, options["timeout"])
         sender = Sender(client, to, options["timeout"])
         tally.started = asyncio.get_running_loop().time()
         if options["repeat"]:
@@ -321,6 +330,54 @@ def respond(**options: Any) -> None:
         ready_fifo=options["ready_fifo"],
     )
     _run(run_responder(settings, respond_options, echo))
+
+
+# -- disco ----------------------------------------------------------------------------------------
+
+
+@cli.command(epilog=EXIT_CODES_HELP.replace("every exchange ended as expected", "the target answered"))
+@connection_options
+@click.argument("words", nargs=-1, required=True, metavar="[info|items|identities|features|all] TARGET [NODE]")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Seconds.")
+@click.option("--json", "as_json", is_flag=True, help='One JSON object: {"identities", "features", "items"}.')
+def disco(words: tuple[str, ...], timeout: float, as_json: bool, **connection: Any) -> None:
+    """Browse an entity with service discovery (XEP-0030).
+
+    Shows TARGET's identities (category/type name), features (sorted) and
+    items (JID node name); `all` (the default) is info, then items. An error
+    answer (unknown user, offline, unreachable server) is shown as its stanza
+    error condition, exit 1.
+
+    \b
+    Examples:
+      xmppext disco -j me@example.net example.net
+      xmppext disco -j me@example.net features peer@example.net/xmppext
+      xmppext disco -j me@example.net items example.net --json
+    """
+    from xmpp_ext.disco import QUERIES, format_listing
+
+    query = words[0] if words[0] in QUERIES else "all"
+    rest = words[1:] if words[0] in QUERIES else words
+    if not 1 <= len(rest) <= 2:
+        raise click.UsageError("expected [info|items|identities|features|all] TARGET [NODE]")
+    target = _parse_jid(click.get_current_context(), click.Argument(["target"]), rest[0])
+    node = rest[1] if len(rest) == 2 else None
+    settings = _settings(**{key: connection[key] for key in ("jid", "password", "host", "port", "ca_cert", "insecure")})
+    _configure_logging(connection["verbosity"], settings)
+    result = _run(_disco(settings, target, query, node, timeout))
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        for line in format_listing(result):
+            click.echo(line)
+
+
+async def _disco(settings, target, query, node, timeout):
+    from xmpp_ext.client import session
+    from xmpp_ext.disco import discover
+
+    async with session(settings) as client:
+        return await discover(client, target, query, node, timeout)
 
 
 # -- run-pair -------------------------------------------------------------------------------------

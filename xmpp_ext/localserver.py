@@ -256,6 +256,9 @@ modules_disabled = {{ "offline"; "s2s"; "s2s_auth_certs" }}
 
 VirtualHost {_lua_string(self.domain)}
     ssl = {ssl}
+
+-- An internal component (no port of its own), so the server has disco items.
+Component {_lua_string("conference." + self.domain)} "muc"
 """
         (self.workdir / "prosody.cfg.lua").write_text(config)
 

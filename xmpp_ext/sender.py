@@ -37,6 +37,10 @@ def bundled_payload() -> Path:
     return Path(str(resources.files("xmpp_ext") / "data" / "test_example_tag.xml"))
 
 
+class NotSupported(Exception):
+    """The peer's service discovery does not list the extension: nothing was sent."""
+
+
 class ResolveError(Exception):
     """A bare JID could not be narrowed to an online resource that supports the extension."""
 
@@ -260,6 +264,14 @@ async def resolve_bare_jid(client: slixmpp.ClientXMPP, bare: JID, timeout: float
         ) from None
     finally:
         client.del_event_handler("presence_available", on_presence)
+
+
+async def ensure_supported(client: slixmpp.ClientXMPP, peer: JID, timeout: float) -> None:
+    """Raise NotSupported unless ``peer`` announces the extension (DiscoError when it does not answer)."""
+    from xmpp_ext.disco import announces_extension
+
+    if not await announces_extension(client, peer, timeout):
+        raise NotSupported(f"{peer} does not announce {NAMESPACE} in its service discovery; nothing was sent")
 
 
 def parse_inner(spec: str) -> tuple[str, dict[str, str]]:

@@ -143,3 +143,36 @@ def test_help_documents_exit_codes_and_examples():
 def test_version():
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["info"], "expected [info|items|identities|features|all] TARGET [NODE]"),
+        (["a@localhost", "node", "extra"], "expected [info|items"),
+        (["info", "bad@@jid"], "is not a valid JID"),
+    ],
+)
+def test_disco_usage_errors(invoke, args, problem):
+    result = invoke("disco", *args)
+    assert result.exit_code == 2, result.output
+    assert problem in result.output
+
+
+def test_disco_listing_format():
+    from xmpp_ext.disco import DiscoResult, format_listing
+
+    result = DiscoResult(
+        identities=[{"category": "client", "type": "bot", "name": "xmppext", "lang": None}],
+        features=["a", "b"],
+        items=[{"jid": "x@localhost", "node": "n", "name": None}],
+    )
+    assert format_listing(result) == [
+        "Identities:",
+        "  client/bot  xmppext",
+        "Features:",
+        "  a",
+        "  b",
+        "Items:",
+        "  x@localhost  node=n",
+    ]

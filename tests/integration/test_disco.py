@@ -1,0 +1,112 @@
+"""`xmppext disco` and `send --check-support` against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+
+import pytest
+
+from tests.integration.helpers import run, settings_for
+from tests.integration.processes import XMPPEXT, client_env, run_xmppext
+from xmpp_ext.client import session
+from xmpp_ext.plugin import NAMESPACE
+
+pytestmark = pytest.mark.integration
+
+
+def test_server_identity_and_features(xmpp_server, make_account):
+    result = run_xmppext(xmpp_server, make_account(), "disco", "info", xmpp_server.domain)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Identities:" and lines[1].startswith("  server/im")
+    features = lines[lines.index("Features:") + 1 :]
+    assert "  urn:xmpp:ping" in features and features == sorted(features)
+    assert "Items:" not in lines
+
+
+def test_server_items(xmpp_server, make_account):
+    result = run_xmppext(xmpp_server, make_account(), "disco", "items", xmpp_server.domain)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["Items:", f"  conference.{xmpp_server.domain}"]
+
+
+def test_all_as_json(xmpp_server, make_account):
+    result = run_xmppext(xmpp_server, make_account(), "disco", xmpp_server.domain, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"identities", "features", "items"}
+    assert {"category": "server", "type": "im", "name": "Prosody", "lang": None} in data["identities"]
+    assert "http://jabber.org/protocol/disco#info" in data["features"]
+    assert {"jid": f"conference.{xmpp_server.domain}", "node": None, "name": None} in data["items"]
+
+
+def test_features_only_as_json(xmpp_server, make_account):
+    result = run_xmppext(xmpp_server, make_account(), "disco", "features", xmpp_server.domain, "--json")
+    data = json.loads(result.stdout)
+    assert data["identities"] is None and data["items"] is None and "urn:xmpp:ping" in data["features"]
+
+
+def test_a_running_responder_announces_the_extension(xmpp_server, make_account, responder):
+    peer = responder()
+    result = run_xmppext(xmpp_server, make_account(), "disco", "features", peer.full_jid)
+    assert result.returncode == 0, result.stderr
+    assert f"  {NAMESPACE}" in result.stdout.splitlines()
+    assert "  urn:xmpp:reply:0" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("target", "condition"),
+    [("nobody@{domain}", "service-unavailable"), ("nowhere.invalid", "not-allowed"), ("someone@{domain}/gone", None)],
+)
+def test_unknown_offline_or_unreachable_targets(xmpp_server, make_account, target, condition):
+    result = run_xmppext(
+        xmpp_server, make_account(), "disco", target.format(domain=xmpp_server.domain), "--timeout", "20", timeout=15
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: disco#info of ")
+    assert "failed: " in lines[0]  # the server's error condition, not a time-out
+    if condition:
+        assert condition in lines[0]
+
+
+def test_check_support_refuses_a_peer_without_the_feature(xmpp_server, make_account):
+    plain_account = make_account()
+
+    async def scenario():
+        async with session(settings_for(xmpp_server, plain_account, "plain"), plugins=("xep_0030",)) as plain:
+            received = []
+            plain.add_event_handler("message", received.append)
+            plain.add_event_handler("iq", received.append)
+            process = await asyncio.create_subprocess_exec(
+                *XMPPEXT,
+                "send",
+                "-t",
+                plain.boundjid.full,
+                "--check-support",
+                env=client_env(xmpp_server, make_account()),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            _, stderr = await process.communicate()
+            return process.returncode, stderr.decode(), received
+
+    returncode, stderr, received = run(scenario)
+    assert returncode == 1
+    assert f"does not announce {NAMESPACE}" in stderr and "nothing was sent" in stderr
+    assert not [stanza for stanza in received if stanza.xml.find(f"{{{NAMESPACE}}}example_tag") is not None]
+
+
+def test_check_support_passes_for_a_responder(xmpp_server, make_account, responder):
+    peer = responder()
+    result = run_xmppext(xmpp_server, make_account(), "send", "-t", peer.full_jid, "--check-support", "--kind", "iq")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_support_against_offline_peer_names_the_condition(xmpp_server, make_account):
+    gone = make_account()
+    result = run_xmppext(xmpp_server, make_account(), "send", "-t", f"{gone.jid}/x", "--check-support")
+    assert result.returncode == 1
+    assert "service-unavailable" in result.stderr and result.stdout == ""
