@@ -10,6 +10,7 @@ Exit codes (also in --help and the README):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import getpass
 import json
@@ -235,7 +236,9 @@ async def _send(settings, options: dict[str, Any], steps):
     from xmpp_ext.report import Reporter, Status, Tally
     from xmpp_ext.sender import SENDER_PLUGINS, Sender, ensure_supported, resolve_bare_jid
 
-    reporter = Reporter(click.echo, as_json=options["as_json"], quiet=options["verbosity"] < 0)
+    # A burst may print 100,000 lines: let stdout buffer them instead of flushing each.
+    echo = (lambda line: sys.stdout.write(line + "\n")) if options["repeat"] else click.echo
+    reporter = Reporter(echo, as_json=options["as_json"], quiet=options["verbosity"] < 0)
     tally = Tally()
     async with session(settings, SENDER_PLUGINS) as client:
         to = options["to"]
@@ -249,13 +252,18 @@ async def _send(settings, options: dict[str, Any], steps):
         tally.started = asyncio.get_running_loop().time()
         if options["repeat"]:
             show_bar = sys.stdout.isatty() and not options["as_json"] and options["verbosity"] >= 0
-            with click.progressbar(length=options["repeat"], label="sending", file=sys.stderr) as bar:
+            with contextlib.ExitStack() as stack:
+                bar = (
+                    stack.enter_context(click.progressbar(length=options["repeat"], label="sending"))
+                    if show_bar
+                    else None
+                )
 
                 def report(exchange):
                     tally.add(exchange)
                     if options["as_json"] or exchange.status is not Status.OK:
                         reporter.exchange(exchange)
-                    if show_bar:
+                    if bar is not None:
                         bar.update(1)
 
                 await sender.burst(steps[0], options["repeat"], options["window"], report)
@@ -267,6 +275,7 @@ async def _send(settings, options: dict[str, Any], steps):
 
             await sender.run_all(steps, report)
     reporter.summary(tally.summary())
+    sys.stdout.flush()
     return tally
 
 
@@ -316,12 +325,6 @@ def respond(**options: Any) -> None:
         jid, options["password"], options["host"], options["port"], options["ca_cert"], options["insecure"]
     )
     _configure_logging(options["verbosity"], settings)
-    quiet = options["verbosity"] < 0
-
-    def echo(line: str) -> None:
-        if not quiet or line.startswith("READY"):
-            click.echo(line)
-
     respond_options = RespondOptions(
         reply_string=options["reply_string"],
         allow=frozenset(options["allow"]),
@@ -329,7 +332,7 @@ def respond(**options: Any) -> None:
         duration=options["duration"],
         ready_fifo=options["ready_fifo"],
     )
-    _run(run_responder(settings, respond_options, echo))
+    _run(run_responder(settings, respond_options, click.echo, verbose=options["verbosity"] >= 0))
 
 
 # -- disco ----------------------------------------------------------------------------------------

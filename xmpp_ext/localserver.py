@@ -242,6 +242,9 @@ component_ports = {{}}
 http_ports = {{}}
 https_ports = {{}}
 
+-- Lua 5.4's generational collector: less time in GC under stanza bursts.
+gc = {{ mode = "generational" }}
+
 c2s_require_encryption = true
 s2s_require_encryption = true
 allow_registration = false

@@ -121,9 +121,11 @@ class Reporter:
         self._quiet = quiet
 
     def exchange(self, exchange: Exchange) -> None:
+        if self._quiet and exchange.status in (Status.OK, Status.SENT):
+            return
         if self._json:
             self._echo(json.dumps(exchange.as_dict()))
-        elif not self._quiet:
+        else:
             latency = "" if exchange.latency is None else f"  {exchange.latency * 1000:.1f} ms"
             self._echo(f"{exchange.name:<24} {exchange.status:<6} {exchange.detail}{latency}")
 

@@ -17,18 +17,23 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import slixmpp
 from slixmpp import JID
 from slixmpp.exceptions import XMPPError
+from slixmpp.xmlstream import tostring
 
 from xmpp_ext.client import ConnectionSettings, build_client, connect, disconnect
+from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter
+from xmpp_ext.plugin import NAMESPACE, ExampleTag
 
 log = logging.getLogger(__name__)
 
 RESPONDER_PLUGINS = ("xep_0030", "xep_0461", "example_tag")
 DEFAULT_RESOURCE = "xmppext"
 REPLY_NAMESPACE = "urn:xmpp:reply:0"
+EXAMPLE_TAG = f"{{{NAMESPACE}}}example_tag"
 MAX_RECONNECT_DELAY = 30.0
 
 
@@ -44,8 +49,11 @@ class RespondOptions:
 class Responder:
     """Answers on a connected (or reconnecting) client; ``run`` owns its lifetime."""
 
-    def __init__(self, client: slixmpp.ClientXMPP, options: RespondOptions, echo: Callable[[str], None]) -> None:
+    def __init__(
+        self, client: slixmpp.ClientXMPP, options: RespondOptions, echo: Callable[[str], None], verbose: bool = True
+    ) -> None:
         self.client = client
+        self.verbose = verbose
         self.options = options
         self.echo = echo
         self.answered = 0
@@ -56,8 +64,15 @@ class Responder:
         self._reconnecting: asyncio.Future[None] | None = None
         client.add_event_handler("session_start", self._on_session_start)
         client.add_event_handler("disconnected", self._on_disconnected)
-        client.add_event_handler("example_tag_get_iq", self._on_request)
-        client.add_event_handler("example_tag_set_iq", self._on_request)
+        # The reply's tag is the same for every request: serialise it once.
+        reply_tag = ExampleTag()
+        reply_tag.fill_interfaces(True, options.reply_string)
+        self._reply_tag = tostring(reply_tag.xml)
+        self._result_description = f"answered result (some_string={options.reply_string!r})"
+        self._writer = CoalescingWriter(client)
+        client.add_filter("in", self._answer_fast)
+        client.add_event_handler("example_tag_get_iq", self._refuse)
+        client.add_event_handler("example_tag_set_iq", self._refuse)
         client.add_event_handler("example_tag_message", self._on_message)
 
     def stop(self) -> None:
@@ -113,30 +128,48 @@ class Responder:
     def _allowed(self, sender: JID) -> bool:
         return not self.options.allow or sender.bare in self.options.allow
 
-    def _on_request(self, iq: slixmpp.Iq) -> None:
-        requester = iq["from"]
-        what = f"iq {iq['type']} from {requester}"
-        if not self._allowed(requester):
-            self._answered(f"{what}: refused with forbidden (not in --allow)")
-            raise XMPPError("forbidden", text="not allowed to use this responder", etype="auth")
-        reply = iq.reply()
-        reply["example_tag"].fill_interfaces(True, self.options.reply_string)
-        reply.send()
-        self._answered(f"{what}: answered result (some_string={self.options.reply_string!r})")
+    def _answer_fast(self, stanza: slixmpp.stanza.RootStanza) -> slixmpp.stanza.RootStanza | None:
+        """Incoming filter: answer a valid, allowed request at once, before the handler scan.
+
+        Everything else goes on to the plugin: an invalid request gets its
+        bad-request there, a valid one from a sender not allowed reaches
+        ``_refuse`` through the plugin's event.
+        """
+        xml = stanza.xml
+        if xml.tag != IQ_TAG or xml.get("type") not in ("get", "set") or xml.find(EXAMPLE_TAG) is None:
+            return stanza
+        requester = xml.get("from")
+        if not requester or stanza["example_tag"].validation_problem() is not None:
+            return stanza
+        if self.options.allow and requester.partition("/")[0] not in self.options.allow:
+            return stanza
+        self._writer.write(
+            f"<iq xmlns='jabber:client' type='result' to={quoteattr(requester)} id={quoteattr(xml.get('id', ''))}>"
+            f"{self._reply_tag}</iq>"
+        )
+        self._answered("iq", xml.get("type"), requester, self._result_description)
+        return None
+
+    def _refuse(self, iq: slixmpp.Iq) -> None:
+        # Only requests the fast path passed on get here: valid ones from senders not allowed.
+        self._answered("iq", iq["type"], iq["from"], "refused with forbidden (not in --allow)")
+        raise XMPPError("forbidden", text="not allowed to use this responder", etype="auth")
 
     def _on_message(self, msg: slixmpp.Message) -> None:
         author = msg["from"]
-        what = f"message from {author}"
+        what = f"message from {author}"  # messages are rare: no need to save this formatting
         if author == self.client.boundjid:
             return
         if msg.xml.find(f"{{{REPLY_NAMESPACE}}}reply") is not None:
             log.info("%s is itself a reply: not answered", what)
             return
         if not self._allowed(author):
-            self.echo(f"{what}: ignored (not in --allow)")
+            if self.verbose:
+                self.echo(f"{what}: ignored (not in --allow)")
             return
         if not msg["id"]:
-            self.echo(f"{what}: ignored (no id for a XEP-0461 reply to name)")
+            if self.verbose:
+                self.echo(f"{what}: ignored (no id for a XEP-0461 reply to name)")
             return
         mtype = msg["type"] if msg["type"] in ("chat", "normal") else "chat"
         reply = self.client.make_message(mto=author, mbody=self.options.reply_string, mtype=mtype)
@@ -145,11 +178,12 @@ class Responder:
         reply["reply"]["id"] = msg["id"]
         reply["reply"]["to"] = author
         reply.send()
-        self._answered(f"{what}: answered with a reply to {msg['id']}")
+        self._answered("message", "", author, f"answered with a reply to {msg['id']}")
 
-    def _answered(self, line: str) -> None:
+    def _answered(self, kind: str, itype: str, requester: object, how: str) -> None:
         self.answered += 1
-        self.echo(line)
+        if self.verbose:  # the line is only built when it is shown
+            self.echo(f"{kind} {itype + ' ' if itype else ''}from {requester}: {how}")
         if self.options.count is not None and self.answered >= self.options.count:
             self.stop()
 
@@ -166,9 +200,14 @@ def _write_line(fifo: Path, line: str) -> None:
         os.close(descriptor)
 
 
-async def respond(settings: ConnectionSettings, options: RespondOptions, echo: Callable[[str], None]) -> int:
-    """Run a responder until stopped; returns how many stanzas it answered."""
+async def respond(
+    settings: ConnectionSettings, options: RespondOptions, echo: Callable[[str], None], verbose: bool = True
+) -> int:
+    """Run a responder until stopped; returns how many stanzas it answered.
+
+    ``verbose``: print one line per exchange (READY and reconnects are always printed).
+    """
     client = build_client(settings, RESPONDER_PLUGINS)
-    responder = Responder(client, options, echo)
+    responder = Responder(client, options, echo, verbose)
     await responder.run(settings)
     return responder.answered

@@ -20,6 +20,7 @@ from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
+from xmpp_ext.pipeline import IqPipeline
 from xmpp_ext.plugin import NAMESPACE, ExampleTag
 from xmpp_ext.report import Exchange, Status
 
@@ -153,15 +154,10 @@ class Sender:
 
     async def burst(self, step: Step, count: int, window: int, report: Callable[[Exchange], None]) -> None:
         """Send ``count`` copies of an iq step with at most ``window`` awaiting their reply."""
-        remaining = count
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                report(await self._iq(step))
-
-        await asyncio.gather(*(worker() for _ in range(max(1, min(window, count)))))
+        pipeline = IqPipeline(
+            self.client, self.to, step.tag.xml, step.itype, self.timeout, step.name, report, step.expect_error
+        )
+        await pipeline.run(count, window)
 
     async def _iq(self, step: Step) -> Exchange:
         iq = self.client.make_iq(ito=self.to, itype=step.itype)

@@ -1,0 +1,142 @@
+"""The burst pipeline and the responder's fast path, offline through SlixTest.
+
+Both bypass slixmpp's per-stanza machinery for speed; these tests pin down
+that what they put on the wire and how they end each request is exactly
+what the ordinary path would do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from slixmpp.test import SlixTest
+
+import xmpp_ext.plugin  # noqa: F401
+from xmpp_ext.pipeline import IqPipeline
+from xmpp_ext.plugin import ExampleTag
+from xmpp_ext.report import Status, Tally
+from xmpp_ext.responder import Responder, RespondOptions
+
+PEER = "responder@localhost/xmppext"
+TAG = '<example_tag xmlns="https://example.net/our_extension" some_string="x" />'
+
+
+class TestPipeline(SlixTest):
+    def setUp(self):
+        self.stream_start(jid="sender@localhost/s", plugins=["xep_0030", "example_tag"])
+        self.exchanges = []
+
+    def tearDown(self):
+        self.stream_close()
+
+    def start(self, count, window, timeout=5.0, expect_error=None):
+        tag = ExampleTag()
+        tag.setup_from_string(TAG)
+        pipeline = IqPipeline(self.xmpp, PEER, tag.xml, "get", timeout, "burst", self.exchanges.append, expect_error)
+        task = asyncio.ensure_future(pipeline.run(count, window))
+        self.wait_()
+        return task
+
+    def sent_ids(self):
+        ids = []
+        while (raw := self.xmpp.socket.next_sent(timeout=0.05)) is not None:
+            for part in raw.decode().split("</iq>")[:-1]:
+                xml = self.parse_xml(part + "</iq>")
+                assert xml.get("to") == PEER and xml.get("type") == "get"
+                assert xml.find("{https://example.net/our_extension}example_tag").get("some_string") == "x"
+                ids.append(xml.get("id"))
+        return ids
+
+    def test_window_is_respected_and_every_request_ends_once(self):
+        task = self.start(count=5, window=2)
+        first = self.sent_ids()
+        assert len(first) == 2  # never more than the window in flight
+        self.recv(f'<iq type="result" from="{PEER}" id="{first[0]}"/>')
+        self.wait_()
+        third = self.sent_ids()
+        assert len(third) == 1
+        for iq_id in [first[1], *third]:
+            self.recv(f'<iq type="result" from="{PEER}" id="{iq_id}"/>')
+        self.wait_()
+        rest = self.sent_ids()
+        for iq_id in rest:
+            self.recv(
+                f'<iq type="error" from="{PEER}" id="{iq_id}"><error type="cancel">'
+                '<service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+                '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">gone</text></error></iq>'
+            )
+        self.wait_()
+        assert task.done()
+        assert [exchange.status for exchange in self.exchanges] == [Status.OK] * 3 + [Status.FAILED] * 2
+        assert self.exchanges[-1].detail == "error service-unavailable: gone"
+        tally = Tally()
+        for exchange in self.exchanges:
+            tally.add(exchange)
+        assert tally.sent == 5 == tally.ok + tally.failed + tally.lost
+
+    def test_replies_from_someone_else_are_not_claimed(self):
+        task = self.start(count=1, window=1, timeout=0.2)
+        (iq_id,) = self.sent_ids()
+        self.recv(f'<iq type="result" from="intruder@localhost/x" id="{iq_id}"/>')
+        self.wait_()
+        assert not task.done() and self.exchanges == []
+        self.run_coro(asyncio.wait_for(task, 2))
+        assert [exchange.status for exchange in self.exchanges] == [Status.LOST]
+        assert self.exchanges[0].detail == "no reply within 0.2s"
+
+    def test_expected_error_counts_as_ok(self):
+        task = self.start(count=1, window=1, expect_error="bad-request")
+        (iq_id,) = self.sent_ids()
+        self.recv(
+            f'<iq type="error" from="{PEER}" id="{iq_id}"><error type="modify">'
+            '<bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'
+        )
+        self.wait_()
+        assert task.done() and self.exchanges[0].status is Status.OK
+
+
+class TestResponderFastPath(SlixTest):
+    def setUp(self):
+        self.stream_start(jid="responder@localhost/xmppext", plugins=["xep_0030", "xep_0461", "example_tag"])
+        self.lines = []
+        Responder(self.xmpp, RespondOptions(allow=frozenset({"friend@localhost"})), self.lines.append)
+
+    def tearDown(self):
+        self.stream_close()
+
+    def test_valid_request_gets_the_tutorial_result(self):
+        self.recv(f'<iq type="get" from="friend@localhost/a" id="q&amp;1">{TAG}</iq>')
+        self.wait_()
+        self.send(
+            '<iq type="result" to="friend@localhost/a" id="q&amp;1">'
+            '<example_tag xmlns="https://example.net/our_extension" boolean="True" some_string="Reply_string"/></iq>'
+        )
+        self.send(None)
+        assert self.lines == ["iq get from friend@localhost/a: answered result (some_string='Reply_string')"]
+
+    def test_invalid_request_is_left_to_the_plugin(self):
+        self.recv(
+            '<iq type="set" from="friend@localhost/a" id="2">'
+            '<example_tag xmlns="https://example.net/our_extension"/></iq>'
+        )
+        self.send(
+            '<iq type="error" to="friend@localhost/a" id="2">'
+            '<example_tag xmlns="https://example.net/our_extension"/>'
+            '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+            '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">example_tag needs a some_string attribute</text>'
+            "</error></iq>",
+            use_values=False,
+        )
+        self.send(None)
+        assert self.lines == []
+
+    def test_sender_not_allowed_gets_forbidden(self):
+        self.recv(f'<iq type="get" from="stranger@localhost/a" id="3">{TAG}</iq>')
+        self.send(
+            '<iq type="error" to="stranger@localhost/a" id="3">'
+            '<error type="auth"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+            '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">not allowed to use this responder</text>'
+            "</error></iq>",
+            use_values=False,
+        )
+        assert self.lines == ["iq get from stranger@localhost/a: refused with forbidden (not in --allow)"]
