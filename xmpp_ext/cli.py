@@ -16,6 +16,7 @@ import getpass
 import json
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -233,8 +234,8 @@ def send(**options: Any) -> None:
 
 async def _send(settings, options: dict[str, Any], steps):
     from xmpp_ext.client import session
-    from xmpp_ext.report import Reporter, Status, Tally
-    from xmpp_ext.sender import SENDER_PLUGINS, Sender, ensure_supported, resolve_bare_jid
+    from xmpp_ext.report import Reporter, Tally
+    from xmpp_ext.sender import SENDER_PLUGINS, ConnectionLost, Sender, ensure_supported, resolve_bare_jid
 
     # A burst may print 100,000 lines: let stdout buffer them instead of flushing each.
     echo = (lambda line: sys.stdout.write(line + "\n")) if options["repeat"] else click.echo
@@ -242,41 +243,54 @@ async def _send(settings, options: dict[str, Any], steps):
     tally = Tally()
     async with session(settings, SENDER_PLUGINS) as client:
         to = options["to"]
-        if not to.resource:
+        # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
+        needs_resource = any(step.kind == "iq" for step in steps)
+        if needs_resource and not to.resource:
             to = await resolve_bare_jid(client, to, options["timeout"], options["subscribe"])
             if not options["as_json"] and options["verbosity"] >= 0:
                 click.echo(f"{options['to']} is online as {to}")
         if options["check_support"] and options["to"].resource:
             await ensure_supported(client, to, options["timeout"])
         sender = Sender(client, to, options["timeout"])
-        tally.started = asyncio.get_running_loop().time()
-        if options["repeat"]:
-            show_bar = sys.stdout.isatty() and not options["as_json"] and options["verbosity"] >= 0
-            with contextlib.ExitStack() as stack:
-                bar = (
-                    stack.enter_context(click.progressbar(length=options["repeat"], label="sending"))
-                    if show_bar
-                    else None
-                )
+        tally.started = time.monotonic()
+        try:
+            if options["repeat"]:
+                await _burst(sender, steps[0], options, tally, reporter)
+            else:
 
                 def report(exchange):
                     tally.add(exchange)
-                    if options["as_json"] or exchange.status is not Status.OK:
-                        reporter.exchange(exchange)
-                    if bar is not None:
-                        bar.update(1)
+                    reporter.exchange(exchange)
 
-                await sender.burst(steps[0], options["repeat"], options["window"], report)
-        else:
-
-            def report(exchange):
-                tally.add(exchange)
-                reporter.exchange(exchange)
-
-            await sender.run_all(steps, report)
+                await sender.run_all(steps, report)
+        except ConnectionLost as lost:
+            tally.unsent = lost.unsent
+            reporter.summary(tally.summary())
+            sys.stdout.flush()
+            raise ConnectFailed(
+                f"connection to {settings.address} lost during the run ({lost.reason}); "
+                f"{lost.unsent} request(s) not sent"
+            ) from None
     reporter.summary(tally.summary())
     sys.stdout.flush()
     return tally
+
+
+async def _burst(sender, step, options: dict[str, Any], tally, reporter) -> None:
+    from xmpp_ext.report import Status
+
+    show_bar = sys.stdout.isatty() and not options["as_json"] and options["verbosity"] >= 0
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(click.progressbar(length=options["repeat"], label="sending")) if show_bar else None
+
+        def report(exchange):
+            tally.add(exchange)
+            if options["as_json"] or exchange.status is not Status.OK:
+                reporter.exchange(exchange)
+            if bar is not None:
+                bar.update(1)
+
+        await sender.burst(step, options["repeat"], options["window"], report)
 
 
 def _configure_logging(verbosity: int, settings) -> None:
@@ -300,6 +314,12 @@ def _configure_logging(verbosity: int, settings) -> None:
 )
 @click.option("--count", type=click.IntRange(1), help="Stop after answering this many stanzas.")
 @click.option("--for", "duration", type=click.FloatRange(0, min_open=True), help="Stop after this many seconds.")
+@click.option(
+    "--delay",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Answer iqs only after this many seconds: a slow peer, to test senders.",
+)
 @click.option("--ready-fifo", type=click.Path(path_type=Path), hidden=True)
 def respond(**options: Any) -> None:
     """Answer example_tag iqs and messages until stopped (Ctrl-C, SIGTERM, --count, --for).
@@ -331,6 +351,7 @@ def respond(**options: Any) -> None:
         count=options["count"],
         duration=options["duration"],
         ready_fifo=options["ready_fifo"],
+        delay=options["delay"],
     )
     _run(run_responder(settings, respond_options, click.echo, verbose=options["verbosity"] >= 0))
 

@@ -19,7 +19,10 @@ import slixmpp
 from slixmpp import JID
 
 import xmpp_ext.plugin  # noqa: F401  (registers the example_tag plugin by name)
+from xmpp_ext import scram
 from xmpp_ext.secret import Secret
+
+scram.install()
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +55,7 @@ class ConnectionSettings:
 
 def build_client(settings: ConnectionSettings, plugins: Iterable[str] = DEFAULT_PLUGINS) -> slixmpp.ClientXMPP:
     """A ClientXMPP configured for ``settings`` with ``plugins`` registered; not yet connected."""
-    client = slixmpp.ClientXMPP(settings.jid, settings.password.reveal())
-    if settings.ca_cert is not None:
-        client.ca_certs = Path(settings.ca_cert)
-    if settings.insecure:
-        client.ssl_context.check_hostname = False
-        client.ssl_context.verify_mode = ssl.CERT_NONE
+    client = slixmpp.ClientXMPP(settings.jid, settings.password.reveal(), ssl_context=_ssl_context(settings))
     if settings.port is not None:
         # An explicit port is a client port with STARTTLS (5222-style); slixmpp
         # would otherwise first try direct TLS on it and fail once per attempt.
@@ -65,6 +63,22 @@ def build_client(settings: ConnectionSettings, plugins: Iterable[str] = DEFAULT_
     for plugin in plugins:
         client.register_plugin(plugin)
     return client
+
+
+def _ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
+    """A context trusting exactly ``ca_cert``, or none checking nothing (--insecure); None: the system's CAs.
+
+    Building our own also spares loading the whole system CA store when it
+    would not be used (a noticeable part of a one-shot send's start-up).
+    """
+    if settings.insecure:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if settings.ca_cert is not None:
+        return ssl.create_default_context(cafile=str(settings.ca_cert))
+    return None
 
 
 async def connect(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> None:

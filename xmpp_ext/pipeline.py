@@ -114,6 +114,13 @@ class IqPipeline:
             for _sent, timer in self._pending.values():
                 timer.cancel()
 
+    def abort(self, detail: str) -> int:
+        """End every request in flight as lost with ``detail`` and send no more; returns how many were never sent."""
+        unsent, self._remaining = self._remaining, 0
+        for iq_id in list(self._pending):
+            self._finish(iq_id, Status.LOST, detail, with_latency=False)
+        return unsent
+
     def _send_next(self) -> None:
         if self._remaining == 0:
             if not self._pending and self._done is not None and not self._done.done():

@@ -75,6 +75,7 @@ class Tally:
     ok: int = 0
     failed: int = 0
     lost: int = 0
+    unsent: int = 0  # never sent: the run stopped early (connection lost)
     latencies: LatencyHistogram = field(default_factory=LatencyHistogram)
     started: float = field(default_factory=time.monotonic)
 
@@ -104,6 +105,7 @@ class Tally:
             "ok": self.ok,
             "failed": self.failed,
             "lost": self.lost,
+            "unsent": self.unsent,
             "per_second": round(self.sent / elapsed, 1),
             "p50_ms": ms(self.latencies.percentile(0.50)),
             "p99_ms": ms(self.latencies.percentile(0.99)),
@@ -136,7 +138,8 @@ class Reporter:
         latency = ""
         if summary["p50_ms"] is not None:
             latency = f", p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms"
+        unsent = f", {summary['unsent']} not sent" if summary.get("unsent") else ""
         self._echo(
-            f"sent {summary['sent']}: {summary['ok']} ok, {summary['failed']} failed, {summary['lost']} lost"
+            f"sent {summary['sent']}: {summary['ok']} ok, {summary['failed']} failed, {summary['lost']} lost{unsent}"
             f" ({summary['per_second']}/s{latency})"
         )

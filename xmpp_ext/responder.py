@@ -44,6 +44,7 @@ class RespondOptions:
     count: int | None = None  # stop after this many answers
     duration: float | None = None  # stop after this many seconds
     ready_fifo: Path | None = None  # also write the READY line here (run-pair reads it)
+    delay: float = 0.0  # answer iqs only after this many seconds (a slow peer, for tests)
 
 
 class Responder:
@@ -62,6 +63,8 @@ class Responder:
         self._failed_sessions = 0
         self._had_session = False
         self._reconnecting: asyncio.Future[None] | None = None
+        self._waiting = 0  # requests held back by --delay
+        self.most_waiting = 0
         client.add_event_handler("session_start", self._on_session_start)
         client.add_event_handler("disconnected", self._on_disconnected)
         # The reply's tag is the same for every request: serialise it once.
@@ -143,12 +146,23 @@ class Responder:
             return stanza
         if self.options.allow and requester.partition("/")[0] not in self.options.allow:
             return stanza
-        self._writer.write(
+        reply = (
             f"<iq xmlns='jabber:client' type='result' to={quoteattr(requester)} id={quoteattr(xml.get('id', ''))}>"
             f"{self._reply_tag}</iq>"
         )
-        self._answered("iq", xml.get("type"), requester, self._result_description)
+        if self.options.delay:
+            self._waiting += 1
+            self.most_waiting = max(self.most_waiting, self._waiting)
+            self.client.loop.call_later(self.options.delay, self._answer_late, reply, xml.get("type"), requester)
+        else:
+            self._writer.write(reply)
+            self._answered("iq", xml.get("type"), requester, self._result_description)
         return None
+
+    def _answer_late(self, reply: str, itype: str, requester: str) -> None:
+        self._waiting -= 1
+        self._writer.write(reply)
+        self._answered("iq", itype, requester, self._result_description)
 
     def _refuse(self, iq: slixmpp.Iq) -> None:
         # Only requests the fast path passed on get here: valid ones from senders not allowed.
@@ -210,4 +224,7 @@ async def respond(
     client = build_client(settings, RESPONDER_PLUGINS)
     responder = Responder(client, options, echo, verbose)
     await responder.run(settings)
+    if verbose:
+        held = f" (at most {responder.most_waiting} waiting at once)" if options.delay else ""
+        echo(f"stopped after answering {responder.answered}{held}")
     return responder.answered

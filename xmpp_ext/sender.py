@@ -38,6 +38,15 @@ def bundled_payload() -> Path:
     return Path(str(resources.files("xmpp_ext") / "data" / "test_example_tag.xml"))
 
 
+class ConnectionLost(Exception):
+    """The connection to the server dropped during a run; what was in flight is lost, the rest unsent."""
+
+    def __init__(self, reason: str, unsent: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.unsent = unsent
+
+
 class NotSupported(Exception):
     """The peer's service discovery does not list the extension: nothing was sent."""
 
@@ -142,6 +151,20 @@ class Sender:
         self.to = to
         self.timeout = timeout
         self._replies = MessageReplies(client)
+        # Set when the stream ends under us: no reply can arrive after that,
+        # so waiting out every time-out would only make the failure slow.
+        self._connection_lost: asyncio.Future[str] = client.loop.create_future()
+        self._stream_error = ""
+        client.add_event_handler("stream_error", self._on_stream_error)
+        client.add_event_handler("disconnected", self._on_disconnected)
+
+    def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
+        text = f": {error['text']}" if error["text"] else ""
+        self._stream_error = f"stream error {error['condition']}{text}"
+
+    def _on_disconnected(self, reason: object) -> None:
+        if not self._connection_lost.done():
+            self._connection_lost.set_result(self._stream_error or str(reason or "connection closed"))
 
     async def run(self, step: Step) -> Exchange:
         if step.kind == "message":
@@ -149,15 +172,36 @@ class Sender:
         return await self._iq(step)
 
     async def run_all(self, steps: list[Step], report: Callable[[Exchange], None]) -> None:
-        for step in steps:
-            report(await self.run(step))
+        """Run ``steps`` in order; raises ConnectionLost if the connection drops on the way."""
+        for index, step in enumerate(steps):
+            exchange = asyncio.ensure_future(self.run(step))
+            await asyncio.wait({exchange, self._connection_lost}, return_when=asyncio.FIRST_COMPLETED)
+            if exchange.done():
+                report(exchange.result())
+                continue
+            exchange.cancel()
+            reason = self._connection_lost.result()
+            report(Exchange(step.name, Status.LOST, f"connection lost ({reason})"))
+            raise ConnectionLost(reason, unsent=len(steps) - index - 1)
 
     async def burst(self, step: Step, count: int, window: int, report: Callable[[Exchange], None]) -> None:
-        """Send ``count`` copies of an iq step with at most ``window`` awaiting their reply."""
+        """Send ``count`` copies of an iq step with at most ``window`` awaiting their reply.
+
+        Raises ConnectionLost if the connection drops: requests in flight end
+        as lost at once and the rest are not sent.
+        """
         pipeline = IqPipeline(
             self.client, self.to, step.tag.xml, step.itype, self.timeout, step.name, report, step.expect_error
         )
-        await pipeline.run(count, window)
+        running = asyncio.ensure_future(pipeline.run(count, window))
+        await asyncio.wait({running, self._connection_lost}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()
+            return
+        reason = self._connection_lost.result()
+        unsent = pipeline.abort(f"connection lost ({reason})")
+        await running
+        raise ConnectionLost(reason, unsent)
 
     async def _iq(self, step: Step) -> Exchange:
         iq = self.client.make_iq(ito=self.to, itype=step.itype)

@@ -169,8 +169,10 @@ class TestNoListener(SlixTest):
 
     def test_request_gets_feature_not_implemented(self):
         self.recv(f'<iq from="sender@localhost/res" type="get" id="10">{TUTORIAL_STRING}</iq>')
+        # The refused tag is echoed with its attributes, without its content.
         self.send(
-            f'<iq to="sender@localhost/res" type="error" id="10">{TUTORIAL_STRING}'
+            '<iq to="sender@localhost/res" type="error" id="10">'
+            '<example_tag xmlns="https://example.net/our_extension" some_string="Another_string"/>'
             '<error type="cancel"><feature-not-implemented xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
             '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">this entity does not answer example_tag requests</text>'
             "</error></iq>",

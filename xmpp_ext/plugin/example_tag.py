@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from slixmpp import JID, Iq, Message
-from slixmpp.exceptions import XMPPError
 from slixmpp.plugins import BasePlugin
 from slixmpp.xmlstream import ET, register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
@@ -74,15 +73,31 @@ class ExampleTagPlugin(BasePlugin):
     def _handle_request(self, iq: Iq) -> None:
         problem = iq["example_tag"].validation_problem()
         if problem is not None:
-            # Raising makes slixmpp send exactly one error reply; clear=False
-            # echoes the payload so the requester can match it (RFC 6120 §8.3.1).
-            raise XMPPError("bad-request", text=problem, etype="modify", clear=False)
+            self.refuse(iq, "bad-request", problem, etype="modify")
+            return
         event = f"example_tag_{iq['type']}_iq"
         if not self.xmpp.event_handled(event):
-            raise XMPPError(
-                "feature-not-implemented", text="this entity does not answer example_tag requests", clear=False
-            )
+            self.refuse(iq, "feature-not-implemented", "this entity does not answer example_tag requests")
+            return
         self.xmpp.event(event, iq)
+
+    def refuse(self, iq: Iq, condition: str, text: str, etype: str = "cancel") -> None:
+        """Answer a request with exactly one error reply.
+
+        The reply echoes the request's <example_tag/> with its attributes but
+        without its content (RFC 6120 §8.3.1 allows either): the requester
+        can tell what was refused, and an error to a large request cannot
+        itself exceed the server's stanza size limit.
+        """
+        reply = iq.reply(clear=True)
+        echo = ExampleTag()
+        echo.xml.attrib.update(iq["example_tag"].xml.attrib)
+        reply.append(echo)
+        reply["error"]["condition"] = condition
+        reply["error"]["type"] = etype
+        reply["error"]["text"] = text
+        reply["type"] = "error"
+        reply.send()
 
     def _handle_result(self, iq: Iq) -> None:
         self.xmpp.event("example_tag_result_iq", iq)

@@ -1,0 +1,188 @@
+"""The benchmark behind scripts/bench: xmppext against plain slixmpp and go-sendxmpp, one run, one server.
+
+Prints a Markdown report (machine, then one table); ``--output FILE`` also
+writes it there (BENCHMARKS.md). Everything runs against a throwaway local
+Prosody on 127.0.0.1 started here, so both sides of every comparison meet
+the same server in the same minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import slixmpp
+
+from benchmarks.plain_pair import run_plain_pair
+from xmpp_ext.localserver import Account, LocalServer, start_server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def client_env(server: LocalServer, account: Account) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        XMPPEXT_JID=account.jid,
+        XMPPEXT_PASSWORD=account.password.reveal(),
+        XMPPEXT_HOST=server.host,
+        XMPPEXT_PORT=str(server.port),
+        XMPPEXT_CA_CERT=str(server.ca_cert),
+    )
+    return env
+
+
+def read_peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
+def xmppext_pair(xmppext: str, server: LocalServer, count: int, window: int) -> dict[str, object]:
+    """A responder and a sender burst as two processes; the sender's summary plus both peak memories."""
+    sender, responder = server.add_account(), server.add_account()
+    answering = subprocess.Popen(
+        [xmppext, "respond", "-q"], env=client_env(server, responder), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        ready = answering.stdout.readline()
+        if not ready.startswith("READY "):
+            raise RuntimeError(f"responder not ready: {ready!r}")
+        full_jid = ready.split()[1]
+        args = ["send", "-t", full_jid, "--kind", "iq", "--some-string", "StringFromFile"]
+        args += ["--repeat", str(count), "--window", str(window), "--timeout", "30", "--json", "-q"]
+        process = subprocess.Popen([xmppext, *args], env=client_env(server, sender), stdout=subprocess.PIPE, text=True)
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        summary = json.loads(output.strip().splitlines()[-1])["summary"]
+        summary["sender_peak_mib"] = usage.ru_maxrss / 1024
+        summary["responder_peak_mib"] = read_peak_rss_kib(answering.pid) / 1024
+        summary["exit"] = process.returncode
+        return summary
+    finally:
+        answering.terminate()
+        answering.wait(10)
+
+
+def one_shot_times(xmppext: str, server: LocalServer, runs: int) -> tuple[list[float], list[float]]:
+    """Wall times of sending one message: xmppext (--no-reply) and go-sendxmpp, interleaved."""
+    sender, recipient = server.add_account(), server.add_account()
+    env = client_env(server, sender)
+    with tempfile.TemporaryDirectory() as scratch:
+        # go-sendxmpp reads its password from a file, never from its command line.
+        config = Path(scratch) / "sendxmpprc"
+        descriptor = os.open(config, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(
+                f"username: {sender.jid}\npassword: {sender.password.reveal()}\njserver: {server.host}:{server.port}\n"
+            )
+        go_env = dict(os.environ, SSL_CERT_FILE=str(server.ca_cert))
+        ours, theirs = [], []
+        commands = (
+            (ours, [xmppext, "send", "-t", recipient.jid, "--kind", "message", "--no-reply", "-q"], env, None),
+            (theirs, ["go-sendxmpp", "-f", str(config), recipient.jid], go_env, "one message\n"),
+        )
+        for _ in range(runs):
+            for times, command, command_env, stdin in commands:
+                started = time.monotonic()
+                subprocess.run(command, env=command_env, input=stdin, text=True, check=True, capture_output=True)
+                times.append(time.monotonic() - started)
+    return ours, theirs
+
+
+def machine() -> list[str]:
+    def first_line(command: list[str]) -> str:
+        try:
+            return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "unknown"
+
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        platform.processor(),
+    )
+    memory_gib = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    prosody = first_line(["dpkg-query", "-W", "-f=${Version}", "prosody"])
+    go_sendxmpp = first_line(["dpkg-query", "-W", "-f=${Version}", "go-sendxmpp"])
+    return [
+        f"- CPU: {model}, {os.cpu_count()} cores; memory {memory_gib:.0f} GiB",
+        f"- OS: {platform.platform()}; Python {platform.python_version()}; slixmpp {slixmpp.__version__}",
+        f"- Prosody {prosody} (Debian), go-sendxmpp {go_sendxmpp} (Debian); all on 127.0.0.1, TLS verified",
+    ]
+
+
+def report(args: argparse.Namespace) -> str:
+    server = start_server(accounts=0)
+    try:
+        plain_sender, plain_responder = server.add_account(), server.add_account()
+        pipelined = xmppext_pair(args.xmppext, server, args.count, args.window)
+        plain_pipelined = asyncio.run(run_plain_pair(server, plain_sender, plain_responder, args.count, args.window))
+        sequential = xmppext_pair(args.xmppext, server, args.sequential, 1)
+        plain_sequential = asyncio.run(run_plain_pair(server, plain_sender, plain_responder, args.sequential, 1))
+        small = xmppext_pair(args.xmppext, server, args.count // 10, args.window)
+        ours, theirs = one_shot_times(args.xmppext, server, args.runs)
+    finally:
+        server.stop()
+
+    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+    rate_ratio = pipelined["per_second"] / plain_pipelined["per_second"]
+    lines = [
+        f"## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        *machine(),
+        "",
+        "| measure | xmppext | baseline | ratio |",
+        "|---|---|---|---|",
+        f"| (a) pipelined iq round trips/s, window {args.window}, N={args.count:,} (baseline: plain slixmpp pair) "
+        f"| {pipelined['per_second']:,.0f} ({pipelined['lost']} lost, {pipelined['failed']} failed) "
+        f"| {plain_pipelined['per_second']:,.0f} ({plain_pipelined['lost']} lost) | {rate_ratio:.2f}x |",
+        f"| (b) sequential round trip p50 / p99, N={args.sequential:,} (baseline: plain slixmpp pair) "
+        f"| {sequential['p50_ms']:.2f} / {sequential['p99_ms']:.2f} ms "
+        f"| {plain_sequential['p50_ms']:.2f} / {plain_sequential['p99_ms']:.2f} ms "
+        f"| {sequential['per_second'] / plain_sequential['per_second']:.2f}x rate |",
+        f"| (c) one tagged message, wall time, median of {args.runs} (baseline: go-sendxmpp) "
+        f"| {ours_median * 1000:.0f} ms | {theirs_median * 1000:.0f} ms | {ours_median / theirs_median:.2f}x |",
+        f"| (d) peak memory sender / responder, N={args.count // 10:,} "
+        f"| {small['sender_peak_mib']:.1f} / {small['responder_peak_mib']:.1f} MiB | | |",
+        f"| (d) peak memory sender / responder, N={args.count:,} "
+        f"| {pipelined['sender_peak_mib']:.1f} / {pipelined['responder_peak_mib']:.1f} MiB | | |",
+        "",
+        f"xmppext pair: `xmppext respond -q` and `xmppext send --repeat N --window W --json -q` as two processes; "
+        f"plain pair: both clients in one process (benchmarks/plain_pair.py). Payload "
+        f'`<example_tag some_string="StringFromFile"/>` both ways. (c) ratio is xmppext / go-sendxmpp: lower is better.',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--xmppext", default=str(ROOT / ".venv" / "bin" / "xmppext"), help="the command to measure")
+    parser.add_argument("--count", type=int, default=100_000, help="iqs in the pipelined runs")
+    parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--sequential", type=int, default=3_000, help="iqs in the sequential runs")
+    parser.add_argument("--runs", type=int, default=9, help="one-shot runs of each tool")
+    parser.add_argument("--output", type=Path, help="also write the report to this file")
+    args = parser.parse_args()
+    text = report(args)
+    print(text)
+    if args.output:
+        args.output.write_text(
+            "# Benchmarks\n\nMeasured by `scripts/bench` (benchmarks/run.py); numbers from one run on the machine "
+            "named, nothing edited by hand.\n\n" + text
+        )
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Bursts meeting faults: every request ends, counts add up, nothing hangs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+
+import pytest
+
+from tests.integration.processes import XMPPEXT, client_env, run_xmppext, start_responder
+from xmpp_ext.localserver import ProsodyServer
+
+pytestmark = pytest.mark.integration
+
+
+def summary_of(stdout: str) -> dict:
+    return json.loads(stdout.strip().splitlines()[-1])["summary"]
+
+
+def test_server_restarted_mid_burst_exits_3_with_counts(xmpp_server, make_account, responder):
+    peer = responder()
+    process = subprocess.Popen(
+        [*XMPPEXT, "send", "-t", peer.full_jid, "--repeat", "100000", "--window", "8", "--timeout", "5", "--json"],
+        env=client_env(xmpp_server, make_account()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Read the sender's output as it comes; restart the server once replies flow.
+    lines: list[str] = []
+    first = threading.Event()
+
+    def pump():
+        for line in process.stdout:
+            lines.append(line)
+            first.set()
+        first.set()
+
+    reader = threading.Thread(target=pump)
+    reader.start()
+    assert first.wait(30) and lines, process.stderr.read()
+    xmpp_server.restart()
+    process.wait(60)
+    reader.join(10)
+    stderr = process.stderr.read()
+    assert process.returncode == 3, stderr
+    assert "lost during the run" in stderr and "request(s) not sent" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    summary = summary_of("".join(lines))
+    assert summary["sent"] == summary["ok"] + summary["failed"] + summary["lost"]
+    assert summary["sent"] + summary["unsent"] == 100000
+    assert summary["unsent"] > 0
+    # The responder reconnects to the restarted server on its own.
+    assert peer.wait_for_line(lambda line: line.startswith("READY"), timeout=30)
+
+
+def test_slow_responder_window_respected_and_nothing_lost(xmpp_server, make_account, responder):
+    peer = responder("--delay", "0.2")
+    result = run_xmppext(
+        xmpp_server,
+        make_account(),
+        "send",
+        "-t",
+        peer.full_jid,
+        "--repeat",
+        "24",
+        "--window",
+        "4",
+        "--timeout",
+        "10",
+        "--json",
+        "-q",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = summary_of(result.stdout)
+    assert summary["ok"] == 24 and summary["lost"] == 0
+    assert summary["p50_ms"] >= 200  # every answer waited its delay
+    peer.stop()
+    stopped = peer.wait_for_line(lambda line: line.startswith("stopped after"))
+    assert stopped == "stopped after answering 24 (at most 4 waiting at once)"
+
+
+def test_stanza_over_the_server_limit_is_reported(make_account, tmp_path):
+    with ProsodyServer(workdir=tmp_path / "small", stanza_size_limit=4096) as server:
+        sender, answering = server.add_account(), server.add_account()
+        peer = start_responder(server, answering)
+        try:
+            result = run_xmppext(
+                # Well over the limit: Prosody checks it per read of 8 KiB.
+                server,
+                sender,
+                "send",
+                "-t",
+                peer.full_jid,
+                "--kind",
+                "iq",
+                "--some-string",
+                "s",
+                "--text",
+                "x" * 20000,
+                timeout=30,
+            )
+        finally:
+            peer.kill()
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "lost during the run (stream error policy-violation: XML stanza is too big)" in result.stderr
+    assert "connection lost" in result.stdout  # the exchange itself is reported, not left hanging
+    assert "Traceback" not in result.stderr
+
+
+def test_server_rate_limit_slows_but_every_request_ends(make_account, tmp_path):
+    with ProsodyServer(workdir=tmp_path / "limited", rate_limit="2kb/s") as server:
+        sender, answering = server.add_account(), server.add_account()
+        peer = start_responder(server, answering)
+        try:
+            result = run_xmppext(
+                server,
+                sender,
+                "send",
+                "-t",
+                peer.full_jid,
+                "--repeat",
+                "60",
+                "--window",
+                "16",
+                "--timeout",
+                "2",
+                "--json",
+                "-q",
+                timeout=60,
+            )
+        finally:
+            peer.kill()
+    assert result.returncode in (0, 1), result.stderr
+    summary = summary_of(result.stdout)
+    assert summary["sent"] == 60 == summary["ok"] + summary["failed"] + summary["lost"]
+    assert (result.returncode == 0) == (summary["ok"] == 60)
