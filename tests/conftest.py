@@ -1,8 +1,9 @@
 """Shared fixtures: the real XMPP server for integration tests.
 
-The server comes from xmpp_ext.localserver, chosen by XMPPEXT_TEST_SERVER
-(default: prosody). A missing server is a test error, never a skip: run
-scripts/setup (scripts/test does) to install it.
+The server comes from xmpp_ext.localserver, chosen by XMPPEXT_TEST_SERVER:
+prosody (the default), ejabberd, or all (every integration test runs against
+each). A missing server is a test error, never a skip: run scripts/setup
+(scripts/test does) to install it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,20 @@ from xmpp_ext.localserver import SERVERS, LocalServer, ServerNotInstalled
 _servers: list[LocalServer] = []
 
 
-@pytest.fixture(scope="session")
-def xmpp_server(tmp_path_factory: pytest.TempPathFactory) -> LocalServer:
-    kind = os.environ.get("XMPPEXT_TEST_SERVER", "prosody")
+def _server_kinds() -> list[str]:
+    wanted = os.environ.get("XMPPEXT_TEST_SERVER", "prosody")
+    return sorted(SERVERS) if wanted == "all" else [wanted]
+
+
+@pytest.fixture(scope="session", params=_server_kinds())
+def xmpp_server(request: pytest.FixtureRequest) -> LocalServer:
+    kind = request.param
     if kind not in SERVERS:
         pytest.fail(f"XMPPEXT_TEST_SERVER={kind!r} is not one of {', '.join(SERVERS)}", pytrace=False)
     try:
-        server = SERVERS[kind](workdir=tmp_path_factory.mktemp(kind))
+        # The server makes its own temp dir: one the ejabberd user can reach
+        # (pytest's live under a root-only directory).
+        server = SERVERS[kind]()
     except ServerNotInstalled as exc:
         pytest.fail(str(exc), pytrace=False)
     _servers.append(server)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
+import subprocess
+import time
 
 _PR_SET_PDEATHSIG = 1
 
@@ -21,3 +24,50 @@ def signal_group(pid: int, signum: int) -> None:
     """Send ``signum`` to the process group led by ``pid`` (a child started with start_new_session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp.
+        if fields[0] != b"Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def stop_group(process: subprocess.Popen, grace: float) -> None:
+    """Stop ``process``'s whole group: SIGTERM, up to ``grace`` seconds, then SIGKILL what is left.
+
+    When the leader is a wrapper script (ejabberdctl around Erlang's VM), the
+    members under it are signalled first and the leader left to reap them and
+    exit on its own: killing the wrapper first would orphan the VM, which
+    then lingers as a zombie. Members that are not our children are awaited
+    through pidfds, so a graceful shutdown gets its time.
+    """
+    members = group_members(process.pid)
+    descriptors = []
+    for pid in members:
+        with contextlib.suppress(OSError):
+            descriptors.append(os.pidfd_open(pid))
+    for pid in [member for member in members if member != process.pid] or [process.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    try:
+        pending = list(descriptors)
+        while pending and (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(pending, [], [], remaining)
+            pending = [fd for fd in pending if fd not in ready]
+    finally:
+        for descriptor in descriptors:
+            os.close(descriptor)
+    signal_group(process.pid, signal.SIGKILL)
+    process.wait()

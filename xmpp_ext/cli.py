@@ -28,6 +28,8 @@ from slixmpp.jid import InvalidJID
 from xmpp_ext import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
+# The servers xmpp_ext.localserver can start (not imported here: it is slow to import).
+LOCAL_SERVERS = ("prosody", "ejabberd")
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  every exchange ended as expected
@@ -428,6 +430,14 @@ async def _disco(settings, target, query, node, timeout):
 )
 @click.option("--terminal", metavar="PREFIX", help='Run each client in its own window, e.g. "xterm -e".')
 @click.option("--local", is_flag=True, help="Run against a throwaway local server instead (no .env needed).")
+@click.option(
+    "--server",
+    "server_kind",
+    type=click.Choice(LOCAL_SERVERS),
+    default="prosody",
+    show_default=True,
+    help="Which local server --local starts.",
+)
 def run_pair(
     env_file: Path,
     path: Path | None,
@@ -436,6 +446,7 @@ def run_pair(
     ready_timeout: float,
     terminal: str | None,
     local: bool,
+    server_kind: str,
 ) -> None:
     """Run a responder and the sender's scenario against it, as two processes.
 
@@ -459,7 +470,7 @@ def run_pair(
         path=path, verbosity=verbosity or 0, timeout=timeout, ready_timeout=ready_timeout, terminal=terminal
     )
     if local:
-        status = _run_pair_locally(options)
+        status = _run_pair_locally(options, server_kind)
     else:
         try:
             credentials = read_env_file(env_file)
@@ -492,12 +503,12 @@ def _run_pair(credentials, options):
         return exc.exit_code, pair
 
 
-def _run_pair_locally(options) -> int:
+def _run_pair_locally(options, kind: str) -> int:
     from xmpp_ext.envfile import PairCredentials
     from xmpp_ext.localserver import ServerFailed, ServerNotInstalled, start_server
 
     try:
-        server = start_server("prosody", accounts=("sender", "responder"))
+        server = start_server(kind, accounts=("sender", "responder"))
     except (ServerNotInstalled, ServerFailed) as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -542,7 +553,7 @@ def _print_table(exchanges, summary) -> None:
     show_default=True,
     help="Where to write the credentials for the server's two accounts (mode 600).",
 )
-@click.option("--server", "kind", type=click.Choice(["prosody"]), default="prosody", show_default=True)
+@click.option("--server", "kind", type=click.Choice(LOCAL_SERVERS), default="prosody", show_default=True)
 def local_server(env_file: Path, kind: str) -> None:
     """Run a throwaway XMPP server on 127.0.0.1 until Ctrl-C.
 

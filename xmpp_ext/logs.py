@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from xmpp_ext.secret import Secret
 
 REDACTED = "[redacted]"
+# In-band registration and password changes (XEP-0077) carry the password in clear.
+_PASSWORD_ELEMENT = re.compile(r"(<password\b[^>]*>)(.*?)(</password>)", re.DOTALL)
 _SASL_ELEMENT = re.compile(
     r"(<(auth|response|challenge|success)\b[^>]*xmlns=[\"']urn:ietf:params:xml:ns:xmpp-sasl[\"'][^>]*>)"
     r"(.*?)(</\2>)",
@@ -41,6 +43,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = _SASL_ELEMENT.sub(lambda match: match.group(1) + REDACTED + match.group(4), message)
+        redacted = _PASSWORD_ELEMENT.sub(lambda match: match.group(1) + REDACTED + match.group(3), redacted)
         for value in self._values:
             redacted = redacted.replace(value, REDACTED)
         if record.exc_info and record.exc_info[1] is not None:

@@ -17,10 +17,10 @@ from xmpp_ext.envfile import read_env_file
 pytestmark = pytest.mark.integration
 
 
-def test_writes_a_working_env_file_and_cleans_up_on_sigterm(tmp_path: Path):
+def test_writes_a_working_env_file_and_cleans_up_on_sigterm(tmp_path: Path, xmpp_server):
     env_file = tmp_path / ".env"
     process = subprocess.Popen(
-        [sys.executable, "-m", "xmpp_ext", "local-server", "--env-file", str(env_file)],
+        [sys.executable, "-m", "xmpp_ext", "local-server", "--env-file", str(env_file), "--server", xmpp_server.kind],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -32,6 +32,7 @@ def test_writes_a_working_env_file_and_cleans_up_on_sigterm(tmp_path: Path):
             if "press Ctrl-C" in line:
                 break
         assert lines and "press Ctrl-C" in lines[-1], "".join(lines) + process.stderr.read()
+        assert lines[0].startswith(f"{xmpp_server.kind} listening on 127.0.0.1:")
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
         credentials = read_env_file(env_file)
         for secret in (credentials.sender_password, credentials.responder_password):

@@ -7,21 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from xmpp_ext.children import group_members
 from xmpp_ext.localserver import SERVERS, ServerNotInstalled, start_server
 
 pytestmark = pytest.mark.integration
 
 
-def listening_tcp_ports(pid: int) -> set[tuple[str, int]]:
-    """(address, port) of every TCP socket in LISTEN state that process ``pid`` holds."""
+def listening_tcp_ports(pids: list[int]) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket in LISTEN state that the processes ``pids`` hold."""
     inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:[") : -1])
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    pid = pids[0]
     listening = set()
     for table, width in (("tcp", 8), ("tcp6", 32)):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
@@ -38,18 +41,24 @@ def listening_tcp_ports(pid: int) -> set[tuple[str, int]]:
     return listening
 
 
-def test_listens_only_on_its_loopback_port(xmpp_server):
-    assert listening_tcp_ports(xmpp_server.pid) == {("127.0.0.1", xmpp_server.port)}
+def test_listens_only_on_loopback_where_it_should(xmpp_server):
+    # Every process of the server (ejabberd is a script, a VM and helpers), every listening socket.
+    listening = listening_tcp_ports(group_members(xmpp_server.pid))
+    assert listening == xmpp_server.listeners
+    assert {address for address, _port in listening} == {"127.0.0.1"}
+    assert ("127.0.0.1", xmpp_server.port) in listening
 
 
-def test_stop_kills_the_process_and_removes_the_dir():
-    server = start_server(accounts=1)
-    pid, workdir = server.pid, server.workdir
-    assert Path(f"/proc/{pid}").exists() and workdir.is_dir()
+def test_stop_kills_every_process_and_removes_the_dir(xmpp_server):
+    server = start_server(xmpp_server.kind, accounts=1)
+    processes, workdir = group_members(server.pid), server.workdir
+    assert processes and workdir.is_dir()
     server.stop()
     server.stop()  # idempotent
     assert not workdir.exists()
-    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    assert group_members(processes[0]) == []
+    for pid in processes:
+        assert not Path(f"/proc/{pid}").exists() or "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
 
 
 def test_restart_keeps_accounts_and_certificate(xmpp_server, make_account):
@@ -78,7 +87,8 @@ def test_passwords_are_random_and_redacted(xmpp_server, make_account):
             assert first.password.reveal().encode() not in path.read_bytes(), path
 
 
-def test_missing_server_program_is_a_clear_error(monkeypatch, tmp_path):
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+def test_missing_server_program_is_a_clear_error(monkeypatch, tmp_path, kind):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ServerNotInstalled, match="scripts/setup"):
-        SERVERS["prosody"]()
+    with pytest.raises(ServerNotInstalled, match=f"scripts/setup, or: apt-get install {kind}"):
+        SERVERS[kind]()

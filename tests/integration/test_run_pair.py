@@ -225,15 +225,16 @@ def test_terminal_prefix_runs_each_client_through_it(env_file, tmp_path):
     assert failing.returncode == 3, "the sender's status comes back through the terminal"
 
 
-def test_local_end_to_end():
-    before = {path.name for path in Path("/tmp").glob("xmppext-prosody-*")}
-    result = run_pair("--local")
+def test_local_end_to_end(xmpp_server):
+    pattern = f"xmppext-{xmpp_server.kind}-*"
+    before = {path.name for path in Path("/tmp").glob(pattern)}
+    result = run_pair("--local", "--server", xmpp_server.kind)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "TLS verified" in result.stdout
+    assert f"local {xmpp_server.kind} on 127.0.0.1:" in result.stdout and "TLS verified" in result.stdout
     assert "exchange                 outcome" in result.stdout
     assert "7 sent, 7 ok, 0 failed, 0 lost" in result.stdout
     assert "local server stopped; exit status 0" in result.stdout
-    assert {path.name for path in Path("/tmp").glob("xmppext-prosody-*")} == before
+    assert {path.name for path in Path("/tmp").glob(pattern)} == before
 
 
 def test_module_entry_point_matches_console_script():

@@ -51,3 +51,9 @@ def test_secret_never_prints_itself():
     secret = Secret("hunter2")
     assert "hunter2" not in repr(secret) + str(secret) + f"{secret}"
     assert secret.reveal() == "hunter2"
+
+
+def test_in_band_registration_password_is_blanked():
+    xml = "<query xmlns='jabber:iq:register'><username>u</username><password>s3cret</password></query>"
+    line = format_through_filter(make_record("SEND: %s", xml), Secret("other"))
+    assert "s3cret" not in line and "<password>[redacted]</password>" in line

@@ -1,0 +1,1 @@
+"""The local servers xmpp_ext.localserver starts; one module per server."""
