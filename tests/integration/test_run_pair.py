@@ -240,3 +240,35 @@ def test_local_end_to_end(xmpp_server):
 def test_module_entry_point_matches_console_script():
     result = subprocess.run([sys.executable, "-m", "xmpp_ext", "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "run-pair" in result.stdout
+
+
+def test_responder_dying_early_stops_the_sender(env_file):
+    process = subprocess.Popen(
+        [*XMPPEXT, "run-pair", "--env-file", str(env_file()), "--timeout", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    for line in process.stdout:
+        if line.startswith("[responder] READY"):
+            break
+    # The responder is the only child so far (the sender starts after READY is read).
+    responders = [
+        pid for pid in descendants(process.pid) if b"\x00respond\x00" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(responders) == 1
+    os.kill(responders[0], signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stdout + stderr
+    assert "the responder exited early" in stderr
+    assert alive(descendants(process.pid)) == set()
+
+
+def test_quiet_reaches_both_clients(env_file):
+    result = run_pair("--env-file", str(env_file()), "-q")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # Quiet: no exchange lines from either client, only READY and the sender's summary.
+    assert [line.split(" ", 1)[0] for line in lines] == ["[responder]", "[sender]"]
+    assert lines[1].startswith("[sender] sent 7: 7 ok")
