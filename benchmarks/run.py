@@ -29,15 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def client_env(server: LocalServer, account: Account) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        XMPPEXT_JID=account.jid,
-        XMPPEXT_PASSWORD=account.password.reveal(),
-        XMPPEXT_HOST=server.host,
-        XMPPEXT_PORT=str(server.port),
-        XMPPEXT_CA_CERT=str(server.ca_cert),
-    )
-    return env
+    return {**os.environ, **server.client_environment(account)}
 
 
 def read_peak_rss_kib(pid: int) -> int:

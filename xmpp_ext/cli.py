@@ -409,14 +409,18 @@ async def _disco(settings, target, query, node, timeout):
 # -- run-pair -------------------------------------------------------------------------------------
 
 
+def _env_file_option(help_text: str) -> Callable[..., Any]:
+    return click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(".env"),
+        show_default=True,
+        help=help_text,
+    )
+
+
 @cli.command("run-pair", epilog=EXIT_CODES_HELP)
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".env"),
-    show_default=True,
-    help="Credentials (keys as in .env.example).",
-)
+@_env_file_option("Credentials (keys as in .env.example).")
 @click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="XML file for the sender's file step.")
 @click.option("-d", "--debug", "verbosity", flag_value=1, help="Debug logging in both clients.")
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Only errors and summaries.")
@@ -504,6 +508,19 @@ def _run_pair(credentials, options):
 
 
 def _run_pair_locally(options, kind: str) -> int:
+    server, credentials = _start_pair_server(kind)
+    try:
+        click.echo(f"local {server.kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
+        status, pair = _run_pair(credentials, options)
+    finally:
+        server.stop()
+    _print_table(pair.exchanges, pair.summary)
+    click.echo(f"local server stopped; exit status {status}")
+    return status
+
+
+def _start_pair_server(kind: str):
+    """A throwaway server with a sender and a responder account, and their credentials."""
     from xmpp_ext.envfile import PairCredentials
     from xmpp_ext.localserver import ServerFailed, ServerNotInstalled, start_server
 
@@ -511,24 +528,17 @@ def _run_pair_locally(options, kind: str) -> int:
         server = start_server(kind, accounts=("sender", "responder"))
     except (ServerNotInstalled, ServerFailed) as exc:
         raise click.ClickException(str(exc)) from None
-    try:
-        sender, responder = server.accounts
-        click.echo(f"local {server.kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
-        credentials = PairCredentials(
-            sender_jid=sender.jid,
-            sender_password=sender.password,
-            responder_jid=responder.jid,
-            responder_password=responder.password,
-            host=server.host,
-            port=server.port,
-            ca_cert=server.ca_cert,
-        )
-        status, pair = _run_pair(credentials, options)
-    finally:
-        server.stop()
-    _print_table(pair.exchanges, pair.summary)
-    click.echo(f"local server stopped; exit status {status}")
-    return status
+    sender, responder = server.accounts
+    credentials = PairCredentials(
+        sender_jid=sender.jid,
+        sender_password=sender.password,
+        responder_jid=responder.jid,
+        responder_password=responder.password,
+        host=server.host,
+        port=server.port,
+        ca_cert=server.ca_cert.resolve(),
+    )
+    return server, credentials
 
 
 def _print_table(exchanges, summary) -> None:
@@ -546,13 +556,7 @@ def _print_table(exchanges, summary) -> None:
 
 
 @cli.command("local-server")
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".env"),
-    show_default=True,
-    help="Where to write the credentials for the server's two accounts (mode 600).",
-)
+@_env_file_option("Where to write the credentials for the server's two accounts (mode 600).")
 @click.option("--server", "kind", type=click.Choice(LOCAL_SERVERS), default="prosody", show_default=True)
 def local_server(env_file: Path, kind: str) -> None:
     """Run a throwaway XMPP server on 127.0.0.1 until Ctrl-C.
@@ -561,29 +565,13 @@ def local_server(env_file: Path, kind: str) -> None:
     passwords, written to ENV_FILE for `xmppext run-pair`. Stopping it removes
     the server, its data and the certificate; the .env then points nowhere.
     """
-    from xmpp_ext.envfile import PairCredentials, write_env_file
-    from xmpp_ext.localserver import ServerFailed, ServerNotInstalled, start_server
+    from xmpp_ext.envfile import write_env_file
 
+    server, credentials = _start_pair_server(kind)
     try:
-        server = start_server(kind, accounts=("sender", "responder"))
-    except (ServerNotInstalled, ServerFailed) as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        sender, responder = server.accounts
-        write_env_file(
-            env_file,
-            PairCredentials(
-                sender_jid=sender.jid,
-                sender_password=sender.password,
-                responder_jid=responder.jid,
-                responder_password=responder.password,
-                host=server.host,
-                port=server.port,
-                ca_cert=server.ca_cert.resolve(),
-            ),
-        )
+        write_env_file(env_file, credentials)
         click.echo(f"{kind} listening on {server.host}:{server.port} for domain {server.domain}")
-        click.echo(f"accounts: {sender.jid} (sender), {responder.jid} (responder)")
+        click.echo(f"accounts: {credentials.sender_jid} (sender), {credentials.responder_jid} (responder)")
         click.echo(f"CA certificate: {server.ca_cert}")
         click.echo(f"credentials written to {env_file}; press Ctrl-C to stop")
         _wait_for_stop_signal()

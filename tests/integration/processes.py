@@ -18,16 +18,7 @@ XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
 
 def client_env(server: LocalServer, account: Account) -> dict[str, str]:
     """The environment that logs a command in as ``account``: the password never on a command line."""
-    env = dict(os.environ)
-    env.update(
-        XMPPEXT_JID=account.jid,
-        XMPPEXT_PASSWORD=account.password.reveal(),
-        XMPPEXT_HOST=server.host,
-        XMPPEXT_PORT=str(server.port),
-        XMPPEXT_CA_CERT=str(server.ca_cert),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return {**os.environ, **server.client_environment(account), "PYTHONUNBUFFERED": "1"}
 
 
 def run_xmppext(server: LocalServer, account: Account, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:

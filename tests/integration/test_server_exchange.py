@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from contextlib import asynccontextmanager
 
 import pytest
 from slixmpp.exceptions import IqError
@@ -16,6 +17,16 @@ from xmpp_ext.secret import Secret
 pytestmark = pytest.mark.integration
 
 PAYLOAD = {"boolean": True, "some_string": "Another_string", "text": "Info_inside_tag"}
+
+
+@asynccontextmanager
+async def two_sessions(server, make_account):
+    """A responder and a sender, each logged in with a fresh account."""
+    async with (
+        session(settings_for(server, make_account(), "responder")) as responder,
+        session(settings_for(server, make_account(), "sender")) as sender,
+    ):
+        yield responder, sender
 
 
 def answer_like_the_tutorial(client) -> list:
@@ -48,10 +59,7 @@ def test_login_is_over_verified_tls(xmpp_server, make_account):
 @pytest.mark.parametrize("itype", ["get", "set"])
 def test_request_gets_the_tutorial_reply(xmpp_server, make_account, itype):
     async def scenario():
-        async with (
-            session(settings_for(xmpp_server, make_account(), "responder")) as responder,
-            session(settings_for(xmpp_server, make_account(), "sender")) as sender,
-        ):
+        async with two_sessions(xmpp_server, make_account) as (responder, sender):
             seen = answer_like_the_tutorial(responder)
             results = []
             sender.add_event_handler("example_tag_result_iq", results.append)
@@ -69,10 +77,7 @@ def test_request_gets_the_tutorial_reply(xmpp_server, make_account, itype):
 
 def test_inner_tags_arrive_as_stanza_objects(xmpp_server, make_account):
     async def scenario():
-        async with (
-            session(settings_for(xmpp_server, make_account(), "responder")) as responder,
-            session(settings_for(xmpp_server, make_account(), "sender")) as sender,
-        ):
+        async with two_sessions(xmpp_server, make_account) as (responder, sender):
             seen = answer_like_the_tutorial(responder)
             await sender.plugin["example_tag"].request(
                 responder.boundjid,
@@ -88,10 +93,7 @@ def test_inner_tags_arrive_as_stanza_objects(xmpp_server, make_account):
 
 def test_invalid_request_gets_one_bad_request_and_no_event(xmpp_server, make_account):
     async def scenario():
-        async with (
-            session(settings_for(xmpp_server, make_account(), "responder")) as responder,
-            session(settings_for(xmpp_server, make_account(), "sender")) as sender,
-        ):
+        async with two_sessions(xmpp_server, make_account) as (responder, sender):
             seen = answer_like_the_tutorial(responder)
             errors = []
             sender.add_event_handler("example_tag_error_iq", errors.append)
@@ -110,10 +112,7 @@ def test_invalid_request_gets_one_bad_request_and_no_event(xmpp_server, make_acc
 
 def test_tagged_message_reaches_the_peer(xmpp_server, make_account):
     async def scenario():
-        async with (
-            session(settings_for(xmpp_server, make_account(), "responder")) as responder,
-            session(settings_for(xmpp_server, make_account(), "sender")) as sender,
-        ):
+        async with two_sessions(xmpp_server, make_account) as (responder, sender):
             received = asyncio.get_running_loop().create_future()
             responder.add_event_handler("example_tag_message", received.set_result)
             msg = sender.plugin["example_tag"].make_tagged_message(
@@ -163,10 +162,7 @@ def test_message_to_offline_account_bounces(xmpp_server, make_account):
 
 def test_disco_info_of_a_client_lists_the_extension(xmpp_server, make_account):
     async def scenario():
-        async with (
-            session(settings_for(xmpp_server, make_account(), "responder")) as responder,
-            session(settings_for(xmpp_server, make_account(), "sender")) as sender,
-        ):
+        async with two_sessions(xmpp_server, make_account) as (responder, sender):
             info = await sender.plugin["xep_0030"].get_info(jid=responder.boundjid, timeout=10)
             assert NAMESPACE in info["disco_info"]["features"]
 

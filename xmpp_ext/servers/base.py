@@ -118,6 +118,19 @@ class LocalServer(ABC):
         self.accounts.append(account)
         return account
 
+    def client_environment(self, account: Account) -> dict[str, str]:
+        """The XMPPEXT_* variables that log an xmppext command in as ``account`` on this server.
+
+        For child processes: the password travels in the environment, never on a command line.
+        """
+        return {
+            "XMPPEXT_JID": account.jid,
+            "XMPPEXT_PASSWORD": account.password.reveal(),
+            "XMPPEXT_HOST": self.host,
+            "XMPPEXT_PORT": str(self.port),
+            "XMPPEXT_CA_CERT": str(self.ca_cert),
+        }
+
     def start(self) -> LocalServer:
         if self.running:
             return self
