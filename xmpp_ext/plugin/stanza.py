@@ -67,7 +67,22 @@ def parse_xml(data: str | bytes, source: str = "XML") -> ET.Element:
         raise ExampleTagError(f"{source}: not well-formed XML ({exc})") from None
 
 
-class InsideTag(ElementBase):
+class _TextInterface:
+    """The element's own text as the ``text`` interface ("" when absent, removed when empty)."""
+
+    xml: ET.Element
+
+    def get_text(self) -> str:
+        return self.xml.text or ""
+
+    def set_text(self, text: str | None) -> None:
+        self.xml.text = text or None
+
+    def del_text(self) -> None:
+        self.xml.text = None
+
+
+class InsideTag(_TextInterface, ElementBase):
     """An inner element of the extension: ``<inside_tag first_field="1" secound_field="2"/>``.
 
     Registered as an iterable sub-stanza of ExampleTag, so ``for inner in tag``
@@ -81,15 +96,6 @@ class InsideTag(ElementBase):
     # The field names (misspelling included) are the tutorial's wire format.
     interfaces = {"first_field", "secound_field", "text", "attributes"}
 
-    def get_text(self) -> str:
-        return self.xml.text or ""
-
-    def set_text(self, text: str | None) -> None:
-        self.xml.text = text or None
-
-    def del_text(self) -> None:
-        self.xml.text = None
-
     def get_attributes(self) -> dict[str, str]:
         return dict(self.xml.attrib)
 
@@ -98,7 +104,7 @@ class InsideTag(ElementBase):
         self.xml.attrib.update({key: str(value) for key, value in attributes.items()})
 
 
-class ExampleTag(ElementBase):
+class ExampleTag(_TextInterface, ElementBase):
     """The ``<example_tag/>`` payload.
 
     Interfaces: ``boolean`` (read as True/False/None, written as the
@@ -224,15 +230,6 @@ class ExampleTag(ElementBase):
 
     def del_some_string(self) -> None:
         self.xml.attrib.pop("some_string", None)
-
-    def get_text(self) -> str:
-        return self.xml.text or ""
-
-    def set_text(self, text: str | None) -> None:
-        self.xml.text = text or None
-
-    def del_text(self) -> None:
-        self.xml.text = None
 
     def validation_problem(self) -> str | None:
         """Why a request carrying this tag must be refused, or None when it is valid."""
