@@ -47,17 +47,28 @@ class ConnectionSettings:
         if not isinstance(self.jid, JID):
             object.__setattr__(self, "jid", JID(self.jid))
 
+    def endpoint(self) -> tuple[str, int] | None:
+        """Where to connect, or None to look the JID's domain up in DNS SRV records.
+
+        slixmpp uses a host only together with a port (and a port only with a
+        host), so either one given alone is completed here: a host alone means
+        its port 5222, a port alone the JID's domain on that port.
+        """
+        if self.host is None and self.port is None:
+            return None
+        return self.host or self.jid.domain, self.port or 5222
+
     @property
     def address(self) -> str:
-        host = self.host or self.jid.domain
-        return f"{host}:{self.port or 5222}"
+        endpoint = self.endpoint()
+        return f"{endpoint[0]}:{endpoint[1]}" if endpoint else f"{self.jid.domain} (DNS SRV)"
 
 
 def build_client(settings: ConnectionSettings, plugins: Iterable[str] = DEFAULT_PLUGINS) -> slixmpp.ClientXMPP:
     """A ClientXMPP configured for ``settings`` with ``plugins`` registered; not yet connected."""
     client = slixmpp.ClientXMPP(settings.jid, settings.password.reveal(), ssl_context=_ssl_context(settings))
-    if settings.port is not None:
-        # An explicit port is a client port with STARTTLS (5222-style); slixmpp
+    if settings.endpoint() is not None:
+        # An explicit address is a client port with STARTTLS (5222-style); slixmpp
         # would otherwise first try direct TLS on it and fail once per attempt.
         client.enable_direct_tls = False
     for plugin in plugins:
@@ -108,7 +119,8 @@ async def connect(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> N
     for event, handler in handlers.items():
         client.add_event_handler(event, handler)
     try:
-        client.connect(settings.host, settings.port)
+        host, port = settings.endpoint() or (None, None)
+        client.connect(host, port)
         await asyncio.wait_for(outcome, settings.connect_timeout)
     except TimeoutError:
         await _give_up(client)
