@@ -315,3 +315,13 @@ def test_responder_comes_back_after_server_restart(xmpp_server, make_account, re
     result = run_xmppext(xmpp_server, make_account(), "send", "-t", peer.full_jid, "--kind", "iq")
     assert result.returncode == 0, result.stdout + result.stderr
     assert any(line.startswith("disconnected") for line in peer.lines)
+
+
+def test_message_to_a_bare_jid_is_routed_by_the_server(xmpp_server, make_account, responder):
+    target = make_account()
+    peer = responder(account=target)
+    # No subscription and no resource lookup: the server routes a message to a bare JID itself.
+    result = run_xmppext(xmpp_server, make_account(), "send", "-t", target.jid, "--kind", "message", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (exchange,), _ = json_lines(result.stdout)
+    assert exchange["status"] == "ok" and exchange["detail"].startswith(f"reply from {peer.full_jid}")
