@@ -47,6 +47,18 @@ def test_listens_only_on_loopback_where_it_should(xmpp_server):
     assert listening == xmpp_server.listeners
     assert {address for address, _port in listening} == {"127.0.0.1"}
     assert ("127.0.0.1", xmpp_server.port) in listening
+    # Erlang's port mapper (epmd, port 4369, every interface) is never started for ejabberd.
+    assert any_listener_on_port(xmpp_server.port)  # the check itself sees listeners
+    assert not any_listener_on_port(4369), "an epmd is listening on this machine"
+
+
+def any_listener_on_port(port: int) -> bool:
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
 
 
 def test_stop_kills_every_process_and_removes_the_dir(xmpp_server):
