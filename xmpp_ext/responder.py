@@ -21,7 +21,6 @@ from xml.sax.saxutils import quoteattr
 
 import slixmpp
 from slixmpp import JID
-from slixmpp.exceptions import XMPPError
 from slixmpp.xmlstream import tostring
 
 from xmpp_ext.client import ConnectionSettings, build_client, connect, disconnect
@@ -166,8 +165,8 @@ class Responder:
 
     def _refuse(self, iq: slixmpp.Iq) -> None:
         # Only requests the fast path passed on get here: valid ones from senders not allowed.
+        self.client.plugin["example_tag"].refuse(iq, "forbidden", "not allowed to use this responder", etype="auth")
         self._answered("iq", iq["type"], iq["from"], "refused with forbidden (not in --allow)")
-        raise XMPPError("forbidden", text="not allowed to use this responder", etype="auth")
 
     def _on_message(self, msg: slixmpp.Message) -> None:
         author = msg["from"]

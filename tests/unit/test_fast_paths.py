@@ -134,6 +134,7 @@ class TestResponderFastPath(SlixTest):
         self.recv(f'<iq type="get" from="stranger@localhost/a" id="3">{TAG}</iq>')
         self.send(
             '<iq type="error" to="stranger@localhost/a" id="3">'
+            '<example_tag xmlns="https://example.net/our_extension" some_string="x"/>'
             '<error type="auth"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
             '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">not allowed to use this responder</text>'
             "</error></iq>",
