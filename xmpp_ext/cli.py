@@ -16,7 +16,6 @@ import getpass
 import json
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -235,39 +234,42 @@ def send(**options: Any) -> None:
 
 
 async def _send(settings, options: dict[str, Any], steps):
-    from xmpp_ext.client import session
-    from xmpp_ext.report import Reporter, Tally
-    from xmpp_ext.sender import SENDER_PLUGINS, ConnectionLost, Sender, ensure_supported, resolve_bare_jid
+    """Presentation of the send job: one line (or JSON object) per exchange, a progress bar, the summary."""
+    from xmpp_ext.report import Reporter, Status
+    from xmpp_ext.sender import ConnectionLost, SendOptions, send
 
+    burst = bool(options["repeat"])
     # A burst may print 100,000 lines: let stdout buffer them instead of flushing each.
-    echo = (lambda line: sys.stdout.write(line + "\n")) if options["repeat"] else click.echo
+    echo = (lambda line: sys.stdout.write(line + "\n")) if burst else click.echo
     reporter = Reporter(echo, as_json=options["as_json"], quiet=options["verbosity"] < 0)
-    tally = Tally()
-    async with session(settings, SENDER_PLUGINS) as client:
-        to = options["to"]
-        # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
-        needs_resource = any(step.kind == "iq" for step in steps)
-        if needs_resource and not to.resource:
-            to = await resolve_bare_jid(client, to, options["timeout"], options["subscribe"])
-            if not options["as_json"] and options["verbosity"] >= 0:
-                click.echo(f"{options['to']} is online as {to}")
-        if options["check_support"] and options["to"].resource:
-            await ensure_supported(client, to, options["timeout"])
-        sender = Sender(client, to, options["timeout"])
-        tally.started = time.monotonic()
+    show_bar = burst and sys.stdout.isatty() and not options["as_json"] and options["verbosity"] >= 0
+    job = SendOptions(
+        to=options["to"],
+        timeout=options["timeout"],
+        repeat=options["repeat"],
+        window=options["window"],
+        subscribe=options["subscribe"],
+        check_support=options["check_support"],
+    )
+
+    def resolved(bare, full) -> None:
+        if not options["as_json"] and options["verbosity"] >= 0:
+            click.echo(f"{bare} is online as {full}")
+
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(click.progressbar(length=options["repeat"], label="sending")) if show_bar else None
+
+        def exchanged(exchange) -> None:
+            # In a burst only the exceptions are worth a line (or everything, as JSON).
+            if not burst or options["as_json"] or exchange.status is not Status.OK:
+                reporter.exchange(exchange)
+            if bar is not None:
+                bar.update(1)
+
         try:
-            if options["repeat"]:
-                await _burst(sender, steps[0], options, tally, reporter)
-            else:
-
-                def report(exchange):
-                    tally.add(exchange)
-                    reporter.exchange(exchange)
-
-                await sender.run_all(steps, report)
+            tally = await send(settings, job, steps, exchanged, resolved)
         except ConnectionLost as lost:
-            tally.unsent = lost.unsent
-            reporter.summary(tally.summary())
+            reporter.summary(lost.tally.summary())
             sys.stdout.flush()
             raise ConnectFailed(
                 f"connection to {settings.address} lost during the run ({lost.reason}); "
@@ -276,23 +278,6 @@ async def _send(settings, options: dict[str, Any], steps):
     reporter.summary(tally.summary())
     sys.stdout.flush()
     return tally
-
-
-async def _burst(sender, step, options: dict[str, Any], tally, reporter) -> None:
-    from xmpp_ext.report import Status
-
-    show_bar = sys.stdout.isatty() and not options["as_json"] and options["verbosity"] >= 0
-    with contextlib.ExitStack() as stack:
-        bar = stack.enter_context(click.progressbar(length=options["repeat"], label="sending")) if show_bar else None
-
-        def report(exchange):
-            tally.add(exchange)
-            if options["as_json"] or exchange.status is not Status.OK:
-                reporter.exchange(exchange)
-            if bar is not None:
-                bar.update(1)
-
-        await sender.burst(step, options["repeat"], options["window"], report)
 
 
 def _configure_logging(verbosity: int, settings) -> None:

@@ -20,9 +20,10 @@ from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
+from xmpp_ext.client import ConnectionSettings, session
 from xmpp_ext.pipeline import IqPipeline
 from xmpp_ext.plugin import NAMESPACE, ExampleTag
-from xmpp_ext.report import Exchange, Status
+from xmpp_ext.report import Exchange, Status, Tally
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,16 @@ def bundled_payload() -> Path:
 
 
 class ConnectionLost(Exception):
-    """The connection to the server dropped during a run; what was in flight is lost, the rest unsent."""
+    """The connection to the server dropped during a run; what was in flight is lost, the rest unsent.
+
+    ``tally`` (set by ``send``) counts what did happen before.
+    """
 
     def __init__(self, reason: str, unsent: int) -> None:
         super().__init__(reason)
         self.reason = reason
         self.unsent = unsent
+        self.tally: Tally | None = None
 
 
 class NotSupported(Exception):
@@ -251,6 +256,59 @@ def _describe_tag(stanza: slixmpp.stanza.RootStanza) -> str:
     if tag is None:
         return ""
     return f" (some_string={stanza['example_tag']['some_string']!r})"
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    to: JID
+    timeout: float = 10.0
+    repeat: int | None = None  # a burst of this many copies of the (single) step
+    window: int = 1
+    subscribe: bool = False  # for a bare `to`: ask for a presence subscription
+    check_support: bool = False  # ask the peer's disco#info first
+
+
+async def send(
+    settings: ConnectionSettings,
+    options: SendOptions,
+    steps: list[Step],
+    on_exchange: Callable[[Exchange], None],
+    on_resolved: Callable[[JID, JID], None] | None = None,
+) -> Tally:
+    """The send job: log in, find the peer, run ``steps`` (or a burst of the first), count every exchange.
+
+    :raises ConnectError: no session.
+    :raises ResolveError: a bare ``to`` has no online resource announcing the extension.
+    :raises NotSupported: with ``check_support``, the peer does not announce it.
+    :raises ConnectionLost: the connection dropped during the run (its ``tally`` has the counts).
+    """
+    tally = Tally()
+
+    def report(exchange: Exchange) -> None:
+        tally.add(exchange)
+        on_exchange(exchange)
+
+    async with session(settings, SENDER_PLUGINS) as client:
+        to = options.to
+        # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
+        if not to.resource and any(step.kind == "iq" for step in steps):
+            to = await resolve_bare_jid(client, to, options.timeout, options.subscribe)
+            if on_resolved is not None:
+                on_resolved(options.to, to)
+        elif options.check_support and to.resource:
+            await ensure_supported(client, to, options.timeout)
+        sender = Sender(client, to, options.timeout)
+        tally.started = time.monotonic()
+        try:
+            if options.repeat:
+                await sender.burst(steps[0], options.repeat, options.window, report)
+            else:
+                await sender.run_all(steps, report)
+        except ConnectionLost as lost:
+            tally.unsent = lost.unsent
+            lost.tally = tally
+            raise
+    return tally
 
 
 async def resolve_bare_jid(client: slixmpp.ClientXMPP, bare: JID, timeout: float, subscribe: bool = False) -> JID:
