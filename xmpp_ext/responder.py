@@ -17,14 +17,13 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 import slixmpp
 from slixmpp import JID
 from slixmpp.xmlstream import tostring
 
 from xmpp_ext.client import ConnectionSettings, build_client, connect, disconnect
-from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter
+from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter, quoteattr
 from xmpp_ext.plugin import NAMESPACE, ExampleTag
 
 log = logging.getLogger(__name__)

@@ -141,3 +141,14 @@ class TestResponderFastPath(SlixTest):
             use_values=False,
         )
         assert self.lines == ["iq get from stranger@localhost/a: refused with forbidden (not in --allow)"]
+
+
+def test_quoteattr_escapes_what_an_attribute_cannot_hold():
+    from xml.etree import ElementTree
+
+    from xmpp_ext.pipeline import quoteattr
+
+    value = 'a&b<c>d"e\n\tf\'g'
+    assert quoteattr(value) == '"a&amp;b&lt;c&gt;d&quot;e&#10;&#9;f\'g"'
+    # An XML parser reads back exactly the original value.
+    assert ElementTree.fromstring(f"<x v={quoteattr(value)}/>").get("v") == value
