@@ -111,11 +111,19 @@ def _settings(jid: JID, password: str | None, host: str | None, port: int | None
     from xmpp_ext.client import ConnectionSettings
     from xmpp_ext.secret import Secret
 
+    context = click.get_current_context()
+    if password and context.get_parameter_source("password") is click.core.ParameterSource.COMMANDLINE:
+        click.secho(
+            "WARNING: a password on the command line is visible to every user of this machine (ps, /proc); "
+            "prefer XMPPEXT_PASSWORD or the prompt",
+            fg="yellow",
+            err=True,
+        )
     if not password:
         if not sys.stdin.isatty():
             raise click.UsageError(
                 "no password: set XMPPEXT_PASSWORD, pass -p/--password, or run on a terminal to be prompted",
-                ctx=click.get_current_context(),
+                ctx=context,
             )
         password = getpass.getpass(f"Password for {jid.bare}: ")
     if insecure:

@@ -196,3 +196,11 @@ def test_connection_endpoint(host, port, endpoint, address):
     assert settings.address == address
     # With an explicit address slixmpp must not try direct TLS on a STARTTLS port first.
     assert build_client(settings, plugins=()).enable_direct_tls is (endpoint is None)
+
+
+def test_password_on_the_command_line_is_warned_about(invoke):
+    on_command_line = invoke("send", "-t", "peer@localhost/r", "--kind", "iq", "-p", "hunter2", XMPPEXT_PASSWORD=None)
+    assert "a password on the command line is visible to every user" in on_command_line.output
+    assert "hunter2" not in on_command_line.output
+    from_environment = invoke("send", "-t", "peer@localhost/r", "--kind", "iq")
+    assert "on the command line" not in from_environment.output
