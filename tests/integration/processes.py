@@ -32,6 +32,18 @@ def run_xmppext(server: LocalServer, account: Account, *args: str, timeout: floa
     )
 
 
+def start_xmppext(server: LocalServer, account: Account, *args: str) -> subprocess.Popen:
+    """An xmppext command running in the background, its output in text pipes."""
+    return subprocess.Popen(
+        [*XMPPEXT, *args],
+        env=client_env(server, account),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @dataclass
 class RunningResponder:
     process: subprocess.Popen

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 
 import pytest
 
-from tests.integration.processes import XMPPEXT, client_env, run_xmppext, start_responder
+from tests.integration.processes import run_xmppext, start_responder, start_xmppext
 
 pytestmark = pytest.mark.integration
 
@@ -19,12 +18,10 @@ def summary_of(stdout: str) -> dict:
 
 def test_server_restarted_mid_burst_exits_3_with_counts(xmpp_server, make_account, responder):
     peer = responder()
-    process = subprocess.Popen(
-        [*XMPPEXT, "send", "-t", peer.full_jid, "--repeat", "100000", "--window", "8", "--timeout", "5", "--json"],
-        env=client_env(xmpp_server, make_account()),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_xmppext(
+        xmpp_server,
+        make_account(),
+        *("send", "-t", peer.full_jid, "--repeat", "100000", "--window", "8", "--timeout", "5", "--json"),
     )
     # Read the sender's output as it comes; restart the server once replies flow.
     lines: list[str] = []
@@ -80,28 +77,24 @@ def test_slow_responder_window_respected_and_nothing_lost(xmpp_server, make_acco
     assert stopped == "stopped after answering 24 (at most 4 waiting at once)"
 
 
-def test_stanza_over_the_server_limit_is_reported(xmpp_server):
-    with type(xmpp_server)(stanza_size_limit=4096) as server:
+def send_on_own_server(server_class, server_options: dict, *send_args: str):
+    """Run `xmppext send` at a responder, both on a server of their own started with ``server_options``."""
+    with server_class(**server_options) as server:
         sender, answering = server.add_account(), server.add_account()
         peer = start_responder(server, answering)
         try:
-            result = run_xmppext(
-                # Well over the limit: Prosody checks it per read of 8 KiB.
-                server,
-                sender,
-                "send",
-                "-t",
-                peer.full_jid,
-                "--kind",
-                "iq",
-                "--some-string",
-                "s",
-                "--text",
-                "x" * 20000,
-                timeout=30,
-            )
+            return run_xmppext(server, sender, "send", "-t", peer.full_jid, *send_args, timeout=60)
         finally:
             peer.kill()
+
+
+def test_stanza_over_the_server_limit_is_reported(xmpp_server):
+    # Well over the limit: Prosody checks it per read of 8 KiB.
+    result = send_on_own_server(
+        type(xmpp_server),
+        {"stanza_size_limit": 4096},
+        *("--kind", "iq", "--some-string", "s", "--text", "x" * 20000),
+    )
     assert result.returncode == 3, result.stdout + result.stderr
     # Both servers close the stream with RFC 6120's policy-violation; the texts differ.
     assert "lost during the run (stream error policy-violation" in result.stderr
@@ -110,28 +103,11 @@ def test_stanza_over_the_server_limit_is_reported(xmpp_server):
 
 
 def test_server_rate_limit_slows_but_every_request_ends(xmpp_server):
-    with type(xmpp_server)(rate_limit="2kb/s") as server:
-        sender, answering = server.add_account(), server.add_account()
-        peer = start_responder(server, answering)
-        try:
-            result = run_xmppext(
-                server,
-                sender,
-                "send",
-                "-t",
-                peer.full_jid,
-                "--repeat",
-                "60",
-                "--window",
-                "16",
-                "--timeout",
-                "2",
-                "--json",
-                "-q",
-                timeout=60,
-            )
-        finally:
-            peer.kill()
+    result = send_on_own_server(
+        type(xmpp_server),
+        {"rate_limit": "2kb/s"},
+        *("--repeat", "60", "--window", "16", "--timeout", "2", "--json", "-q"),
+    )
     assert result.returncode in (0, 1), result.stderr
     summary = summary_of(result.stdout)
     assert summary["sent"] == 60 == summary["ok"] + summary["failed"] + summary["lost"]

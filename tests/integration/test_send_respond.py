@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.integration.helpers import run, settings_for
-from tests.integration.processes import XMPPEXT, client_env, run_xmppext
+from tests.integration.processes import XMPPEXT, client_env, run_xmppext, start_xmppext
 from xmpp_ext.client import session
 from xmpp_ext.plugin import NAMESPACE
 
@@ -289,12 +289,10 @@ def test_bare_jid_without_supporting_resource_fails_within_timeout(xmpp_server, 
 
 def test_responder_killed_mid_burst(xmpp_server, make_account, responder):
     peer = responder()
-    process = subprocess.Popen(
-        [*XMPPEXT, "send", "-t", peer.full_jid, "--repeat", "5000", "--window", "4", "--timeout", "3", "--json"],
-        env=client_env(xmpp_server, make_account()),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_xmppext(
+        xmpp_server,
+        make_account(),
+        *("send", "-t", peer.full_jid, "--repeat", "5000", "--window", "4", "--timeout", "3", "--json"),
     )
     for _ in range(20):
         peer.wait_for_line(lambda line: "answered" in line)
