@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import signal
@@ -30,6 +31,20 @@ def run_xmppext(server: LocalServer, account: Account, *args: str, timeout: floa
         text=True,
         timeout=timeout,
     )
+
+
+async def run_xmppext_async(server: LocalServer, account: Account, *args: str) -> tuple[int, str, str]:
+    """An xmppext command run from inside an event loop (beside an in-process client): status, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        *XMPPEXT,
+        *args,
+        env=client_env(server, account),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    return process.returncode, stdout.decode(), stderr.decode()
 
 
 def start_xmppext(server: LocalServer, account: Account, *args: str) -> subprocess.Popen:

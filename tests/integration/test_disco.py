@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
 
 import pytest
 
 from tests.integration.helpers import run, settings_for
-from tests.integration.processes import XMPPEXT, client_env, run_xmppext
+from tests.integration.processes import run_xmppext, run_xmppext_async
 from xmpp_ext.client import session
 from xmpp_ext.plugin import NAMESPACE
 
@@ -91,18 +89,10 @@ def test_check_support_refuses_a_peer_without_the_feature(xmpp_server, make_acco
             received = []
             plain.add_event_handler("message", received.append)
             plain.add_event_handler("iq", received.append)
-            process = await asyncio.create_subprocess_exec(
-                *XMPPEXT,
-                "send",
-                "-t",
-                plain.boundjid.full,
-                "--check-support",
-                env=client_env(xmpp_server, make_account()),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+            returncode, _, stderr = await run_xmppext_async(
+                xmpp_server, make_account(), "send", "-t", plain.boundjid.full, "--check-support"
             )
-            _, stderr = await process.communicate()
-            return process.returncode, stderr.decode(), received
+            return returncode, stderr, received
 
     returncode, stderr, received = run(scenario)
     assert returncode == 1

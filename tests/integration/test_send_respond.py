@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 
 import pytest
 
 from tests.integration.helpers import run, settings_for
-from tests.integration.processes import XMPPEXT, client_env, run_xmppext, start_xmppext
+from tests.integration.processes import run_xmppext, run_xmppext_async, start_xmppext
 from xmpp_ext.client import session
 from xmpp_ext.plugin import NAMESPACE
 
@@ -109,8 +108,9 @@ def test_peer_that_never_answers_is_reported_lost(xmpp_server, make_account):
         async with session(settings_for(xmpp_server, silent_account, "silent")) as silent:
             # Listens (so the plugin does not refuse) but never answers.
             silent.add_event_handler("example_tag_get_iq", lambda iq: None)
-            process = await asyncio.create_subprocess_exec(
-                *XMPPEXT,
+            return await run_xmppext_async(
+                xmpp_server,
+                make_account(),
                 "send",
                 "-t",
                 silent.boundjid.full,
@@ -119,12 +119,7 @@ def test_peer_that_never_answers_is_reported_lost(xmpp_server, make_account):
                 "--timeout",
                 "1",
                 "--json",
-                env=client_env(xmpp_server, make_account()),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
             )
-            stdout, stderr = await process.communicate()
-            return process.returncode, stdout.decode(), stderr.decode()
 
     returncode, stdout, stderr = run(scenario)
     assert returncode == 1, stderr
@@ -138,20 +133,10 @@ def test_peer_without_the_plugin_gets_service_errors(xmpp_server, make_account):
 
     async def scenario():
         async with session(settings_for(xmpp_server, plain_account, "plain"), plugins=("xep_0030",)) as plain:
-            process = await asyncio.create_subprocess_exec(
-                *XMPPEXT,
-                "send",
-                "-t",
-                plain.boundjid.full,
-                "--kind",
-                "iq",
-                "--json",
-                env=client_env(xmpp_server, make_account()),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+            returncode, stdout, _ = await run_xmppext_async(
+                xmpp_server, make_account(), "send", "-t", plain.boundjid.full, "--kind", "iq", "--json"
             )
-            stdout, _ = await process.communicate()
-            return process.returncode, stdout.decode()
+            return returncode, stdout
 
     returncode, stdout = run(scenario)
     assert returncode == 1
@@ -265,22 +250,10 @@ def test_bare_jid_without_supporting_resource_fails_within_timeout(xmpp_server, 
     async def scenario():
         async with session(settings_for(xmpp_server, target, "plain"), plugins=("xep_0030",)) as plain:
             plain.send_presence()
-            process = await asyncio.create_subprocess_exec(
-                *XMPPEXT,
-                "send",
-                "-t",
-                target.jid,
-                "--kind",
-                "iq",
-                "--subscribe",
-                "--timeout",
-                "2",
-                env=client_env(xmpp_server, sender),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+            returncode, _, stderr = await run_xmppext_async(
+                xmpp_server, sender, "send", "-t", target.jid, "--kind", "iq", "--subscribe", "--timeout", "2"
             )
-            _, stderr = await process.communicate()
-            return process.returncode, stderr.decode()
+            return returncode, stderr
 
     returncode, stderr = run(scenario)
     assert returncode == 1
