@@ -26,7 +26,7 @@ from slixmpp.jid import InvalidJID
 
 from xmpp_ext import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
+EXIT_FAILED, EXIT_CONNECT = 1, 3  # 0 and 2 (usage) come from click and sys.exit
 # The servers xmpp_ext.localserver can start (not imported here: it is slow to import).
 LOCAL_SERVERS = ("prosody", "ejabberd")
 EXIT_CODES_HELP = """\b

@@ -29,8 +29,6 @@ from slixmpp.xmlstream.xmlstream import NotConnectedError
 from xmpp_ext.report import Exchange, Status
 
 IQ_TAG = "{jabber:client}iq"
-ERROR_TAG = "{jabber:client}error"
-STANZA_ERRORS_NS = "{urn:ietf:params:xml:ns:xmpp-stanzas}"
 
 
 # Not xml.sax.saxutils.quoteattr: that module imports urllib.request (and with
@@ -43,19 +41,6 @@ _ATTRIBUTE_ESCAPES = str.maketrans(
 def quoteattr(value: str) -> str:
     """``value`` as a double-quoted XML attribute value."""
     return f'"{value.translate(_ATTRIBUTE_ESCAPES)}"'
-
-
-def error_condition(iq: ET.Element) -> tuple[str, str]:
-    """(condition, text) of an error iq, read from its XML."""
-    error = iq.find(ERROR_TAG)
-    condition, text = "undefined-condition", ""
-    if error is not None:
-        for child in error:
-            if child.tag == f"{STANZA_ERRORS_NS}text":
-                text = child.text or ""
-            elif child.tag.startswith(STANZA_ERRORS_NS):
-                condition = child.tag[len(STANZA_ERRORS_NS) :]
-    return condition, text
 
 
 class CoalescingWriter:
@@ -159,7 +144,9 @@ class IqPipeline:
             else:
                 self._finish(iq_id, Status.OK, "result")
         elif itype == "error":
-            condition, text = error_condition(xml)
+            # The stanza is already built: slixmpp's error interface reads it.
+            condition = stanza["error"]["condition"] or "undefined-condition"
+            text = stanza["error"]["text"]
             detail = f"error {condition}" + (f": {text}" if text else "")
             status = Status.OK if condition == self._expect_error else Status.FAILED
             self._finish(iq_id, status, detail)
