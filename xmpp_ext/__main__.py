@@ -1,6 +1,6 @@
 """``python -m xmpp_ext``: the same command as ``xmppext``."""
 
-from xmpp_ext.cli import main
+from xmpp_ext.startup import main
 
 if __name__ == "__main__":
     main()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import getpass
-import json
 import signal
 import sys
 from collections.abc import Callable
@@ -125,6 +123,8 @@ def _settings(jid: JID, password: str | None, host: str | None, port: int | None
                 "no password: set XMPPEXT_PASSWORD, pass -p/--password, or run on a terminal to be prompted",
                 ctx=context,
             )
+        import getpass  # only on a terminal: every import counts in a one-shot's start-up
+
         password = getpass.getpass(f"Password for {jid.bare}: ")
     if insecure:
         click.secho("WARNING: --insecure: the server's TLS certificate is NOT verified", fg="red", err=True)
@@ -385,6 +385,8 @@ def disco(words: tuple[str, ...], timeout: float, as_json: bool, **connection: A
     _configure_logging(connection["verbosity"], settings)
     result = _run(_disco(settings, target, query, node, timeout))
     if as_json:
+        import json  # only for --json: every import counts in a one-shot's start-up
+
         click.echo(json.dumps(result.as_dict()))
     else:
         for line in format_listing(result):

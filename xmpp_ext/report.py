@@ -7,7 +7,6 @@ flat however many requests a burst sends.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -121,19 +120,23 @@ class Reporter:
         self._echo = echo
         self._json = as_json
         self._quiet = quiet
+        if as_json:
+            import json  # here, not at the top: most runs print text, and start-up time counts
+
+            self._dumps = json.dumps
 
     def exchange(self, exchange: Exchange) -> None:
         if self._quiet and exchange.status in (Status.OK, Status.SENT):
             return
         if self._json:
-            self._echo(json.dumps(exchange.as_dict()))
+            self._echo(self._dumps(exchange.as_dict()))
         else:
             latency = "" if exchange.latency is None else f"  {exchange.latency * 1000:.1f} ms"
             self._echo(f"{exchange.name:<24} {exchange.status:<6} {exchange.detail}{latency}")
 
     def summary(self, summary: dict[str, object]) -> None:
         if self._json:
-            self._echo(json.dumps({"summary": summary}))
+            self._echo(self._dumps({"summary": summary}))
             return
         latency = ""
         if summary["p50_ms"] is not None:

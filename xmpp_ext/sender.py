@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import slixmpp
@@ -27,7 +26,8 @@ from xmpp_ext.report import Exchange, Status, Tally
 
 log = logging.getLogger(__name__)
 
-SENDER_PLUGINS = ("xep_0030", "xep_0461", "example_tag")
+SENDER_PLUGINS = ("xep_0030", "example_tag")
+REPLY_PLUGIN = "xep_0461"  # message replies reference the message they answer (XEP-0461)
 TUTORIAL_STRING = (
     f'<example_tag xmlns="{NAMESPACE}" some_string="Another_string">'
     'Info_inside_tag<inside_tag first_field="1" secound_field="2" /></example_tag>'
@@ -36,6 +36,8 @@ TUTORIAL_STRING = (
 
 def bundled_payload() -> Path:
     """The tutorial's test_example_tag.xml, shipped inside the package."""
+    from importlib import resources  # only for the file step: it is slow to import
+
     return Path(str(resources.files("xmpp_ext") / "data" / "test_example_tag.xml"))
 
 
@@ -288,7 +290,9 @@ async def send(
         tally.add(exchange)
         on_exchange(exchange)
 
-    async with session(settings, SENDER_PLUGINS) as client:
+    awaits_message_replies = any(step.kind == "message" and step.await_reply for step in steps)
+    plugins = (*SENDER_PLUGINS, REPLY_PLUGIN) if awaits_message_replies else SENDER_PLUGINS
+    async with session(settings, plugins) as client:
         to = options.to
         # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
         if not to.resource and any(step.kind == "iq" for step in steps):
