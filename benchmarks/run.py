@@ -18,7 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import slixmpp
 
@@ -26,6 +28,7 @@ from benchmarks.plain_pair import run_plain_pair
 from xmpp_ext.localserver import Account, LocalServer, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 def client_env(server: LocalServer, account: Account) -> dict[str, str]:
@@ -141,6 +144,24 @@ def machine() -> list[str]:
     ]
 
 
+def wait_for_idle(server: LocalServer, quiet: float = 0.3, limit: float = 20.0) -> None:
+    """Return once the server process has used no CPU for ``quiet`` seconds (at most ``limit`` seconds)."""
+    stat = Path(f"/proc/{server.pid}/stat")
+
+    def cpu_ticks() -> int:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    deadline = time.monotonic() + limit
+    previous = cpu_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)  # nothing to await: the server's own bookkeeping is only visible in /proc
+        current = cpu_ticks()
+        if current == previous:
+            return
+        previous = current
+
+
 def one_shot_report(args: argparse.Namespace) -> str:
     """Only measure (c) and (c'): a quick loop for work on start-up time."""
     server = start_server(accounts=0)
@@ -161,12 +182,24 @@ def report(args: argparse.Namespace) -> str:
     server = start_server(accounts=0)
     try:
         plain_sender, plain_responder = server.add_account(), server.add_account()
-        pipelined = xmppext_pair(args.xmppext, server, args.count, args.window)
-        plain_pipelined = asyncio.run(run_plain_pair(server, plain_sender, plain_responder, args.count, args.window))
-        sequential = xmppext_pair(args.xmppext, server, args.sequential, 1)
-        plain_sequential = asyncio.run(run_plain_pair(server, plain_sender, plain_responder, args.sequential, 1))
-        small = xmppext_pair(args.xmppext, server, args.count // 10, args.window)
-        ours, theirs = one_shot_times(args.xmppext, server, args.runs)
+
+        def measure(run: Callable[[], T]) -> T:
+            # Each measure starts on an idle server: one still digesting the previous
+            # burst (Prosody collects its garbage after it) would slow whichever tool
+            # happens to come next, by an amount unrelated to that tool.
+            wait_for_idle(server)
+            return run()
+
+        ours, theirs = measure(lambda: one_shot_times(args.xmppext, server, args.runs))
+        pipelined = measure(lambda: xmppext_pair(args.xmppext, server, args.count, args.window))
+        plain_pipelined = measure(
+            lambda: asyncio.run(run_plain_pair(server, plain_sender, plain_responder, args.count, args.window))
+        )
+        sequential = measure(lambda: xmppext_pair(args.xmppext, server, args.sequential, 1))
+        plain_sequential = measure(
+            lambda: asyncio.run(run_plain_pair(server, plain_sender, plain_responder, args.sequential, 1))
+        )
+        small = measure(lambda: xmppext_pair(args.xmppext, server, args.count // 10, args.window))
     finally:
         server.stop()
     startup = startup_times(args.xmppext, args.runs)
@@ -199,7 +232,9 @@ def report(args: argparse.Namespace) -> str:
         "xmppext pair: `xmppext respond -q` and `xmppext send --repeat N --window W --json -q` as two processes; "
         "plain pair: both clients in one process (benchmarks/plain_pair.py). Payload "
         '`<example_tag some_string="StringFromFile"/>` both ways. (c) ratio is xmppext / go-sendxmpp: lower is better.'
-        " (c') shows how much of (c) is Python starting and importing slixmpp, before any byte is sent.",
+        " (c') shows how much of (c) is Python starting and importing slixmpp, before any byte is sent."
+        " Measured in the order of the table, each once the server process is idle again; (c) interleaves the"
+        " two tools run by run.",
         "",
         *targets(
             rate_ratio,
@@ -219,7 +254,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000, help="iqs in the pipelined runs")
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--sequential", type=int, default=3_000, help="iqs in the sequential runs")
-    parser.add_argument("--runs", type=int, default=9, help="one-shot runs of each tool")
+    parser.add_argument("--runs", type=int, default=15, help="one-shot runs of each tool")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
     parser.add_argument("--one-shot-only", action="store_true", help="measure (c) and (c') only; writes no file")
     args = parser.parse_args()

@@ -35,10 +35,13 @@ TUTORIAL_STRING = (
 
 
 def bundled_payload() -> Path:
-    """The tutorial's test_example_tag.xml, shipped inside the package."""
-    from importlib import resources  # only for the file step: it is slow to import
+    """The tutorial's test_example_tag.xml, shipped inside the package (installed as plain files).
 
-    return Path(str(resources.files("xmpp_ext") / "data" / "test_example_tag.xml"))
+    Found beside this module rather than through importlib.resources: a path is
+    what the tag reads, and importing importlib.resources would cost a one-shot
+    send more time than its whole TLS handshake.
+    """
+    return Path(__file__).resolve().parent / "data" / "test_example_tag.xml"
 
 
 class ConnectionLost(Exception):
