@@ -123,8 +123,9 @@ class _DeferredModule(types.ModuleType):
     """
 
     def __getattr__(self, attribute: str) -> object:
-        del sys.modules[self.__name__]
-        real = importlib.import_module(self.__name__)
-        # Later reads through this stand-in (slixmpp keeps it as a global) hit the real names directly.
-        self.__dict__.update(real.__dict__)
-        return getattr(real, attribute)
+        if sys.modules.get(self.__name__) is self:  # first use: import the real module once
+            del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)
+            # Later reads through this stand-in (slixmpp keeps it as a global) hit the real names directly.
+            self.__dict__.update(real.__dict__)
+        return getattr(sys.modules[self.__name__], attribute)

@@ -132,3 +132,24 @@ def test_dist_info_version_is_unsure_with_two_or_none(tmp_path: Path):
 def test_dist_info_version_stops_at_the_end_of_the_headers(tmp_path: Path):
     write_dist_info(tmp_path, "slixmpp-1.17.0.dist-info", "Name: slixmpp\n\nVersion: 9.9.9 (in the description)\n")
     assert dist_info_version(str(tmp_path), "slixmpp") is None
+
+
+def test_deferred_module_is_imported_once_even_for_missing_names():
+    probe = run_python(
+        """
+        import sys
+        from xmpp_ext.startup import defer_slow_imports
+        defer_slow_imports()
+        import aiodns
+        stand_in = sys.modules["aiodns"]
+        misses = 0
+        for _ in range(2):
+            try:
+                aiodns.no_such_name
+            except AttributeError:
+                misses += 1
+        real = sys.modules["aiodns"]
+        print(misses, real is not stand_in, sys.modules["aiodns"] is real, aiodns.DNSResolver is real.DNSResolver)
+        """
+    )
+    assert probe.stdout.split() == ["2", "True", "True", "True"]
