@@ -307,7 +307,9 @@ def _configure_logging(verbosity: int, settings) -> None:
     callback=_parse_jid_list,
     help="Answer only this bare JID (repeatable); others get forbidden (iq) or nothing (message).",
 )
-@click.option("--count", type=click.IntRange(1), help="Stop after answering this many stanzas.")
+@click.option(
+    "--count", type=click.IntRange(1), help="Stop after answering this many stanzas (error replies included)."
+)
 @click.option("--for", "duration", type=click.FloatRange(0, min_open=True), help="Stop after this many seconds.")
 @click.option(
     "--delay",

@@ -1,7 +1,8 @@
 """The respond job: answer example_tag requests and messages until told to stop.
 
 * iq get/set carrying the tag: a result carrying the tag, filled like the
-  tutorial's responder. Invalid ones never get here: the plugin refuses them.
+  tutorial's responder. Invalid ones the plugin refuses with bad-request;
+  they are logged and counted here like every other answer.
 * a message carrying the tag: a message back to its sender carrying the tag
   (text = the original body) and a XEP-0461 <reply/> naming the original.
   Messages that are themselves replies, and our own, are never answered, so
@@ -74,6 +75,7 @@ class Responder:
         client.add_filter("in", self._answer_fast)
         client.add_event_handler("example_tag_get_iq", self._refuse)
         client.add_event_handler("example_tag_set_iq", self._refuse)
+        client.add_event_handler("example_tag_invalid_iq", self._on_invalid)
         client.add_event_handler("example_tag_message", self._on_message)
 
     def stop(self) -> None:
@@ -166,6 +168,11 @@ class Responder:
         # Only requests the fast path passed on get here: valid ones from senders not allowed.
         self.client.plugin["example_tag"].refuse(iq, "forbidden", "not allowed to use this responder", etype="auth")
         self._answered("iq", iq["type"], iq["from"], "refused with forbidden (not in --allow)")
+
+    def _on_invalid(self, iq: slixmpp.Iq) -> None:
+        # The plugin has already answered with bad-request; this only reports it.
+        problem = iq["example_tag"].validation_problem()
+        self._answered("iq", iq["type"], iq["from"], f"refused with bad-request ({problem})")
 
     def _on_message(self, msg: slixmpp.Message) -> None:
         author = msg["from"]

@@ -91,6 +91,8 @@ def test_env_file_run_passes_with_prefixed_output(env_file):
     assert any(line.startswith("[responder] READY ") for line in lines)
     assert sum(line.startswith("[sender] ") and " ok " in line for line in lines) == 7
     assert sum(line.startswith("[responder] ") and "answered" in line for line in lines) == 6
+    assert sum(line.startswith("[responder] ") and "refused with bad-request" in line for line in lines) == 1
+    assert "[responder] stopped after answering 7" in lines
     assert all(line.startswith(("[responder] ", "[sender] ")) for line in lines), lines
 
 

@@ -40,10 +40,11 @@ def test_scenario_end_to_end(xmpp_server, make_account, responder):
     assert "error bad-request (expected)" in lines[5]
     assert lines[7].startswith("sent 7: 7 ok, 0 failed, 0 lost")
     assert result.stderr == ""
-    # The responder saw five valid iqs and the message; the invalid iq never reached it.
-    answered = [peer.wait_for_line(lambda line: "answered" in line) for _ in range(6)]
-    assert sum(line.startswith("iq get") for line in answered) == 5
-    assert sum(line.startswith("message") for line in answered) == 1
+    # One line per exchange: five valid iqs and the message answered, the invalid iq refused by the plugin.
+    answers = [peer.wait_for_line(lambda line: "answered" in line or "refused" in line) for _ in range(7)]
+    assert sum(line.startswith("iq get") and "answered result" in line for line in answers) == 5
+    assert sum(line.startswith("message") for line in answers) == 1
+    assert sum("refused with bad-request (example_tag needs a some_string attribute)" in line for line in answers) == 1
     assert peer.stop() == 0
 
 
@@ -217,6 +218,14 @@ def test_count_stops_the_responder(xmpp_server, make_account, responder):
     for _ in range(2):
         assert run_xmppext(xmpp_server, sender, "send", "-t", peer.full_jid, "--kind", "iq").returncode == 0
     assert peer.process.wait(15) == 0
+
+
+def test_count_covers_every_exchange_of_the_scenario(xmpp_server, make_account, responder):
+    # As in `respond --help`: the scenario's seven exchanges, its refused invalid iq included.
+    peer = responder("--count", "7")
+    assert run_xmppext(xmpp_server, make_account(), "send", "-t", peer.full_jid).returncode == 0
+    assert peer.process.wait(15) == 0
+    assert peer.wait_for_line(lambda line: line.startswith("stopped after")) == "stopped after answering 7"
 
 
 def test_for_stops_the_responder(responder):

@@ -114,7 +114,7 @@ class TestResponderFastPath(SlixTest):
         self.send(None)
         assert self.lines == ["iq get from friend@localhost/a: answered result (some_string='Reply_string')"]
 
-    def test_invalid_request_is_left_to_the_plugin(self):
+    def test_invalid_request_is_refused_by_the_plugin_and_reported(self):
         self.recv(
             '<iq type="set" from="friend@localhost/a" id="2">'
             '<example_tag xmlns="https://example.net/our_extension"/></iq>'
@@ -128,7 +128,9 @@ class TestResponderFastPath(SlixTest):
             use_values=False,
         )
         self.send(None)
-        assert self.lines == []
+        assert self.lines == [
+            "iq set from friend@localhost/a: refused with bad-request (example_tag needs a some_string attribute)"
+        ]
 
     def test_sender_not_allowed_gets_forbidden(self):
         self.recv(f'<iq type="get" from="stranger@localhost/a" id="3">{TAG}</iq>')

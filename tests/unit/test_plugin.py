@@ -32,6 +32,7 @@ class PluginTestCase(SlixTest):
             "example_tag_error_iq",
             "example_tag_message",
             "example_tag_message_error",
+            "example_tag_invalid_iq",
         ):
             self.xmpp.add_event_handler(event, lambda stanza, event=event: self.events.append((event, stanza)))
 
@@ -139,7 +140,8 @@ class TestValidation(PluginTestCase):
             use_values=False,
         )
         self.send(None)  # nothing else was sent
-        assert self.events == []
+        # Only reported as refused: no request handler saw it.
+        assert [(event, stanza["id"]) for event, stanza in self.events] == [("example_tag_invalid_iq", "4")]
 
     def test_invalid_boolean_on_set_is_refused(self):
         self.recv(
@@ -155,7 +157,7 @@ class TestValidation(PluginTestCase):
             use_values=False,
         )
         self.send(None)
-        assert self.events == []
+        assert [(event, stanza["id"]) for event, stanza in self.events] == [("example_tag_invalid_iq", "9")]
 
 
 class TestNoListener(SlixTest):

@@ -7,9 +7,11 @@ Events (one per stanza kind, as in the tutorial):
 * ``example_tag_result_iq`` / ``example_tag_error_iq``: a reply carrying the tag.
 * ``example_tag_message``: a message carrying the tag;
   ``example_tag_message_error``: a bounced one (``type="error"``).
+* ``example_tag_invalid_iq``: a request the plugin has just refused as
+  invalid, for logging and counting only (it is already answered).
 
-Invalid requests never reach the application: the plugin answers them with
-exactly one ``bad-request`` error. Requests nobody listens for are answered
+Invalid requests never reach the application's request handlers: the plugin
+answers them with exactly one ``bad-request`` error. Requests nobody listens for are answered
 with ``feature-not-implemented``, so a requester never waits for nothing.
 """
 
@@ -74,6 +76,7 @@ class ExampleTagPlugin(BasePlugin):
         problem = iq["example_tag"].validation_problem()
         if problem is not None:
             self.refuse(iq, "bad-request", problem, etype="modify")
+            self.xmpp.event("example_tag_invalid_iq", iq)
             return
         event = f"example_tag_{iq['type']}_iq"
         if not self.xmpp.event_handled(event):
