@@ -140,21 +140,25 @@ class Pair:
         process = await self._spawn("responder", command, env, scratch)
         # The READY line arrives through a FIFO, so it works the same when the
         # responder's output goes to a terminal window instead of our pipe.
-        ready = asyncio.ensure_future(_read_first_line(ready_fifo))
-        exited = asyncio.ensure_future(process.wait())
-        done, _ = await asyncio.wait({ready, exited}, timeout=self.options.ready_timeout, return_when="FIRST_COMPLETED")
-        if ready in done and ready.result().startswith("READY "):
+        with FirstLine(ready_fifo) as ready_line:
+            ready = asyncio.ensure_future(ready_line.wait())
+            exited = asyncio.ensure_future(process.wait())
+            await asyncio.wait({ready, exited}, timeout=self.options.ready_timeout, return_when="FIRST_COMPLETED")
+            ready.cancel()
             exited.cancel()
-            self.responder_jid = ready.result().split(" ", 1)[1].strip()
+            # A responder that wrote READY and then died at once can be seen dead
+            # first: what it wrote is still in the FIFO, so read that too.
+            line = ready.result() if ready.done() and not ready.cancelled() else ready_line.read_now()
+        if line is not None and line.startswith("READY "):
+            self.responder_jid = line.split(" ", 1)[1].strip()
             return process
-        ready.cancel()
-        exited.cancel()
         if process.returncode is not None:
             await asyncio.sleep(0)  # let the output pump print the responder's last lines
             raise PairError(
                 f"the responder exited with status {process.returncode} before it was ready; "
                 f"last output: {self._last_output()}",
-                exit_code=process.returncode or 1,
+                # Its own usage (2) and login (3) failures mean the same here; a crash or signal is 1.
+                exit_code=process.returncode if process.returncode in (2, 3) else 1,
             )
         raise PairError(
             f"the responder was not ready within {self.options.ready_timeout:g}s; last output: {self._last_output()}",
@@ -283,29 +287,44 @@ def _parse_summary(line: str) -> dict[str, object] | None:
     return summary if isinstance(summary, dict) else None
 
 
-async def _read_first_line(fifo: Path) -> str:
-    """The first line written to ``fifo``, without blocking the event loop."""
-    loop = asyncio.get_running_loop()
-    descriptor = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    # Keep a writer of our own open so the FIFO never reports end-of-file
-    # before the child opens it.
-    keep_open = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    received = bytearray()
-    line_ready: asyncio.Future[str] = loop.create_future()
+class FirstLine:
+    """The first line written to a FIFO, awaited without blocking the event loop."""
 
-    def on_readable() -> None:
-        try:
-            chunk = os.read(descriptor, 4096)
-        except BlockingIOError:
-            return
-        received.extend(chunk)
-        if b"\n" in received and not line_ready.done():
-            line_ready.set_result(received.split(b"\n", 1)[0].decode(errors="replace"))
+    def __init__(self, fifo: Path) -> None:
+        self._fifo = fifo
+        self._received = bytearray()
+        self._line: asyncio.Future[str] | None = None
 
-    loop.add_reader(descriptor, on_readable)
-    try:
-        return await line_ready
-    finally:
-        loop.remove_reader(descriptor)
-        os.close(descriptor)
-        os.close(keep_open)
+    def __enter__(self) -> FirstLine:
+        self._descriptor = os.open(self._fifo, os.O_RDONLY | os.O_NONBLOCK)
+        # A writer of our own keeps the FIFO from reporting end-of-file before the child opens it.
+        self._keep_open = os.open(self._fifo, os.O_WRONLY | os.O_NONBLOCK)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._line is not None:
+            asyncio.get_running_loop().remove_reader(self._descriptor)
+        os.close(self._descriptor)
+        os.close(self._keep_open)
+
+    async def wait(self) -> str:
+        loop = asyncio.get_running_loop()
+        self._line = loop.create_future()
+        loop.add_reader(self._descriptor, self._on_readable)
+        return await self._line
+
+    def read_now(self) -> str | None:
+        """The first line if it has been written by now (no waiting), else None."""
+        self._read()
+        if b"\n" not in self._received:
+            return None
+        return self._received.split(b"\n", 1)[0].decode(errors="replace")
+
+    def _on_readable(self) -> None:
+        line = self.read_now()
+        if line is not None and self._line is not None and not self._line.done():
+            self._line.set_result(line)
+
+    def _read(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # nothing written yet
+            self._received.extend(os.read(self._descriptor, 4096))
