@@ -150,6 +150,16 @@ def _run(coroutine: Any) -> Any:
 # -- send -----------------------------------------------------------------------------------------
 
 
+def _check_xml_text(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse, before connecting, text that XML cannot carry (the server would close the stream on it)."""
+    from xmpp_ext.plugin import ExampleTagError, check_xml_text
+
+    try:
+        return None if value is None else check_xml_text(value)
+    except ExampleTagError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _parse_inner(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]):
     from xmpp_ext.sender import parse_inner
 
@@ -172,8 +182,8 @@ def _parse_inner(_ctx: click.Context, _param: click.Parameter, values: tuple[str
 )
 @click.option("--xml", help="The <example_tag/> as an XML string (with --kind).")
 @click.option("--boolean", type=click.BOOL, help="Set the boolean attribute (with --kind).")
-@click.option("--some-string", help="Set the some_string attribute (with --kind).")
-@click.option("--text", help="Set the element's text (with --kind).")
+@click.option("--some-string", callback=_check_xml_text, help="Set the some_string attribute (with --kind).")
+@click.option("--text", callback=_check_xml_text, help="Set the element's text (with --kind).")
 @click.option("--inner", multiple=True, callback=_parse_inner, help="Add NAME:K=V,... as an inner tag (repeatable).")
 @click.option("--iq-type", type=click.Choice(["get", "set"]), default="get", show_default=True)
 @click.option("--no-reply", is_flag=True, help="Do not await a reply (messages only).")
@@ -229,7 +239,8 @@ def send(**options: Any) -> None:
             )
             steps = [Step(kind, kind, tag, itype=options["iq_type"], await_reply=not options["no_reply"])]
     except ExampleTagError as exc:
-        param = "--path" if options["path"] is not None else "--xml"
+        source = next((name for name in ("path", "xml") if options[name] is not None), None)
+        param = f"--{source}" if source else "--some-string/--text/--inner"
         raise click.BadParameter(str(exc), param_hint=param) from None
 
     settings = _settings(
@@ -299,7 +310,13 @@ def _configure_logging(verbosity: int, settings) -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @connection_options
-@click.option("--reply-string", default="Reply_string", show_default=True, help="some_string of every answer.")
+@click.option(
+    "--reply-string",
+    default="Reply_string",
+    show_default=True,
+    callback=_check_xml_text,
+    help="some_string of every answer.",
+)
 @click.option(
     "--allow",
     multiple=True,

@@ -17,11 +17,18 @@ from pathlib import Path
 import slixmpp
 from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.xmlstream import ET
+from slixmpp.xmlstream import ET, tostring
 
 from xmpp_ext.client import ConnectionSettings, session
 from xmpp_ext.pipeline import IqPipeline
-from xmpp_ext.plugin import NAMESPACE, ExampleTag
+from xmpp_ext.plugin import (
+    MAX_PAYLOAD_BYTES,
+    NAMESPACE,
+    ExampleTag,
+    ExampleTagError,
+    check_xml_name,
+    check_xml_text,
+)
 from xmpp_ext.report import Exchange, Status, Tally
 
 log = logging.getLogger(__name__)
@@ -382,14 +389,16 @@ async def ensure_supported(client: slixmpp.ClientXMPP, peer: JID, timeout: float
 def parse_inner(spec: str) -> tuple[str, dict[str, str]]:
     """``NAME:K=V,K=V`` (as given to --inner) -> (NAME, {K: V}); ValueError says what is wrong."""
     name, _, fields = spec.partition(":")
-    if not name or not name.replace("_", "a").replace("-", "a").isalnum():
-        raise ValueError(f"{spec!r}: expected NAME:KEY=VALUE,... with an XML name, e.g. inside_tag:first_field=1")
-    attributes = {}
-    for item in filter(None, fields.split(",")):
-        key, equals, value = item.partition("=")
-        if not equals or not key:
-            raise ValueError(f"{spec!r}: {item!r} is not KEY=VALUE")
-        attributes[key] = value
+    try:
+        check_xml_name(name, "inner tag name")
+        attributes = {}
+        for item in filter(None, fields.split(",")):
+            key, equals, value = item.partition("=")
+            if not equals or not key:
+                raise ValueError(f"{item!r} is not KEY=VALUE")
+            attributes[check_xml_name(key, "attribute name")] = check_xml_text(value, f"attribute {key}")
+    except ValueError as exc:
+        raise ValueError(f"{spec!r}: {exc}; expected NAME:KEY=VALUE,..., e.g. inside_tag:first_field=1") from None
     return name, attributes
 
 
@@ -420,4 +429,8 @@ def custom_tag(
         tag.set_text(text)
     for name, attributes in inner:
         tag.add_inside_tag(name, attributes)
+    size = len(tostring(tag.xml).encode())
+    if size > MAX_PAYLOAD_BYTES:
+        limit = MAX_PAYLOAD_BYTES
+        raise ExampleTagError(f"the payload is {size} bytes, more than {limit}, the stanza size servers accept")
     return tag

@@ -94,6 +94,16 @@ def test_bad_xml_string(invoke):
         (["-t", "p@localhost/r", "--kind", "message", "--repeat", "3"], "--repeat sends iqs"),
         (["-t", "p@localhost/r", "--kind", "iq", "--inner", "bad spec"], "expected NAME:KEY=VALUE"),
         (["-t", "p@localhost/r", "--kind", "iq", "--inner", "inside_tag:novalue"], "is not KEY=VALUE"),
+        (["-t", "p@localhost/r", "--kind", "iq", "--inner", "inside_tag:bad key=1"], "'bad key' is not an XML name"),
+        (["-t", "p@localhost/r", "--kind", "iq", "--inner", "1tag:a=1"], "'1tag' is not an XML name"),
+        (["-t", "p@localhost/r", "--kind", "iq", "--inner", "inside_tag:a=\x0b"], "attribute a contains U+000B"),
+        (["-t", "p@localhost/r", "--kind", "iq", "--text", "bell\x07"], "'--text': value contains U+0007"),
+        (["-t", "p@localhost/r", "--kind", "iq", "--some-string", "\ufffe"], "contains U+FFFE"),
+        (["-t", "p@localhost/r", "--kind", "iq", "--some-string", "x", "--text", "a" * 70000], "more than 65536"),
+        (
+            ["-t", "p@localhost/r", "--kind", "iq", "--xml", f"<example_tag xmlns='{NS}'>{'a' * 70000}</example_tag>"],
+            "more than 65536",
+        ),
         (["-t", "p@localhost/r", "--port", "70000"], "70000 is not in the range"),
         (["-t", "p@localhost/r", "--timeout", "0"], "--timeout"),
     ],
@@ -102,6 +112,12 @@ def test_usage_errors_exit_2(invoke, args, problem):
     result = invoke("send", *args)
     assert result.exit_code == 2, result.output
     assert problem in result.output
+
+
+def test_reply_string_xml_cannot_carry_exits_2(invoke):
+    result = invoke("respond", "--reply-string", "nul\x00")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--reply-string': value contains U+0000" in result.output
 
 
 def test_no_password_without_terminal_exits_2(invoke):

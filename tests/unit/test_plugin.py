@@ -313,6 +313,44 @@ class TestBadInput:
         with pytest.raises(ExampleTagError, match="larger than"):
             ExampleTag().setup_from_file(path)
 
+    def test_string_too_large(self):
+        with pytest.raises(ExampleTagError, match="more than 65536"):
+            ExampleTag().setup_from_string(
+                f"<example_tag xmlns='{NAMESPACE}' some_string='x'>{'a' * 70000}</example_tag>"
+            )
+
+    @pytest.mark.parametrize(
+        ("change", "fragment"),
+        [
+            (lambda tag: tag.set_text("bell\x07"), "text contains U\\+0007"),
+            (lambda tag: tag.set_some_string("\ud800"), "some_string contains U\\+D800"),
+            (lambda tag: tag.add_inside_tag("inside_tag", {"bad key": "1"}), "'bad key' is not an XML name"),
+            (lambda tag: tag.add_inside_tag("inside_tag", {"first_field": "\x1b"}), "first_field contains U\\+001B"),
+            (lambda tag: tag.add_inside_tag("no spaces", {}), "'no spaces' is not an XML name"),
+            (lambda tag: tag.add_inside_tag("other", {}, text="\uffff"), "text contains U\\+FFFF"),
+            (lambda tag: tag.setup_from_dict({"some_string": "ok", "text": "\x00"}), "text contains U\\+0000"),
+            (lambda tag: tag.setup_from_lxml(_element_with_text("\x02")), "text contains U\\+0002"),
+        ],
+    )
+    def test_what_xml_cannot_carry_is_refused_and_the_tag_kept(self, change, fragment):
+        # Sent as is, such a stanza is not well-formed and the server closes the whole stream.
+        tag = ExampleTag()
+        tag.fill_interfaces(True, "kept", "kept text")
+        before = str(tag)
+        with pytest.raises(ExampleTagError, match=fragment):
+            change(tag)
+        assert str(tag) == before
+
+    def test_what_xml_can_carry_is_kept_as_is(self):
+        tag = ExampleTag()
+        tag.fill_interfaces(False, "emoji \U0001f600, <&>", "line\nbreak\ttab")
+        tag.add_inside_tag("inside_tag", {"first_field": "é"})
+        parsed = ExampleTag()
+        parsed.setup_from_string(str(tag))
+        assert parsed["some_string"] == "emoji \U0001f600, <&>"
+        assert parsed["text"] == "line\nbreak\ttab"
+        assert next(iter(parsed))["first_field"] == "é"
+
     def test_unknown_dict_key(self):
         with pytest.raises(ExampleTagError, match="unknown key"):
             ExampleTag().setup_from_dict({"some_string": "x", "colour": "red"})
@@ -323,6 +361,12 @@ class TestBadInput:
         tag.setup_from_dict({"some_string": "only"})
         assert str(tag) == f'<example_tag xmlns="{NAMESPACE}" some_string="only" />'
         assert list(tag) == []
+
+
+def _element_with_text(text: str) -> ET.Element:
+    element = ET.Element(f"{{{NAMESPACE}}}example_tag", {"some_string": "x"})
+    element.text = text
+    return element
 
 
 def test_bundled_payload_is_the_top_level_file():

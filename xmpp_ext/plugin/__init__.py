@@ -13,6 +13,8 @@ from xmpp_ext.plugin.stanza import (
     ExampleTag,
     ExampleTagError,
     InsideTag,
+    check_xml_name,
+    check_xml_text,
     parse_boolean,
     parse_xml,
 )
@@ -26,6 +28,8 @@ __all__ = [
     "ExampleTagError",
     "ExampleTagPlugin",
     "InsideTag",
+    "check_xml_name",
+    "check_xml_text",
     "fill_tag",
     "parse_boolean",
     "parse_xml",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,12 +31,34 @@ NAMESPACE = "https://example.net/our_extension"
 #: smaller one would be refused on the wire, so it is refused here first.
 MAX_PAYLOAD_BYTES = 64 * 1024
 
+# XML 1.0 Char (section 2.2): what an attribute value or text may hold at all.
+# Anything else (most C0 controls, lone surrogates, U+FFFE/U+FFFF) would make
+# the stanza not well-formed, and the server would close the whole stream.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# An XML name without a colon (an NCName), close enough: a letter or _, then letters, digits, _ . -
+_XML_NAME = re.compile(r"[^\W\d][\w.\-]*\Z")
+
 _TRUE_WORDS = frozenset({"true", "1"})
 _FALSE_WORDS = frozenset({"false", "0"})
 
 
 class ExampleTagError(ValueError):
     """Input that cannot become an ``<example_tag/>``: the message says why."""
+
+
+def check_xml_text(value: str, what: str = "value") -> str:
+    """``value`` unchanged if XML can carry it (as text or an attribute value); else ExampleTagError."""
+    bad = _NOT_XML_CHAR.search(value)
+    if bad:
+        raise ExampleTagError(f"{what} contains U+{ord(bad.group()):04X}, a character XML cannot carry")
+    return value
+
+
+def check_xml_name(name: str, what: str = "name") -> str:
+    """``name`` unchanged if it is a valid element or attribute name (no prefix); else ExampleTagError."""
+    if not _XML_NAME.match(name):
+        raise ExampleTagError(f"{what} {name!r} is not an XML name (a letter or _, then letters, digits, _ . -)")
+    return name
 
 
 def parse_boolean(value: str | None) -> bool | None:
@@ -76,7 +99,7 @@ class _TextInterface:
         return self.xml.text or ""
 
     def set_text(self, text: str | None) -> None:
-        self.xml.text = text or None
+        self.xml.text = check_xml_text(text, "text") if text else None
 
     def del_text(self) -> None:
         self.xml.text = None
@@ -100,8 +123,9 @@ class InsideTag(_TextInterface, ElementBase):
         return dict(self.xml.attrib)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        checked = _checked_attributes(attributes)
         self.xml.attrib.clear()
-        self.xml.attrib.update({key: str(value) for key, value in attributes.items()})
+        self.xml.attrib.update(checked)
 
 
 class ExampleTag(_TextInterface, ElementBase):
@@ -120,8 +144,11 @@ class ExampleTag(_TextInterface, ElementBase):
 
     # -- tutorial API: setup from other representations -----------------------
 
-    def setup_from_string(self, string: str | bytes) -> None:
+    def setup_from_string(self, string: str | bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
         """Replace the content with the ``<example_tag/>`` serialised in ``string``."""
+        size = len(string.encode() if isinstance(string, str) else string)
+        if size > max_bytes:
+            raise ExampleTagError(f"XML string: {size} bytes, more than {max_bytes}, the stanza size servers accept")
         self.setup_from_lxml(parse_xml(string, source="XML string"), source="XML string")
 
     def setup_from_file(self, path: str | os.PathLike[str], max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
@@ -152,6 +179,7 @@ class ExampleTag(_TextInterface, ElementBase):
             )
         try:
             parse_boolean(lxml.get("boolean"))
+            _check_tree(lxml)  # parsed XML always passes; an element built in code may not
         except ExampleTagError as exc:
             raise ExampleTagError(f"{prefix}{exc}") from None
         source = copy.deepcopy(lxml)
@@ -175,8 +203,12 @@ class ExampleTag(_TextInterface, ElementBase):
         boolean = data.get("boolean")
         if isinstance(boolean, str):
             boolean = parse_boolean(boolean)
+        some_string, text = data.get("some_string"), data.get("text")
+        for name, value in (("some_string", some_string), ("text", text)):
+            if value is not None:  # checked before anything is cleared: the tag stays as it was
+                check_xml_text(str(value), name)
         self._clear_content()
-        self.fill_interfaces(boolean, data.get("some_string"), data.get("text"))
+        self.fill_interfaces(boolean, some_string, text)
 
     def fill_interfaces(self, boolean: bool | None, some_string: str | None, text: str | None = None) -> None:
         """Set the two attributes and, when given, the text (the tutorial's signature)."""
@@ -191,14 +223,15 @@ class ExampleTag(_TextInterface, ElementBase):
         ``inside_tag`` becomes an InsideTag stanza object; any other name a
         plain ElementTree element, as the tutorial's version built.
         """
+        check_xml_name(tag, "inner tag name")
         if tag == InsideTag.name:
             inner = InsideTag()
             inner["attributes"] = attributes
             inner["text"] = text
             self.append(inner)
             return inner
-        element = ET.Element(f"{{{NAMESPACE}}}{tag}", {key: str(value) for key, value in attributes.items()})
-        element.text = text or None
+        element = ET.Element(f"{{{NAMESPACE}}}{tag}", _checked_attributes(attributes))
+        element.text = check_xml_text(text, "text") if text else None
         self.xml.append(element)
         return element
 
@@ -226,7 +259,7 @@ class ExampleTag(_TextInterface, ElementBase):
         if some_string is None:
             self.xml.attrib.pop("some_string", None)
         else:
-            self.xml.set("some_string", str(some_string))
+            self.xml.set("some_string", check_xml_text(str(some_string), "some_string"))
 
     def del_some_string(self) -> None:
         self.xml.attrib.pop("some_string", None)
@@ -247,6 +280,25 @@ class ExampleTag(_TextInterface, ElementBase):
         for child in list(self.xml):
             self.xml.remove(child)
         self.iterables.clear()
+
+
+def _check_tree(element: ET.Element) -> None:
+    for node in element.iter():
+        if isinstance(node.tag, str):  # comments and processing instructions have no name to check
+            check_xml_name(node.tag.rpartition("}")[2], "element name")
+        for key, value in node.attrib.items():
+            check_xml_name(key.rpartition("}")[2], "attribute name")
+            check_xml_text(value, f"attribute {key}")
+        for text in (node.text, node.tail):
+            if text:
+                check_xml_text(text, "text")
+
+
+def _checked_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        check_xml_name(str(key), "attribute name"): check_xml_text(str(value), f"attribute {key}")
+        for key, value in attributes.items()
+    }
 
 
 def _describe(tag: str) -> str:
