@@ -150,6 +150,10 @@ def _run(coroutine: Any) -> Any:
 # -- send -----------------------------------------------------------------------------------------
 
 
+def _parse_boolean(_ctx: click.Context, _param: click.Parameter, value: str | None) -> bool | None:
+    return None if value is None else value.lower() in ("true", "1")
+
+
 def _check_xml_text(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """Refuse, before connecting, text that XML cannot carry (the server would close the stream on it)."""
     from xmpp_ext.plugin import ExampleTagError, check_xml_text
@@ -181,15 +185,29 @@ def _parse_inner(_ctx: click.Context, _param: click.Parameter, values: tuple[str
     help="XML file holding the <example_tag/> [default: the bundled test_example_tag.xml].",
 )
 @click.option("--xml", help="The <example_tag/> as an XML string (with --kind).")
-@click.option("--boolean", type=click.BOOL, help="Set the boolean attribute (with --kind).")
+@click.option(
+    "--boolean",
+    type=click.Choice(["true", "false", "1", "0"], case_sensitive=False),
+    metavar="true|false",
+    callback=_parse_boolean,
+    help="Set the boolean attribute (with --kind).",
+)
 @click.option("--some-string", callback=_check_xml_text, help="Set the some_string attribute (with --kind).")
 @click.option("--text", callback=_check_xml_text, help="Set the element's text (with --kind).")
 @click.option("--inner", multiple=True, callback=_parse_inner, help="Add NAME:K=V,... as an inner tag (repeatable).")
-@click.option("--iq-type", type=click.Choice(["get", "set"]), default="get", show_default=True)
+@click.option(
+    "--iq-type", type=click.Choice(["get", "set"]), default="get", show_default=True, help="Type of the iq request."
+)
 @click.option("--no-reply", is_flag=True, help="Do not await a reply (messages only).")
 @click.option("--repeat", type=click.IntRange(1), help="Send this many iqs (a burst).")
 @click.option("--window", type=click.IntRange(1), default=1, show_default=True, help="Iqs awaiting a reply at once.")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Seconds.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each reply.",
+)
 @click.option(
     "--check-support",
     is_flag=True,
@@ -376,7 +394,13 @@ def respond(**options: Any) -> None:
 @cli.command(epilog=EXIT_CODES_HELP.replace("every exchange ended as expected", "the target answered"))
 @connection_options
 @click.argument("words", nargs=-1, required=True, metavar="[info|items|identities|features|all] TARGET [NODE]")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help="Seconds.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
 @click.option("--json", "as_json", is_flag=True, help='One JSON object: {"identities", "features", "items"}.')
 def disco(words: tuple[str, ...], timeout: float, as_json: bool, **connection: Any) -> None:
     """Browse an entity with service discovery (XEP-0030).

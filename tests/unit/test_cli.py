@@ -104,6 +104,7 @@ def test_bad_xml_string(invoke):
             ["-t", "p@localhost/r", "--kind", "iq", "--xml", f"<example_tag xmlns='{NS}'>{'a' * 70000}</example_tag>"],
             "more than 65536",
         ),
+        (["-t", "p@localhost/r", "--kind", "iq", "--boolean", "maybe"], "'maybe' is not one of 'true', 'false'"),
         (["-t", "p@localhost/r", "--port", "70000"], "70000 is not in the range"),
         (["-t", "p@localhost/r", "--timeout", "0"], "--timeout"),
     ],
@@ -220,3 +221,12 @@ def test_password_on_the_command_line_is_warned_about(invoke):
     assert "hunter2" not in on_command_line.output
     from_environment = invoke("send", "-t", "peer@localhost/r", "--kind", "iq")
     assert "on the command line" not in from_environment.output
+
+
+@pytest.mark.parametrize(("word", "value"), [("TRUE", True), ("1", True), ("false", False), ("0", False)])
+def test_boolean_words(monkeypatch, word, value):
+    from xmpp_ext.cli import send
+
+    monkeypatch.setenv("XMPPEXT_JID", "me@localhost")
+    context = send.make_context("send", ["-t", "p@localhost/r", "--kind", "iq", "--boolean", word])
+    assert context.params["boolean"] is value
