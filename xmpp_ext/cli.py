@@ -68,6 +68,12 @@ def _parse_jid_list(ctx: click.Context, param: click.Parameter, values: tuple[st
     return tuple(_parse_jid(ctx, param, value).bare for value in values)
 
 
+def timeout_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True, help=help_text
+    )
+
+
 def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command that logs in shares."""
     options = [
@@ -201,13 +207,7 @@ def _parse_inner(_ctx: click.Context, _param: click.Parameter, values: tuple[str
 @click.option("--no-reply", is_flag=True, help="Do not await a reply (messages only).")
 @click.option("--repeat", type=click.IntRange(1), help="Send this many iqs (a burst).")
 @click.option("--window", type=click.IntRange(1), default=1, show_default=True, help="Iqs awaiting a reply at once.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for each reply.",
-)
+@timeout_option("Seconds to wait for each reply.")
 @click.option(
     "--check-support",
     is_flag=True,
@@ -394,13 +394,7 @@ def respond(**options: Any) -> None:
 @cli.command(epilog=EXIT_CODES_HELP.replace("every exchange ended as expected", "the target answered"))
 @connection_options
 @click.argument("words", nargs=-1, required=True, metavar="[info|items|identities|features|all] TARGET [NODE]")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for each answer.",
-)
+@timeout_option("Seconds to wait for each answer.")
 @click.option("--json", "as_json", is_flag=True, help='One JSON object: {"identities", "features", "items"}.')
 def disco(words: tuple[str, ...], timeout: float, as_json: bool, **connection: Any) -> None:
     """Browse an entity with service discovery (XEP-0030).
@@ -462,7 +456,7 @@ def _env_file_option(help_text: str) -> Callable[..., Any]:
 @click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="XML file for the sender's file step.")
 @click.option("-d", "--debug", "verbosity", flag_value=1, help="Debug logging in both clients.")
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Only errors and summaries.")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True)
+@timeout_option("Seconds the sender waits for each reply.")
 @click.option(
     "--ready-timeout",
     type=click.FloatRange(0, min_open=True),
