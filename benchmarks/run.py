@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000, help="iqs in the pipelined runs")
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--sequential", type=int, default=3_000, help="iqs in the sequential runs")
-    parser.add_argument("--runs", type=int, default=15, help="one-shot runs of each tool")
+    parser.add_argument("--runs", type=int, default=21, help="one-shot runs of each tool")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
     parser.add_argument("--one-shot-only", action="store_true", help="measure (c) and (c') only; writes no file")
     args = parser.parse_args()
