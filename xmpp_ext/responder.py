@@ -6,7 +6,8 @@
 * a message carrying the tag: a message back to its sender carrying the tag
   (text = the original body) and a XEP-0461 <reply/> naming the original.
   Messages that are themselves replies, and our own, are never answered, so
-  two responders cannot talk to each other forever.
+  two responders cannot talk to each other forever; nor are headlines, which
+  expect no reply (RFC 6121 §5.2.2).
 """
 
 from __future__ import annotations
@@ -181,6 +182,10 @@ class Responder:
             return
         if msg.xml.find(f"{{{REPLY_NAMESPACE}}}reply") is not None:
             log.info("%s is itself a reply: not answered", what)
+            return
+        if msg["type"] == "headline":  # RFC 6121 §5.2.2: a notification to which no reply is expected
+            if self.verbose:
+                self.echo(f"{what}: ignored (a headline expects no reply)")
             return
         if not self._allowed(author):
             if self.verbose:

@@ -1,0 +1,46 @@
+"""The responder's answers to tagged messages, on the wire (SlixTest: no server)."""
+
+from __future__ import annotations
+
+from slixmpp.test import SlixTest
+
+import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
+from xmpp_ext.responder import RESPONDER_PLUGINS, Responder, RespondOptions
+
+TAG = '<example_tag xmlns="https://example.net/our_extension" some_string="s">hello</example_tag>'
+
+
+class TestResponderMessages(SlixTest):
+    def setUp(self):
+        self.stream_start(jid="responder@localhost/xmppext", plugins=list(RESPONDER_PLUGINS))
+        self.lines = []
+        Responder(self.xmpp, RespondOptions(), self.lines.append)
+
+    def tearDown(self):
+        self.stream_close()
+
+    def test_chat_message_gets_a_tagged_reply_naming_it(self):
+        self.recv(f'<message type="chat" from="peer@localhost/a" id="m1"><body>hi</body>{TAG}</message>')
+        self.send(
+            '<message type="chat" to="peer@localhost/a" id="1">'
+            "<body>Reply_string</body>"
+            '<example_tag xmlns="https://example.net/our_extension" boolean="True" some_string="Reply_string">'
+            "hi</example_tag>"
+            '<reply xmlns="urn:xmpp:reply:0" id="m1" to="peer@localhost/a"/>'
+            "</message>",
+            use_values=False,
+        )
+        assert self.lines == ["message from peer@localhost/a: answered with a reply to m1"]
+
+    def test_headline_is_not_answered(self):
+        self.recv(f'<message type="headline" from="peer@localhost/a" id="h1">{TAG}</message>')
+        self.send(None)
+        assert self.lines == ["message from peer@localhost/a: ignored (a headline expects no reply)"]
+
+    def test_a_reply_is_not_answered(self):
+        self.recv(
+            f'<message type="chat" from="peer@localhost/a" id="r1">{TAG}'
+            '<reply xmlns="urn:xmpp:reply:0" id="m0" to="responder@localhost/xmppext"/></message>'
+        )
+        self.send(None)
+        assert self.lines == []
