@@ -370,5 +370,6 @@ def _element_with_text(text: str) -> ET.Element:
 
 
 def test_bundled_payload_is_the_top_level_file():
-    bundled = REPO / "xmpp_ext" / "data" / "test_example_tag.xml"
-    assert bundled.read_bytes() == (REPO / "test_example_tag.xml").read_bytes()
+    from xmpp_ext.sender import bundled_payload
+
+    assert bundled_payload().read_bytes() == (REPO / "test_example_tag.xml").read_bytes()
