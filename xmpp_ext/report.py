@@ -77,6 +77,7 @@ class Tally:
     unsent: int = 0  # never sent: the run stopped early (connection lost)
     latencies: LatencyHistogram = field(default_factory=LatencyHistogram)
     started: float = field(default_factory=time.monotonic)
+    finished: float | None = None  # set when the last exchange ended (logging out is not part of the run)
 
     def add(self, exchange: Exchange) -> None:
         self.sent += 1
@@ -94,7 +95,7 @@ class Tally:
         return self.failed == 0 and self.lost == 0
 
     def summary(self) -> dict[str, object]:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = max((self.finished or time.monotonic()) - self.started, 1e-9)
 
         def ms(value: float | None) -> float | None:
             return None if value is None else round(value * 1000, 3)

@@ -322,6 +322,8 @@ async def send(
             tally.unsent = lost.unsent
             lost.tally = tally
             raise
+        finally:
+            tally.finished = time.monotonic()
     return tally
 
 
