@@ -151,6 +151,6 @@ def test_quoteattr_escapes_what_an_attribute_cannot_hold():
     from xmpp_ext.pipeline import quoteattr
 
     value = "a&b<c>d\"e\n\tf'g"
-    assert quoteattr(value) == '"a&amp;b&lt;c&gt;d&quot;e&#10;&#9;f\'g"'
+    assert quoteattr(value) == '"a&amp;b&lt;c&gt;d&quot;e&#10;&#9;f&apos;g"'
     # An XML parser reads back exactly the original value.
     assert ElementTree.fromstring(f"<x v={quoteattr(value)}/>").get("v") == value
