@@ -5,6 +5,7 @@ Exit codes (also in --help and the README):
   1  some exchange failed: an unexpected error reply, a time-out, a lost reply
   2  bad usage or bad input; nothing was sent
   3  could not connect, TLS certificate not trusted, or authentication failed
+  130  send and run-pair interrupted (Ctrl-C, SIGTERM); the summary is still printed
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from slixmpp.jid import InvalidJID
 
 from xmpp_ext import __version__
 
-EXIT_FAILED, EXIT_CONNECT = 1, 3  # 0 and 2 (usage) come from click and sys.exit
+EXIT_FAILED, EXIT_CONNECT, EXIT_INTERRUPTED = 1, 3, 130  # 0 and 2 (usage) come from click and sys.exit
 # The servers xmpp_ext.localserver can start (not imported here: it is slow to import).
 LOCAL_SERVERS = ("prosody", "ejabberd")
 EXIT_CODES_HELP = """\b
@@ -32,7 +33,8 @@ Exit codes:
   0  every exchange ended as expected
   1  some exchange failed (unexpected error, time-out, lost reply)
   2  bad usage or bad input; nothing was sent
-  3  could not connect, TLS not trusted, or authentication failed"""
+  3  could not connect, TLS not trusted, or authentication failed
+  130  send, run-pair: interrupted (Ctrl-C, SIGTERM); the summary is still printed"""
 
 
 class ConnectFailed(click.ClickException):
@@ -41,6 +43,15 @@ class ConnectFailed(click.ClickException):
 
 class ExchangeFailed(click.ClickException):
     exit_code = EXIT_FAILED
+
+
+class RunInterrupted(click.ClickException):
+    """Ctrl-C or SIGTERM during a run: not an error, so no "Error:" prefix."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -273,7 +284,7 @@ def send(**options: Any) -> None:
 async def _send(settings, options: dict[str, Any], steps):
     """Presentation of the send job: one line (or JSON object) per exchange, a progress bar, the summary."""
     from xmpp_ext.report import Reporter, Status
-    from xmpp_ext.sender import ConnectionLost, SendOptions, send
+    from xmpp_ext.sender import ConnectionLost, Interrupted, SendOptions, send
 
     burst = bool(options["repeat"])
     # A burst may print 100,000 lines: let stdout buffer them instead of flushing each.
@@ -311,6 +322,13 @@ async def _send(settings, options: dict[str, Any], steps):
             raise ConnectFailed(
                 f"connection to {settings.address} lost during the run ({lost.reason}); "
                 f"{lost.unsent} request(s) not sent"
+            ) from None
+        except Interrupted as interrupted:
+            reporter.summary(interrupted.tally.summary())
+            sys.stdout.flush()
+            raise RunInterrupted(
+                f"interrupted ({interrupted.reason}): requests in flight counted as lost, "
+                f"{interrupted.unsent} request(s) not sent"
             ) from None
     reporter.summary(tally.summary())
     sys.stdout.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,17 +52,38 @@ def bundled_payload() -> Path:
     return Path(__file__).resolve().parent / "data" / "test_example_tag.xml"
 
 
-class ConnectionLost(Exception):
-    """The connection to the server dropped during a run; what was in flight is lost, the rest unsent.
+class RunStopped(Exception):
+    """The run ended before every request was sent; what was in flight is lost, the rest unsent.
 
     ``tally`` (set by ``send``) counts what did happen before.
     """
 
-    def __init__(self, reason: str, unsent: int) -> None:
+    def __init__(self, reason: str, unsent: int = 0) -> None:
         super().__init__(reason)
         self.reason = reason
         self.unsent = unsent
         self.tally: Tally | None = None
+
+    @property
+    def detail(self) -> str:
+        """How a request in flight at that moment ended."""
+        return self.reason
+
+
+class ConnectionLost(RunStopped):
+    """The connection to the server dropped during a run."""
+
+    @property
+    def detail(self) -> str:
+        return f"connection lost ({self.reason})"
+
+
+class Interrupted(RunStopped):
+    """SIGINT (Ctrl-C) or SIGTERM stopped the run; the session was closed politely."""
+
+    @property
+    def detail(self) -> str:
+        return f"interrupted ({self.reason})"
 
 
 class NotSupported(Exception):
@@ -168,20 +190,25 @@ class Sender:
         self.to = to
         self.timeout = timeout
         self._replies = MessageReplies(client)
-        # Set when the stream ends under us: no reply can arrive after that,
-        # so waiting out every time-out would only make the failure slow.
-        self._connection_lost: asyncio.Future[str] = client.loop.create_future()
+        # Set when the run must end early: the stream ended under us (no reply
+        # can arrive after that, so waiting out every time-out would only make
+        # the failure slow), or the user interrupted it.
+        self._stopped: asyncio.Future[RunStopped] = client.loop.create_future()
         self._stream_error = ""
         client.add_event_handler("stream_error", self._on_stream_error)
         client.add_event_handler("disconnected", self._on_disconnected)
+
+    def stop(self, reason: RunStopped) -> None:
+        """End the run early: requests in flight end as lost, the rest are not sent."""
+        if not self._stopped.done():
+            self._stopped.set_result(reason)
 
     def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
         text = f": {error['text']}" if error["text"] else ""
         self._stream_error = f"stream error {error['condition']}{text}"
 
     def _on_disconnected(self, reason: object) -> None:
-        if not self._connection_lost.done():
-            self._connection_lost.set_result(self._stream_error or str(reason or "connection closed"))
+        self.stop(ConnectionLost(self._stream_error or str(reason or "connection closed")))
 
     async def run(self, step: Step) -> Exchange:
         if step.kind == "message":
@@ -189,36 +216,37 @@ class Sender:
         return await self._iq(step)
 
     async def run_all(self, steps: list[Step], report: Callable[[Exchange], None]) -> None:
-        """Run ``steps`` in order; raises ConnectionLost if the connection drops on the way."""
+        """Run ``steps`` in order; raises RunStopped if the connection drops or ``stop`` is called on the way."""
         for index, step in enumerate(steps):
             exchange = asyncio.ensure_future(self.run(step))
-            await asyncio.wait({exchange, self._connection_lost}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({exchange, self._stopped}, return_when=asyncio.FIRST_COMPLETED)
             if exchange.done():
                 report(exchange.result())
                 continue
             exchange.cancel()
-            reason = self._connection_lost.result()
-            report(Exchange(step.name, Status.LOST, f"connection lost ({reason})"))
-            raise ConnectionLost(reason, unsent=len(steps) - index - 1)
+            stopped = self._stopped.result()
+            report(Exchange(step.name, Status.LOST, stopped.detail))
+            stopped.unsent = len(steps) - index - 1
+            raise stopped
 
     async def burst(self, step: Step, count: int, window: int, report: Callable[[Exchange], None]) -> None:
         """Send ``count`` copies of an iq step with at most ``window`` awaiting their reply.
 
-        Raises ConnectionLost if the connection drops: requests in flight end
-        as lost at once and the rest are not sent.
+        Raises RunStopped if the connection drops or ``stop`` is called:
+        requests in flight end as lost at once and the rest are not sent.
         """
         pipeline = IqPipeline(
             self.client, self.to, step.tag.xml, step.itype, self.timeout, step.name, report, step.expect_error
         )
         running = asyncio.ensure_future(pipeline.run(count, window))
-        await asyncio.wait({running, self._connection_lost}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({running, self._stopped}, return_when=asyncio.FIRST_COMPLETED)
         if running.done():
             running.result()
             return
-        reason = self._connection_lost.result()
-        unsent = pipeline.abort(f"connection lost ({reason})")
+        stopped = self._stopped.result()
+        stopped.unsent = pipeline.abort(stopped.detail)
         await running
-        raise ConnectionLost(reason, unsent)
+        raise stopped
 
     async def _iq(self, step: Step) -> Exchange:
         iq = self.client.make_iq(ito=self.to, itype=step.itype)
@@ -293,6 +321,7 @@ async def send(
     :raises ResolveError: a bare ``to`` has no online resource announcing the extension.
     :raises NotSupported: with ``check_support``, the peer does not announce it.
     :raises ConnectionLost: the connection dropped during the run (its ``tally`` has the counts).
+    :raises Interrupted: SIGINT or SIGTERM arrived (its ``tally`` has the counts); the session is closed politely.
     """
     tally = Tally()
 
@@ -300,30 +329,55 @@ async def send(
         tally.add(exchange)
         on_exchange(exchange)
 
+    loop = asyncio.get_running_loop()
+    this_task = asyncio.current_task()
+    sender: Sender | None = None
+    signals: list[str] = []
+
+    def interrupt(signum: signal.Signals) -> None:
+        signals.append(signum.name)
+        if sender is not None:
+            sender.stop(Interrupted(signum.name))
+        elif this_task is not None:  # still logging in or finding the peer: nothing is in flight
+            this_task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, interrupt, signum)
     awaits_message_replies = any(step.kind == "message" and step.await_reply for step in steps)
     plugins = (*SENDER_PLUGINS, REPLY_PLUGIN) if awaits_message_replies else SENDER_PLUGINS
-    async with session(settings, plugins) as client:
-        to = options.to
-        # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
-        if not to.resource and any(step.kind == "iq" for step in steps):
-            to = await resolve_bare_jid(client, to, options.timeout, options.subscribe)
-            if on_resolved is not None:
-                on_resolved(options.to, to)
-        elif options.check_support and to.resource:
-            await ensure_supported(client, to, options.timeout)
-        sender = Sender(client, to, options.timeout)
-        tally.started = time.monotonic()
-        try:
-            if options.repeat:
-                await sender.burst(steps[0], options.repeat, options.window, report)
-            else:
-                await sender.run_all(steps, report)
-        except ConnectionLost as lost:
-            tally.unsent = lost.unsent
-            lost.tally = tally
+    try:
+        async with session(settings, plugins) as client:
+            to = options.to
+            # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
+            if not to.resource and any(step.kind == "iq" for step in steps):
+                to = await resolve_bare_jid(client, to, options.timeout, options.subscribe)
+                if on_resolved is not None:
+                    on_resolved(options.to, to)
+            elif options.check_support and to.resource:
+                await ensure_supported(client, to, options.timeout)
+            sender = Sender(client, to, options.timeout)
+            tally.started = time.monotonic()
+            try:
+                if options.repeat:
+                    await sender.burst(steps[0], options.repeat, options.window, report)
+                else:
+                    await sender.run_all(steps, report)
+            except RunStopped as stopped:
+                tally.unsent = stopped.unsent
+                stopped.tally = tally
+                raise
+            finally:
+                tally.finished = time.monotonic()
+    except asyncio.CancelledError:
+        if not signals:
             raise
-        finally:
-            tally.finished = time.monotonic()
+        stopped = Interrupted(signals[0], unsent=options.repeat or len(steps))
+        tally.unsent = stopped.unsent
+        stopped.tally = tally
+        raise stopped from None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
     return tally
 
 

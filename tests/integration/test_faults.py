@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
 import threading
 
 import pytest
 
-from tests.integration.processes import run_xmppext, start_responder, start_xmppext
+from tests.integration.processes import XMPPEXT, run_xmppext, start_responder, start_xmppext
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +116,52 @@ def test_server_rate_limit_slows_but_every_request_ends(xmpp_server):
     summary = summary_of(result.stdout)
     assert summary["sent"] == 60 == summary["ok"] + summary["failed"] + summary["lost"]
     assert (result.returncode == 0) == (summary["ok"] == 60)
+
+
+def test_interrupt_mid_burst_exits_130_with_counts(xmpp_server, make_account, responder):
+    peer = responder("--delay", "0.3")
+    process = start_xmppext(
+        xmpp_server,
+        make_account(),
+        *("send", "-t", peer.full_jid, "--repeat", "1000", "--window", "4", "--json"),
+    )
+    first = process.stdout.readline()  # one exchange has ended: the burst is under way
+    assert json.loads(first)["status"] == "ok", process.stderr.read()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert stderr.startswith("interrupted (SIGINT): requests in flight counted as lost")
+    assert "Traceback" not in stderr and "Aborted" not in stderr
+    summary = summary_of(stdout)
+    assert summary["sent"] == summary["ok"] + summary["failed"] + summary["lost"]
+    assert summary["sent"] + summary["unsent"] == 1000
+    assert summary["unsent"] > 0 and summary["lost"] > 0
+
+
+def test_interrupt_while_logging_in_exits_130_with_nothing_sent(tmp_path):
+    # A port that accepts the connection and then says nothing: the sender is stuck logging in.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = {
+            **os.environ,
+            "XMPPEXT_JID": "me@localhost",
+            "XMPPEXT_PASSWORD": "not-used",
+            "XMPPEXT_HOST": "127.0.0.1",
+            "XMPPEXT_PORT": str(silent.getsockname()[1]),
+        }
+        process = subprocess.Popen(
+            [*XMPPEXT, "send", "-t", "peer@localhost/r"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        connection, _ = silent.accept()  # the sender is connecting, its signal handlers in place
+        with connection:
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "sent 0: 0 ok, 0 failed, 0 lost, 7 not sent" in stdout
+    assert stderr.strip() == "interrupted (SIGINT): requests in flight counted as lost, 7 request(s) not sent"
