@@ -284,7 +284,7 @@ def send(**options: Any) -> None:
 async def _send(settings, options: dict[str, Any], steps):
     """Presentation of the send job: one line (or JSON object) per exchange, a progress bar, the summary."""
     from xmpp_ext.report import Reporter, Status
-    from xmpp_ext.sender import ConnectionLost, Interrupted, SendOptions, send
+    from xmpp_ext.sender import ConnectionLost, RunStopped, SendOptions, send
 
     burst = bool(options["repeat"])
     # A burst may print 100,000 lines: let stdout buffer them instead of flushing each.
@@ -316,19 +316,18 @@ async def _send(settings, options: dict[str, Any], steps):
 
         try:
             tally = await send(settings, job, steps, exchanged, resolved)
-        except ConnectionLost as lost:
-            reporter.summary(lost.tally.summary())
+        except RunStopped as stopped:
+            # The counts so far first, then why the run ended early (exit 3 or 130).
+            reporter.summary(stopped.tally.summary())
             sys.stdout.flush()
-            raise ConnectFailed(
-                f"connection to {settings.address} lost during the run ({lost.reason}); "
-                f"{lost.unsent} request(s) not sent"
-            ) from None
-        except Interrupted as interrupted:
-            reporter.summary(interrupted.tally.summary())
-            sys.stdout.flush()
+            if isinstance(stopped, ConnectionLost):
+                raise ConnectFailed(
+                    f"connection to {settings.address} lost during the run ({stopped.reason}); "
+                    f"{stopped.unsent} request(s) not sent"
+                ) from None
             raise RunInterrupted(
-                f"interrupted ({interrupted.reason}): requests in flight counted as lost, "
-                f"{interrupted.unsent} request(s) not sent"
+                f"interrupted ({stopped.reason}): requests in flight counted as lost, "
+                f"{stopped.unsent} request(s) not sent"
             ) from None
     reporter.summary(tally.summary())
     sys.stdout.flush()
