@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -341,7 +342,9 @@ async def send(
         elif this_task is not None:  # still logging in or finding the peer: nothing is in flight
             this_task.cancel()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # Only the main thread can handle signals; a caller running this elsewhere keeps its own handling.
+    handled = threading.current_thread() is threading.main_thread()
+    for signum in (signal.SIGINT, signal.SIGTERM) if handled else ():
         loop.add_signal_handler(signum, interrupt, signum)
     awaits_message_replies = any(step.kind == "message" and step.await_reply for step in steps)
     plugins = (*SENDER_PLUGINS, REPLY_PLUGIN) if awaits_message_replies else SENDER_PLUGINS
@@ -376,7 +379,7 @@ async def send(
         stopped.tally = tally
         raise stopped from None
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM) if handled else ():
             loop.remove_signal_handler(signum)
     return tally
 
