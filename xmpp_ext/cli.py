@@ -325,9 +325,9 @@ async def _send(settings, options: dict[str, Any], steps):
                     f"connection to {settings.address} lost during the run ({stopped.reason}); "
                     f"{stopped.unsent} request(s) not sent"
                 ) from None
+            in_flight = "requests in flight counted as lost" if stopped.tally.sent else "before the first request"
             raise RunInterrupted(
-                f"interrupted ({stopped.reason}): requests in flight counted as lost, "
-                f"{stopped.unsent} request(s) not sent"
+                f"interrupted ({stopped.reason}): {in_flight}, {stopped.unsent} request(s) not sent"
             ) from None
     reporter.summary(tally.summary())
     sys.stdout.flush()

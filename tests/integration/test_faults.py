@@ -164,4 +164,4 @@ def test_interrupt_while_logging_in_exits_130_with_nothing_sent(tmp_path):
             stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
     assert "sent 0: 0 ok, 0 failed, 0 lost, 7 not sent" in stdout
-    assert stderr.strip() == "interrupted (SIGINT): requests in flight counted as lost, 7 request(s) not sent"
+    assert stderr.strip() == "interrupted (SIGINT): before the first request, 7 request(s) not sent"
