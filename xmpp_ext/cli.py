@@ -5,7 +5,7 @@ Exit codes (also in --help and the README):
   1  some exchange failed: an unexpected error reply, a time-out, a lost reply
   2  bad usage or bad input; nothing was sent
   3  could not connect, TLS certificate not trusted, or authentication failed
-  130  send and run-pair interrupted (Ctrl-C, SIGTERM); the summary is still printed
+  130  interrupted by Ctrl-C (send, run-pair: also SIGTERM), after the summary; respond exits 0
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ Exit codes:
   1  some exchange failed (unexpected error, time-out, lost reply)
   2  bad usage or bad input; nothing was sent
   3  could not connect, TLS not trusted, or authentication failed
-  130  send, run-pair: interrupted (Ctrl-C, SIGTERM); the summary is still printed"""
+  130  interrupted by Ctrl-C (send, run-pair: also SIGTERM), after the summary"""
 
 
 class ConnectFailed(click.ClickException):
@@ -158,6 +158,9 @@ def _run(coroutine: Any) -> Any:
 
     try:
         return asyncio.run(coroutine)
+    except KeyboardInterrupt:
+        # asyncio.run has cancelled the job (which closed its session) before re-raising Ctrl-C.
+        raise RunInterrupted("interrupted (SIGINT)") from None
     except ConnectError as exc:
         raise ConnectFailed(str(exc)) from None
     except (ResolveError, DiscoError, NotSupported) as exc:
