@@ -233,8 +233,8 @@ def report(args: argparse.Namespace) -> str:
         "plain pair: both clients in one process (benchmarks/plain_pair.py). Payload "
         '`<example_tag some_string="StringFromFile"/>` both ways. (c) ratio is xmppext / go-sendxmpp: lower is better.'
         " (c') shows how much of (c) is Python starting and importing slixmpp, before any byte is sent."
-        " Measured in the order of the table, each once the server process is idle again; (c) interleaves the"
-        " two tools run by run.",
+        " Measured (c) first, then (a), (b) and the N/10 run of (d) (the N run of (d) is (a)'s), each once the"
+        " server process is idle again; (c) interleaves the two tools run by run.",
         "",
         *targets(
             rate_ratio,
