@@ -55,14 +55,17 @@ def xmppext_pair(xmppext: str, server: LocalServer, count: int, window: int) -> 
         full_jid = ready.split()[1]
         args = ["send", "-t", full_jid, "--kind", "iq", "--some-string", "StringFromFile"]
         args += ["--repeat", str(count), "--window", str(window), "--timeout", "30", "--json", "-q"]
-        process = subprocess.Popen([xmppext, *args], env=client_env(server, sender), stdout=subprocess.PIPE, text=True)
-        output = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        summary = json.loads(output.strip().splitlines()[-1])["summary"]
-        summary["sender_peak_mib"] = usage.ru_maxrss / 1024
+        with tempfile.NamedTemporaryFile("r") as peak:
+            measured = [sys.executable, "-m", "benchmarks.peak_rss", peak.name, xmppext, *args]
+            output = subprocess.run(
+                measured, env=client_env(server, sender), cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False
+            )
+            sender_peak_kib = int(peak.read())
+        summary = json.loads(output.stdout.strip().splitlines()[-1])["summary"]
+        summary["sender_peak_mib"] = sender_peak_kib / 1024
+        # VmHWM belongs to the memory map exec created: the responder's own peak.
         summary["responder_peak_mib"] = read_peak_rss_kib(answering.pid) / 1024
-        summary["exit"] = process.returncode
+        summary["exit"] = output.returncode
         return summary
     finally:
         answering.terminate()
