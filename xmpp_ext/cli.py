@@ -171,7 +171,9 @@ def _run(coroutine: Any) -> Any:
 
 
 def _parse_boolean(_ctx: click.Context, _param: click.Parameter, value: str | None) -> bool | None:
-    return None if value is None else value.lower() in ("true", "1")
+    from xmpp_ext.plugin import parse_boolean  # the same words the plugin reads; the Choice already vetted them
+
+    return parse_boolean(value)
 
 
 def _check_xml_text(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
