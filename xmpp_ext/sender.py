@@ -28,8 +28,8 @@ from xmpp_ext.plugin import (
     NAMESPACE,
     ExampleTag,
     ExampleTagError,
+    check_xml_attributes,
     check_xml_name,
-    check_xml_text,
 )
 from xmpp_ext.report import Exchange, Status, Tally
 
@@ -455,10 +455,10 @@ def parse_inner(spec: str) -> tuple[str, dict[str, str]]:
             key, equals, value = item.partition("=")
             if not equals or not key:
                 raise ValueError(f"{item!r} is not KEY=VALUE")
-            attributes[check_xml_name(key, "attribute name")] = check_xml_text(value, f"attribute {key}")
+            attributes[key] = value
+        return name, check_xml_attributes(attributes)
     except ValueError as exc:
         raise ValueError(f"{spec!r}: {exc}; expected NAME:KEY=VALUE,..., e.g. inside_tag:first_field=1") from None
-    return name, attributes
 
 
 def custom_tag(

@@ -62,6 +62,14 @@ def check_xml_name(name: str, what: str = "name") -> str:
     return name
 
 
+def check_xml_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """``attributes`` as strings if every name is an XML name and every value XML can carry; else ExampleTagError."""
+    return {
+        check_xml_name(str(key), "attribute name"): check_xml_text(str(value), f"attribute {key}")
+        for key, value in attributes.items()
+    }
+
+
 def parse_boolean(value: str | None) -> bool | None:
     """Read an xs:boolean attribute, accepting the tutorial's ``True``/``False``.
 
@@ -124,7 +132,7 @@ class InsideTag(_TextInterface, ElementBase):
         return dict(self.xml.attrib)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        checked = _checked_attributes(attributes)
+        checked = check_xml_attributes(attributes)
         self.xml.attrib.clear()
         self.xml.attrib.update(checked)
 
@@ -231,7 +239,7 @@ class ExampleTag(_TextInterface, ElementBase):
             inner["text"] = text
             self.append(inner)
             return inner
-        element = ET.Element(f"{{{NAMESPACE}}}{tag}", _checked_attributes(attributes))
+        element = ET.Element(f"{{{NAMESPACE}}}{tag}", check_xml_attributes(attributes))
         element.text = check_xml_text(text, "text") if text else None
         self.xml.append(element)
         return element
@@ -293,13 +301,6 @@ def _check_tree(element: ET.Element) -> None:
         for text in (node.text, node.tail):
             if text:
                 check_xml_text(text, "text")
-
-
-def _checked_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        check_xml_name(str(key), "attribute name"): check_xml_text(str(value), f"attribute {key}")
-        for key, value in attributes.items()
-    }
 
 
 def _describe(tag: str) -> str:
