@@ -23,14 +23,7 @@ from slixmpp.xmlstream import ET, tostring
 
 from xmpp_ext.client import ConnectionSettings, session
 from xmpp_ext.pipeline import IqPipeline
-from xmpp_ext.plugin import (
-    MAX_PAYLOAD_BYTES,
-    NAMESPACE,
-    ExampleTag,
-    ExampleTagError,
-    check_xml_attributes,
-    check_xml_name,
-)
+from xmpp_ext.plugin import NAMESPACE, ExampleTag, check_payload_size, check_xml_attributes, check_xml_name
 from xmpp_ext.report import Exchange, Status, Tally
 
 log = logging.getLogger(__name__)
@@ -488,8 +481,5 @@ def custom_tag(
         tag.set_text(text)
     for name, attributes in inner:
         tag.add_inside_tag(name, attributes)
-    size = len(tostring(tag.xml).encode())
-    if size > MAX_PAYLOAD_BYTES:
-        limit = MAX_PAYLOAD_BYTES
-        raise ExampleTagError(f"the payload is {size} bytes, more than {limit}, the stanza size servers accept")
+    check_payload_size(len(tostring(tag.xml).encode()), "the payload")
     return tag

@@ -70,6 +70,12 @@ def check_xml_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def check_payload_size(size: int, what: str, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
+    """ExampleTagError if a payload of ``size`` bytes is larger than servers accept in a stanza."""
+    if size > max_bytes:
+        raise ExampleTagError(f"{what}: {size} bytes, more than {max_bytes}, the stanza size servers accept")
+
+
 def parse_boolean(value: str | None) -> bool | None:
     """Read an xs:boolean attribute, accepting the tutorial's ``True``/``False``.
 
@@ -155,9 +161,7 @@ class ExampleTag(_TextInterface, ElementBase):
 
     def setup_from_string(self, string: str | bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
         """Replace the content with the ``<example_tag/>`` serialised in ``string``."""
-        size = len(string.encode() if isinstance(string, str) else string)
-        if size > max_bytes:
-            raise ExampleTagError(f"XML string: {size} bytes, more than {max_bytes}, the stanza size servers accept")
+        check_payload_size(len(string.encode() if isinstance(string, str) else string), "XML string", max_bytes)
         self.setup_from_lxml(parse_xml(string, source="XML string"), source="XML string")
 
     def setup_from_file(self, path: str | os.PathLike[str], max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
