@@ -23,6 +23,7 @@ from pathlib import Path
 from xmpp_ext.children import die_with_parent, signal_group
 from xmpp_ext.envfile import PairCredentials
 from xmpp_ext.report import Exchange, Reporter, Status
+from xmpp_ext.stopsignals import on_stop_signals
 
 RESPONDER_RESOURCE = "xmppext-pair"
 STOP_GRACE = 5.0
@@ -92,27 +93,24 @@ class Pair:
     # -- running -------------------------------------------------------------------
 
     async def run(self) -> int:
-        loop = asyncio.get_running_loop()
         main = asyncio.current_task()
-        interrupted = []
+        interrupted: list[signal.Signals] = []
 
-        def interrupt(signum: int) -> None:
+        def interrupt(signum: signal.Signals) -> None:
             interrupted.append(signum)
             if main is not None:
                 main.cancel()
 
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, interrupt, signum)
         try:
-            return await self._run_both()
-        except asyncio.CancelledError:
-            if not interrupted:
-                raise
-            self.echo(f"interrupted ({signal.Signals(interrupted[0]).name}): stopping both clients")
-            return EXIT_INTERRUPTED
+            with on_stop_signals(interrupt):
+                try:
+                    return await self._run_both()
+                except asyncio.CancelledError:
+                    if not interrupted:
+                        raise
+                    self.echo(f"interrupted ({interrupted[0].name}): stopping both clients")
+                    return EXIT_INTERRUPTED
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
             await asyncio.shield(self._stop_all())
 
     async def _run_both(self) -> int:

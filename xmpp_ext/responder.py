@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from slixmpp.xmlstream import tostring
 from xmpp_ext.client import ConnectionSettings, build_client, connect, disconnect
 from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter, quoteattr
 from xmpp_ext.plugin import NAMESPACE, ExampleTag
+from xmpp_ext.stopsignals import on_stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +83,14 @@ class Responder:
         self._stop.set()
 
     async def run(self, settings: ConnectionSettings) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, self.stop)
         try:
-            await connect(self.client, settings)
-            if self.options.duration is not None:
-                loop.call_later(self.options.duration, self.stop)
-            await self._stop.wait()
+            with on_stop_signals(lambda _signum: self.stop()):
+                await connect(self.client, settings)
+                if self.options.duration is not None:
+                    asyncio.get_running_loop().call_later(self.options.duration, self.stop)
+                await self._stop.wait()
         finally:
             self._stopping = True
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
             await disconnect(self.client)
 
     # -- session ---------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from xmpp_ext.client import ConnectionSettings, session
 from xmpp_ext.pipeline import IqPipeline
 from xmpp_ext.plugin import NAMESPACE, ExampleTag, check_payload_size, check_xml_attributes, check_xml_name
 from xmpp_ext.report import Exchange, Status, Tally
+from xmpp_ext.stopsignals import on_stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,6 @@ async def send(
         tally.add(exchange)
         on_exchange(exchange)
 
-    loop = asyncio.get_running_loop()
     this_task = asyncio.current_task()
     sender: Sender | None = None
     signals: list[str] = []
@@ -335,45 +334,39 @@ async def send(
         elif this_task is not None:  # still logging in or finding the peer: nothing is in flight
             this_task.cancel()
 
-    # Only the main thread can handle signals; a caller running this elsewhere keeps its own handling.
-    handled = threading.current_thread() is threading.main_thread()
-    for signum in (signal.SIGINT, signal.SIGTERM) if handled else ():
-        loop.add_signal_handler(signum, interrupt, signum)
     awaits_message_replies = any(step.kind == "message" and step.await_reply for step in steps)
     plugins = (*SENDER_PLUGINS, REPLY_PLUGIN) if awaits_message_replies else SENDER_PLUGINS
-    try:
-        async with session(settings, plugins) as client:
-            to = options.to
-            # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
-            if not to.resource and any(step.kind == "iq" for step in steps):
-                to = await resolve_bare_jid(client, to, options.timeout, options.subscribe)
-                if on_resolved is not None:
-                    on_resolved(options.to, to)
-            elif options.check_support and to.resource:
-                await ensure_supported(client, to, options.timeout)
-            sender = Sender(client, to, options.timeout)
-            tally.started = time.monotonic()
-            try:
-                if options.repeat:
-                    await sender.burst(steps[0], options.repeat, options.window, report)
-                else:
-                    await sender.run_all(steps, report)
-            except RunStopped as stopped:
-                tally.unsent = stopped.unsent
-                stopped.tally = tally
+    with on_stop_signals(interrupt):
+        try:
+            async with session(settings, plugins) as client:
+                to = options.to
+                # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
+                if not to.resource and any(step.kind == "iq" for step in steps):
+                    to = await resolve_bare_jid(client, to, options.timeout, options.subscribe)
+                    if on_resolved is not None:
+                        on_resolved(options.to, to)
+                elif options.check_support and to.resource:
+                    await ensure_supported(client, to, options.timeout)
+                sender = Sender(client, to, options.timeout)
+                tally.started = time.monotonic()
+                try:
+                    if options.repeat:
+                        await sender.burst(steps[0], options.repeat, options.window, report)
+                    else:
+                        await sender.run_all(steps, report)
+                except RunStopped as stopped:
+                    tally.unsent = stopped.unsent
+                    stopped.tally = tally
+                    raise
+                finally:
+                    tally.finished = time.monotonic()
+        except asyncio.CancelledError:
+            if not signals:
                 raise
-            finally:
-                tally.finished = time.monotonic()
-    except asyncio.CancelledError:
-        if not signals:
-            raise
-        stopped = Interrupted(signals[0], unsent=options.repeat or len(steps))
-        tally.unsent = stopped.unsent
-        stopped.tally = tally
-        raise stopped from None
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM) if handled else ():
-            loop.remove_signal_handler(signum)
+            stopped = Interrupted(signals[0], unsent=options.repeat or len(steps))
+            tally.unsent = stopped.unsent
+            stopped.tally = tally
+            raise stopped from None
     return tally
 
 
