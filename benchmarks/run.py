@@ -92,20 +92,20 @@ def one_shot_times(xmppext: str, server: LocalServer, runs: int) -> tuple[list[f
         )
         for _ in range(runs):
             for times, command, command_env, stdin in commands:
-                started = time.monotonic()
-                subprocess.run(command, env=command_env, input=stdin, text=True, check=True, capture_output=True)
-                times.append(time.monotonic() - started)
+                times.append(wall_time(command, command_env, stdin))
     return ours, theirs
 
 
 def startup_times(xmppext: str, runs: int) -> list[float]:
     """Wall times of ``xmppext send --help``: Python, importing xmppext and slixmpp, no network. The floor of (c)."""
-    times = []
-    for _ in range(runs):
-        started = time.monotonic()
-        subprocess.run([xmppext, "send", "--help"], check=True, capture_output=True)
-        times.append(time.monotonic() - started)
-    return times
+    return [wall_time([xmppext, "send", "--help"]) for _ in range(runs)]
+
+
+def wall_time(command: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> float:
+    """Seconds from starting ``command`` to its successful end, its output captured."""
+    started = time.monotonic()
+    subprocess.run(command, env=env, input=stdin, text=True, check=True, capture_output=True)
+    return time.monotonic() - started
 
 
 def targets(rate_ratio: float, lost: int, one_shot_ratio: float, small_mib: float, large_mib: float) -> list[str]:
