@@ -16,7 +16,7 @@ from slixmpp.xmlstream import ElementBase, register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from xmpp_ext.client import ConnectionSettings, connect, disconnect
+from xmpp_ext.client import connect, disconnect
 from xmpp_ext.localserver import Account, LocalServer
 
 
@@ -31,13 +31,7 @@ register_stanza_plugin(Iq, PlainTag)
 
 
 async def _client(server: LocalServer, account: Account, resource: str) -> slixmpp.ClientXMPP:
-    settings = ConnectionSettings(
-        jid=f"{account.jid}/{resource}",
-        password=account.password,
-        host=server.host,
-        port=server.port,
-        ca_cert=server.ca_cert,
-    )
+    settings = server.settings_for(account, resource)
     client = slixmpp.ClientXMPP(settings.jid, settings.password.reveal())
     client.ca_certs = server.ca_cert
     client.enable_direct_tls = False

@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 
 def client_env(server: LocalServer, account: Account) -> dict[str, str]:
-    return {**os.environ, **server.client_environment(account)}
+    return server.environment_for(account)
 
 
 def read_peak_rss_kib(pid: int) -> int:

@@ -39,6 +39,26 @@ def xmpp_server(request: pytest.FixtureRequest) -> LocalServer:
     _servers.remove(server)
 
 
+@pytest.fixture(autouse=True)
+def _slixmpp_unpatched():
+    """Every test starts and ends with slixmpp as shipped, whatever an earlier test applied."""
+    from xmpp_ext import patches
+
+    patches.revert()
+    yield
+    patches.revert()
+
+
+@pytest.fixture
+def patched_slixmpp():
+    """slixmpp with xmpp_ext.patches applied, as the command's clients run it."""
+    from xmpp_ext import patches
+
+    assert patches.apply()
+    yield
+    patches.revert()
+
+
 @pytest.fixture
 def make_account(xmpp_server: LocalServer):
     """Fresh accounts on the shared server, so tests never share a JID."""

@@ -152,10 +152,12 @@ def _settings(jid: JID, password: str | None, host: str | None, port: int | None
 
 def _run(coroutine: Any) -> Any:
     """Run a job; its expected failures become one-line errors with their exit codes."""
+    from xmpp_ext import patches
     from xmpp_ext.client import ConnectError
     from xmpp_ext.disco import DiscoError
     from xmpp_ext.sender import NotSupported, ResolveError
 
+    patches.apply()
     try:
         return asyncio.run(coroutine)
     except KeyboardInterrupt:

@@ -19,11 +19,7 @@ import slixmpp
 from slixmpp import JID
 
 import xmpp_ext.plugin  # noqa: F401  (registers the example_tag plugin by name)
-from xmpp_ext import escaping, scram
 from xmpp_ext.secret import Secret
-
-scram.install()
-escaping.install()
 
 log = logging.getLogger(__name__)
 

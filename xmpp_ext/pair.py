@@ -22,6 +22,7 @@ from pathlib import Path
 
 from xmpp_ext.children import die_with_parent, signal_group
 from xmpp_ext.envfile import PairCredentials
+from xmpp_ext.envvars import login_environment
 from xmpp_ext.report import Exchange, Reporter, Status
 from xmpp_ext.stopsignals import on_stop_signals
 
@@ -48,17 +49,8 @@ class PairOptions:
 
 
 def child_environment(jid: str, credentials: PairCredentials, password: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(XMPPEXT_JID=jid, XMPPEXT_PASSWORD=password, PYTHONUNBUFFERED="1")
-    for key, value in (
-        ("XMPPEXT_HOST", credentials.host),
-        ("XMPPEXT_PORT", credentials.port),
-        ("XMPPEXT_CA_CERT", credentials.ca_cert),
-    ):
-        if value:
-            env[key] = str(value)
-        else:
-            env.pop(key, None)
+    env = login_environment(jid, password, credentials.host, credentials.port, credentials.ca_cert)
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 

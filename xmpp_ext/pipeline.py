@@ -26,19 +26,10 @@ from slixmpp import JID
 from slixmpp.xmlstream import ET, tostring
 from slixmpp.xmlstream.xmlstream import NotConnectedError
 
-from xmpp_ext.escaping import escape
+from xmpp_ext.patches import quoteattr
 from xmpp_ext.report import Exchange, Status
 
 IQ_TAG = "{jabber:client}iq"
-
-
-def quoteattr(value: str) -> str:
-    """``value`` as a double-quoted XML attribute value, whitespace kept as character references.
-
-    Not xml.sax.saxutils.quoteattr: that module imports urllib.request (and with
-    it http.client and email), a noticeable part of a one-shot send's start-up.
-    """
-    return f'"{escape(value)}"'
 
 
 class CoalescingWriter:

@@ -24,7 +24,8 @@ from slixmpp import JID
 from slixmpp.xmlstream import tostring
 
 from xmpp_ext.client import ConnectionSettings, build_client, connect, disconnect
-from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter, quoteattr
+from xmpp_ext.patches import quoteattr
+from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter
 from xmpp_ext.plugin import NAMESPACE, ExampleTag
 from xmpp_ext.stopsignals import on_stop_signals
 

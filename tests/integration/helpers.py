@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from slixmpp import JID
-
 from xmpp_ext.client import ConnectionSettings
 from xmpp_ext.localserver import Account, LocalServer
 
@@ -15,16 +13,7 @@ T = TypeVar("T")
 
 
 def settings_for(server: LocalServer, account: Account, resource: str = "test", **overrides) -> ConnectionSettings:
-    values = dict(
-        jid=JID(f"{account.jid}/{resource}"),
-        password=account.password,
-        host=server.host,
-        port=server.port,
-        ca_cert=server.ca_cert,
-        connect_timeout=10.0,
-    )
-    values.update(overrides)
-    return ConnectionSettings(**values)
+    return server.settings_for(account, resource, **overrides)
 
 
 def run(coroutine_function: Callable[[], Awaitable[T]], timeout: float = 60) -> T:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import queue
 import signal
 import subprocess
@@ -19,7 +18,7 @@ XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
 
 def client_env(server: LocalServer, account: Account) -> dict[str, str]:
     """The environment that logs a command in as ``account``: the password never on a command line."""
-    return {**os.environ, **server.client_environment(account), "PYTHONUNBUFFERED": "1"}
+    return {**server.environment_for(account), "PYTHONUNBUFFERED": "1"}
 
 
 def run_xmppext(server: LocalServer, account: Account, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:

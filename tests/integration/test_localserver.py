@@ -104,3 +104,40 @@ def test_missing_server_program_is_a_clear_error(monkeypatch, tmp_path, kind):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ServerNotInstalled, match=f"scripts/setup, or: apt-get install {kind}"):
         SERVERS[kind]()
+
+
+def test_removed_account_is_gone_with_its_roster_and_can_be_made_again(xmpp_server, make_account):
+    from tests.integration.helpers import run
+    from xmpp_ext.client import ConnectError, session
+
+    contact = make_account()
+    account = xmpp_server.add_account(f"again-{os.getpid()}", password="first-password")
+
+    async def add_contact():
+        async with session(xmpp_server.settings_for(account, "r")) as client:
+            await client.plugin["xep_0030"].get_info(jid=xmpp_server.domain, timeout=10)
+            iq = client.make_iq_set()
+            iq.enable("roster")
+            iq["roster"]["items"] = {contact.jid: {"name": "contact", "subscription": "none", "groups": []}}
+            await iq.send(timeout=10)
+            roster = await client.get_roster(timeout=10)
+            assert contact.jid in roster["roster"]["items"]
+
+    run(add_contact)
+    xmpp_server.remove_account(account)
+    assert account not in xmpp_server.accounts
+
+    async def old_password_refused():
+        with pytest.raises(ConnectError, match="authentication failed"):
+            async with session(xmpp_server.settings_for(account, "r")):
+                pass
+
+    run(old_password_refused)
+    again = xmpp_server.add_account(account.localpart, password="second-password")
+
+    async def fresh_roster():
+        async with session(xmpp_server.settings_for(again, "r")) as client:
+            roster = await client.get_roster(timeout=10)
+            assert contact.jid not in roster["roster"]["items"]
+
+    run(fresh_roster)

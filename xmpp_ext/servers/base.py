@@ -110,26 +110,46 @@ class LocalServer(ABC):
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def add_account(self, localpart: str | None = None) -> Account:
-        """Create an account with a random password (also while the server runs)."""
+    def add_account(self, localpart: str | None = None, password: str | Secret | None = None) -> Account:
+        """Create an account (also while the server runs): a random localpart and password unless given."""
         localpart = localpart or f"user{len(self.accounts) + 1}-{secrets.token_hex(3)}"
-        account = Account(f"{localpart}@{self.domain}", Secret(secrets.token_urlsafe(18)))
+        if password is None:
+            password = secrets.token_urlsafe(18)
+        account = Account(f"{localpart}@{self.domain}", password if isinstance(password, Secret) else Secret(password))
         self._write_account(account)
         self.accounts.append(account)
         return account
 
-    def client_environment(self, account: Account) -> dict[str, str]:
-        """The XMPPEXT_* variables that log an xmppext command in as ``account`` on this server.
+    def remove_account(self, account: Account) -> None:
+        """Delete ``account`` with everything the server stores for it (roster, ...); its JID can be made again."""
+        self._delete_account(account)
+        if account in self.accounts:
+            self.accounts.remove(account)
+
+    def environment_for(self, account: Account, base: dict[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: this process's environment) with the XMPPEXT_* login of ``account`` here.
 
         For child processes: the password travels in the environment, never on a command line.
         """
-        return {
-            "XMPPEXT_JID": account.jid,
-            "XMPPEXT_PASSWORD": account.password.reveal(),
-            "XMPPEXT_HOST": self.host,
-            "XMPPEXT_PORT": str(self.port),
-            "XMPPEXT_CA_CERT": str(self.ca_cert),
-        }
+        from xmpp_ext.envvars import login_environment
+
+        return login_environment(
+            account.jid, account.password.reveal(), self.host, self.port, self.ca_cert.resolve(), base
+        )
+
+    def settings_for(self, account: Account, resource: str | None = None, **overrides: object):
+        """The ``ConnectionSettings`` that log in as ``account`` here, TLS verified with this server's CA."""
+        from xmpp_ext.client import ConnectionSettings  # imports slixmpp: only when a client is wanted
+
+        values: dict[str, object] = dict(
+            jid=f"{account.jid}/{resource}" if resource else account.jid,
+            password=account.password,
+            host=self.host,
+            port=self.port,
+            ca_cert=self.ca_cert,
+        )
+        values.update(overrides)
+        return ConnectionSettings(**values)
 
     def start(self) -> LocalServer:
         if self.running:
@@ -195,6 +215,9 @@ class LocalServer(ABC):
 
     @abstractmethod
     def _write_account(self, account: Account) -> None: ...
+
+    @abstractmethod
+    def _delete_account(self, account: Account) -> None: ...
 
     def _popen_options(self) -> dict[str, object]:
         """Extra subprocess.Popen arguments (e.g. the user to run as)."""

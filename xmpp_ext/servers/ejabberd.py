@@ -194,37 +194,72 @@ modules:
             self._register(self._unregistered.pop(0))
 
     def _register(self, account: Account) -> None:
-        """Create ``account`` by in-band registration, from a thread of its own.
+        """Create ``account`` by in-band registration (XEP-0077)."""
+        self._in_thread(self._register_in_band(account), f"could not register {account.jid} in-band")
 
-        A thread with its own event loop works whether or not the caller is
-        inside a running loop (tests add accounts from both).
+    def _delete_account(self, account: Account) -> None:
+        if not self.running:
+            if account in self._unregistered:
+                self._unregistered.remove(account)
+                return
+            raise ServerFailed(f"cannot remove {account.jid}: {self.kind} is not running")
+        self._in_thread(self._unregister_in_band(account), f"could not remove {account.jid} in-band")
+
+    def _in_thread(self, coroutine, failure: str) -> None:
+        """Run ``coroutine`` in a thread with its own event loop.
+
+        A thread works whether or not the caller is inside a running loop
+        (tests add accounts from both).
         """
-        failure: list[BaseException] = []
+        failures: list[BaseException] = []
 
         def run() -> None:
             try:
-                asyncio.run(asyncio.wait_for(self._register_in_band(account), REGISTER_TIMEOUT))
+                asyncio.run(asyncio.wait_for(coroutine, REGISTER_TIMEOUT))
             except BaseException as exc:  # reported in the caller's thread below
-                failure.append(exc)
+                failures.append(exc)
 
-        worker = threading.Thread(target=run, name=f"register {account.jid}")
+        worker = threading.Thread(target=run, name=failure)
         worker.start()
         worker.join()
-        if failure:
-            raise ServerFailed(f"could not register {account.jid} in-band: {failure[0]}\n{self.log_tail()}")
+        if failures:
+            raise ServerFailed(f"{failure}: {failures[0]}\n{self.log_tail()}")
+
+    async def _unregister_in_band(self, account: Account) -> None:
+        """Log in as ``account`` and cancel its registration (XEP-0077 §3.2): no password on a command line."""
+        from slixmpp.exceptions import IqError, IqTimeout
+
+        from xmpp_ext.client import ConnectError, build_client, connect, disconnect
+
+        settings = self.settings_for(account, "unregister")
+        client = build_client(settings, plugins=("xep_0077",))
+        try:
+            await connect(client, settings)
+        except ConnectError as exc:
+            raise ServerFailed(str(exc)) from None
+        # ejabberd may answer by closing the stream (conflict: "User removed") before or instead of the result.
+        closed = asyncio.get_running_loop().create_future()
+        client.add_event_handler("disconnected", lambda _reason: closed.done() or closed.set_result(None))
+        answered = asyncio.ensure_future(client.plugin["xep_0077"].cancel_registration(timeout=REGISTER_TIMEOUT))
+        try:
+            await asyncio.wait({answered, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if answered.done():
+                answered.result()
+        except IqError as error:
+            raise ServerFailed(f"removal refused: {error.condition}") from None
+        except IqTimeout:
+            raise ServerFailed("removal not answered") from None
+        finally:
+            answered.cancel()
+            with contextlib.suppress(Exception):
+                await disconnect(client)
 
     async def _register_in_band(self, account: Account) -> None:
         from slixmpp.exceptions import IqError, IqTimeout
 
-        from xmpp_ext.client import ConnectError, ConnectionSettings, build_client, connect, disconnect
+        from xmpp_ext.client import ConnectError, build_client, connect, disconnect
 
-        settings = ConnectionSettings(
-            jid=f"{account.jid}/register",
-            password=account.password,
-            host=self.host,
-            port=self.port,
-            ca_cert=self.ca_cert,
-        )
+        settings = self.settings_for(account, "register")
         client = build_client(settings, plugins=("xep_0077",))
         client.plugin["xep_0077"].force_registration = True
 

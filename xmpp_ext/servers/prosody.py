@@ -110,3 +110,11 @@ Component {_lua_string("conference." + self.domain)} "muc"
             "};\n"
         )
         (accounts / f"{_prosody_encode(account.localpart)}.dat").write_text(record)
+
+    def _delete_account(self, account: Account) -> None:
+        # Every store (accounts, roster, vcard, ...) keeps one file per user under the host's directory.
+        host = self.workdir / "data" / _prosody_encode(self.domain)
+        user = _prosody_encode(account.localpart)
+        for store in host.glob("*"):
+            for suffix in (".dat", ".list"):
+                (store / f"{user}{suffix}").unlink(missing_ok=True)
