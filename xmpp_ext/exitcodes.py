@@ -30,5 +30,5 @@ def help_epilog(*codes: ExitCode, **overrides: str) -> str:
     lines = ["\b", "Exit codes:"]
     for code in codes or tuple(ExitCode):
         text = overrides.get(code.name.lower(), DESCRIPTIONS[code])
-        lines.append(f"  {int(code):<3}  {text}")
+        lines.append(f"  {int(code)}  {text}")
     return "\n".join(lines)

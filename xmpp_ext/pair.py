@@ -16,25 +16,27 @@ import shlex
 import signal
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xmpp_ext.children import die_with_parent, signal_group
 from xmpp_ext.envfile import PairCredentials
 from xmpp_ext.envvars import login_environment
-from xmpp_ext.report import Exchange, Reporter, Status
+from xmpp_ext.exitcodes import ExitCode
+from xmpp_ext.outcomes import Exchange, Status
+from xmpp_ext.report import Reporter
 from xmpp_ext.stopsignals import on_stop_signals
 
 RESPONDER_RESOURCE = "xmppext-pair"
 STOP_GRACE = 5.0
-EXIT_INTERRUPTED = 130
 
 
 class PairError(Exception):
     """The pair could not run; ``exit_code`` says why (3: the responder never became ready)."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FAILED) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -54,6 +56,16 @@ def child_environment(jid: str, credentials: PairCredentials, password: str) -> 
     return env
 
 
+@dataclass
+class Child:
+    """One client process of the pair: its output pump and its last lines (for error messages)."""
+
+    name: str  # "responder" or "sender"
+    process: asyncio.subprocess.Process
+    pump: asyncio.Task[None] | None = None  # reads its output, when it is not in a terminal window
+    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=5))
+
+
 class Pair:
     def __init__(self, credentials: PairCredentials, options: PairOptions, echo: Callable[[str], None]) -> None:
         self.credentials = credentials
@@ -62,8 +74,7 @@ class Pair:
         self.summary: dict[str, object] | None = None  # the sender's, once it has printed it
         self.responder_jid = ""
         self.exchanges: list[Exchange] = []
-        self._children: list[asyncio.subprocess.Process] = []
-        self._responder_tail: list[str] = []
+        self._children: list[Child] = []
         self._reporter = Reporter(lambda line: echo(f"[sender] {line}"), quiet=options.verbosity < 0)
 
     # -- commands ----------------------------------------------------------------
@@ -101,7 +112,7 @@ class Pair:
                     if not interrupted:
                         raise
                     self.echo(f"interrupted ({interrupted[0].name}): stopping both clients")
-                    return EXIT_INTERRUPTED
+                    return ExitCode.INTERRUPTED
         finally:
             await asyncio.shield(self._stop_all())
 
@@ -110,24 +121,25 @@ class Pair:
             responder = await self._start_responder(Path(scratch))
             sender = await self._start_sender(Path(scratch))
             sender_done = asyncio.ensure_future(self._wait_sender(sender, Path(scratch)))
-            responder_died = asyncio.ensure_future(responder.wait())
+            responder_died = asyncio.ensure_future(responder.process.wait())
             done, _ = await asyncio.wait({sender_done, responder_died}, return_when=asyncio.FIRST_COMPLETED)
             if sender_done in done:
                 responder_died.cancel()
                 return sender_done.result()
             sender_done.cancel()
             raise PairError(
-                f"the responder exited early (status {responder.returncode}) while the sender ran; "
+                f"the responder exited early (status {responder.process.returncode}) while the sender ran; "
                 f"last output: {self._last_output()}"
             )
 
-    async def _start_responder(self, scratch: Path) -> asyncio.subprocess.Process:
+    async def _start_responder(self, scratch: Path) -> Child:
         ready_fifo = scratch / "responder-ready"
         os.mkfifo(ready_fifo, 0o600)
         jid = f"{self.credentials.responder_jid}/{RESPONDER_RESOURCE}"
         command = self._command("respond", "-j", jid, "--ready-fifo", str(ready_fifo))
         env = child_environment(jid, self.credentials, self.credentials.responder_password.reveal())
-        process = await self._spawn("responder", command, env, scratch)
+        child = await self._spawn("responder", command, env, scratch)
+        process = child.process
         # The READY line arrives through a FIFO, so it works the same when the
         # responder's output goes to a terminal window instead of our pipe.
         with FirstLine(ready_fifo) as ready_line:
@@ -141,21 +153,25 @@ class Pair:
             line = ready.result() if ready.done() and not ready.cancelled() else ready_line.read_now()
         if line is not None and line.startswith("READY "):
             self.responder_jid = line.split(" ", 1)[1].strip()
-            return process
+            return child
         if process.returncode is not None:
             await asyncio.sleep(0)  # let the output pump print the responder's last lines
             raise PairError(
                 f"the responder exited with status {process.returncode} before it was ready; "
                 f"last output: {self._last_output()}",
                 # Its own usage (2) and login (3) failures mean the same here; a crash or signal is 1.
-                exit_code=process.returncode if process.returncode in (2, 3) else 1,
+                exit_code=(
+                    ExitCode(process.returncode)
+                    if process.returncode in (ExitCode.BAD_INPUT, ExitCode.CONNECT)
+                    else ExitCode.FAILED
+                ),
             )
         raise PairError(
             f"the responder was not ready within {self.options.ready_timeout:g}s; last output: {self._last_output()}",
-            exit_code=3,
+            exit_code=ExitCode.CONNECT,
         )
 
-    async def _start_sender(self, scratch: Path) -> asyncio.subprocess.Process:
+    async def _start_sender(self, scratch: Path) -> Child:
         jid = self.credentials.sender_jid
         args = ["send", "-t", self.responder_jid, "--timeout", f"{self.options.timeout:g}"]
         if self.options.path is not None:
@@ -165,9 +181,7 @@ class Pair:
         env = child_environment(jid, self.credentials, self.credentials.sender_password.reveal())
         return await self._spawn("sender", self._command(*args), env, scratch)
 
-    async def _spawn(
-        self, name: str, command: list[str], env: dict[str, str], scratch: Path
-    ) -> asyncio.subprocess.Process:
+    async def _spawn(self, name: str, command: list[str], env: dict[str, str], scratch: Path) -> Child:
         if self.options.terminal:
             # Record the client's exit status: a terminal emulator does not pass it on.
             env["XMPPEXT_STATUS_FILE"] = str(scratch / f"{name}-status")
@@ -191,31 +205,32 @@ class Pair:
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
-        self._children.append(process)
+        child = Child(name, process)
+        self._children.append(child)
         if output is not None:
             pump = self._pump_sender if name == "sender" else self._pump_responder
-            process.pump = asyncio.ensure_future(pump(process.stdout))  # type: ignore[attr-defined]
-        return process
+            child.pump = asyncio.ensure_future(pump(process.stdout, child))
+        return child
 
-    async def _wait_sender(self, sender: asyncio.subprocess.Process, scratch: Path) -> int:
-        status = await sender.wait()
-        pump = getattr(sender, "pump", None)
-        if pump is not None:
-            await pump
+    async def _wait_sender(self, sender: Child, scratch: Path) -> int:
+        status = await sender.process.wait()
+        if sender.pump is not None:
+            await sender.pump
         if self.options.terminal:
             with contextlib.suppress(OSError, ValueError):
                 status = int((scratch / "sender-status").read_text().strip())
         return status
 
-    async def _pump_responder(self, stream: asyncio.StreamReader) -> None:
+    async def _pump_responder(self, stream: asyncio.StreamReader, child: Child) -> None:
         async for raw in stream:
             line = raw.decode(errors="replace").rstrip("\n")
-            self._responder_tail = [*self._responder_tail[-4:], line]
+            child.last_lines.append(line)
             self.echo(f"[responder] {line}")
 
-    async def _pump_sender(self, stream: asyncio.StreamReader) -> None:
+    async def _pump_sender(self, stream: asyncio.StreamReader, child: Child) -> None:
         async for raw in stream:
             line = raw.decode(errors="replace").rstrip("\n")
+            child.last_lines.append(line)
             exchange = _parse_exchange(line)
             if exchange is None:
                 summary = _parse_summary(line)
@@ -229,29 +244,29 @@ class Pair:
             self._reporter.exchange(exchange)
 
     def _last_output(self) -> str:
-        return " | ".join(self._responder_tail) or "(none)"
+        responder = next((child for child in self._children if child.name == "responder"), None)
+        return " | ".join(responder.last_lines if responder else ()) or "(none)"
 
     async def _stop_all(self) -> None:
         """SIGTERM every child's group, then SIGKILL what is left after the grace period."""
-        running = [child for child in self._children if child.returncode is None]
-        for child in running:
-            signal_group(child.pid, signal.SIGTERM)
+        running = [child.process for child in self._children if child.process.returncode is None]
+        for process in running:
+            signal_group(process.pid, signal.SIGTERM)
         if running:
             _, pending = await asyncio.wait(
-                [asyncio.ensure_future(child.wait()) for child in running], timeout=STOP_GRACE
+                [asyncio.ensure_future(process.wait()) for process in running], timeout=STOP_GRACE
             )
-            for child in running:
-                if child.returncode is None:
-                    signal_group(child.pid, signal.SIGKILL)
+            for process in running:
+                if process.returncode is None:
+                    signal_group(process.pid, signal.SIGKILL)
             for task in pending:
                 await task
         for child in self._children:
             # Whatever the group leader left behind in its group goes too.
-            signal_group(child.pid, signal.SIGKILL)
-            pump = getattr(child, "pump", None)
-            if pump is not None:
+            signal_group(child.process.pid, signal.SIGKILL)
+            if child.pump is not None:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await pump
+                    await child.pump
 
 
 def _parse_exchange(line: str) -> Exchange | None:

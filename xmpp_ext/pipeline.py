@@ -26,8 +26,9 @@ from slixmpp import JID
 from slixmpp.xmlstream import ET, tostring
 from slixmpp.xmlstream.xmlstream import NotConnectedError
 
+from xmpp_ext.outcomes import Exchange, Status, iq_reply_verdict
 from xmpp_ext.patches import quoteattr
-from xmpp_ext.report import Exchange, Status
+from xmpp_ext.plugin import EXAMPLE_TAG
 
 IQ_TAG = "{jabber:client}iq"
 
@@ -69,7 +70,10 @@ class IqPipeline:
         name: str,
         report: Callable[[Exchange], None],
         expect_error: str | None = None,
+        on_silence: Callable[[], None] | None = None,
     ) -> None:
+        """``on_silence`` is called when a whole window of requests in a row has timed out with no reply
+        at all in between: the peer may just be silent, or the connection may have stalled."""
         self._client = client
         self._peer = JID(peer).full
         self._timeout = timeout
@@ -80,6 +84,9 @@ class IqPipeline:
         self._suffix = f"'>{tostring(payload)}</iq>"
         self._id_prefix = f"b{client.new_id()[:8]}-"
         self._next_number = 0
+        self._window = 1
+        self._expired_in_a_row = 0
+        self._on_silence = on_silence
         self._remaining = 0
         # id -> (send time, time-out handle); at most `window` entries.
         self._pending: dict[str, tuple[float, asyncio.TimerHandle]] = {}
@@ -89,6 +96,7 @@ class IqPipeline:
     async def run(self, count: int, window: int) -> None:
         self._done = self._client.loop.create_future()
         self._remaining = count
+        self._window = window
         self._client.add_filter("in", self._claim_reply)
         try:
             for _ in range(min(window, count)):
@@ -128,24 +136,33 @@ class IqPipeline:
             return stanza
         itype = xml.get("type")
         if itype == "result":
-            if self._expect_error:
-                self._finish(iq_id, Status.FAILED, f"result, but {self._expect_error} was expected")
-            else:
-                self._finish(iq_id, Status.OK, "result")
+            status, detail = iq_reply_verdict(itype, xml.find(EXAMPLE_TAG) is not None, self._expect_error)
         elif itype == "error":
             # The stanza is already built: slixmpp's error interface reads it.
-            condition = stanza["error"]["condition"] or "undefined-condition"
-            text = stanza["error"]["text"]
-            detail = f"error {condition}" + (f": {text}" if text else "")
-            status = Status.OK if condition == self._expect_error else Status.FAILED
-            self._finish(iq_id, status, detail)
+            error = stanza["error"]
+            status, detail = iq_reply_verdict(
+                itype, False, self._expect_error, error["condition"], error["text"], xml.get("from")
+            )
         else:
             return stanza  # a get/set reusing our id is not a reply
+        self._expired_in_a_row = 0
+        self._finish(iq_id, status, detail)
         return None  # claimed: no handler scan for it
 
     def _expire(self, iq_id: str) -> None:
         if iq_id in self._pending:
+            self._expired_in_a_row += 1
+            if self._expired_in_a_row == self._window and self._on_silence is not None:
+                self._on_silence()
             self._finish(iq_id, Status.LOST, f"no reply within {self._timeout:g}s", with_latency=False)
+
+    @property
+    def window(self) -> int:
+        return self._window
+
+    def heard_from_server(self) -> None:
+        """The connection is alive (e.g. a ping was answered): count silent time-outs afresh."""
+        self._expired_in_a_row = 0
 
     def _finish(self, iq_id: str, status: Status, detail: str, with_latency: bool = True) -> None:
         sent, timer = self._pending.pop(iq_id)

@@ -1,117 +1,11 @@
-"""Outcomes of exchanges and how they are counted and shown.
-
-Every request ends as exactly one Exchange, so ``sent == ok + failed + lost``
-holds by construction. Latencies go into a fixed-size histogram: memory stays
-flat however many requests a burst sends.
-"""
+"""How outcomes are shown: one line (or JSON object) per exchange, then the summary."""
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 
-
-class Status(StrEnum):
-    OK = "ok"  # the reply we expected (a result, or an error the scenario expects)
-    FAILED = "failed"  # an unexpected error reply (from the peer or a server)
-    LOST = "lost"  # no reply within the timeout
-    SENT = "sent"  # sent without awaiting a reply (--no-reply)
-
-
-@dataclass(frozen=True)
-class Exchange:
-    name: str
-    status: Status
-    detail: str
-    latency: float | None = None  # seconds, from sending to the reply
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "status": str(self.status),
-            "detail": self.detail,
-            "latency_ms": None if self.latency is None else round(self.latency * 1000, 3),
-        }
-
-
-class LatencyHistogram:
-    """Log-scale buckets (about 1% wide) from 1 µs to 1000 s."""
-
-    _GROWTH = 1.01
-    _LOW = 1e-6
-    _BUCKETS = math.ceil(math.log(1e9) / math.log(_GROWTH)) + 1
-
-    def __init__(self) -> None:
-        self._counts = [0] * self._BUCKETS
-        self.count = 0
-        self.max = 0.0
-
-    def record(self, seconds: float) -> None:
-        index = 0 if seconds <= self._LOW else min(self._BUCKETS - 1, int(math.log(seconds / self._LOW, self._GROWTH)))
-        self._counts[index] += 1
-        self.count += 1
-        self.max = max(self.max, seconds)
-
-    def percentile(self, fraction: float) -> float | None:
-        """The latency below which ``fraction`` of the samples lie (bucket upper bound)."""
-        if not self.count:
-            return None
-        rank = max(1, math.ceil(fraction * self.count))
-        seen = 0
-        for index, bucket in enumerate(self._counts):
-            seen += bucket
-            if seen >= rank:
-                return min(self.max, self._LOW * self._GROWTH ** (index + 1))
-        return self.max
-
-
-@dataclass
-class Tally:
-    sent: int = 0
-    ok: int = 0
-    failed: int = 0
-    lost: int = 0
-    unsent: int = 0  # never sent: the run stopped early (connection lost)
-    latencies: LatencyHistogram = field(default_factory=LatencyHistogram)
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None  # set when the last exchange ended (logging out is not part of the run)
-
-    def add(self, exchange: Exchange) -> None:
-        self.sent += 1
-        if exchange.status in (Status.OK, Status.SENT):
-            self.ok += 1
-        elif exchange.status is Status.FAILED:
-            self.failed += 1
-        else:
-            self.lost += 1
-        if exchange.latency is not None:
-            self.latencies.record(exchange.latency)
-
-    @property
-    def all_ok(self) -> bool:
-        return self.failed == 0 and self.lost == 0
-
-    def summary(self) -> dict[str, object]:
-        elapsed = max((self.finished or time.monotonic()) - self.started, 1e-9)
-
-        def ms(value: float | None) -> float | None:
-            return None if value is None else round(value * 1000, 3)
-
-        return {
-            "sent": self.sent,
-            "ok": self.ok,
-            "failed": self.failed,
-            "lost": self.lost,
-            "unsent": self.unsent,
-            "per_second": round(self.sent / elapsed, 1),
-            "p50_ms": ms(self.latencies.percentile(0.50)),
-            "p99_ms": ms(self.latencies.percentile(0.99)),
-            "max_ms": ms(self.latencies.max if self.latencies.count else None),
-            "seconds": round(elapsed, 3),
-        }
+from xmpp_ext.display import printable
+from xmpp_ext.outcomes import Exchange, Status
 
 
 class Reporter:
@@ -133,7 +27,7 @@ class Reporter:
             self._echo(self._dumps(exchange.as_dict()))
         else:
             latency = "" if exchange.latency is None else f"  {exchange.latency * 1000:.1f} ms"
-            self._echo(f"{exchange.name:<24} {exchange.status:<6} {exchange.detail}{latency}")
+            self._echo(f"{exchange.name:<24} {exchange.status:<6} {printable(exchange.detail)}{latency}")
 
     def summary(self, summary: dict[str, object]) -> None:
         if self._json:

@@ -1,8 +1,14 @@
 """The respond job: answer example_tag requests and messages until told to stop.
 
-* iq get/set carrying the tag: a result carrying the tag, filled like the
-  tutorial's responder. Invalid ones the plugin refuses with bad-request;
-  they are logged and counted here like every other answer.
+* iq get/set carrying the tag: one decision (``Responder.decide``) for every
+  request — who may ask first (``--allow``: forbidden), then what was asked
+  (invalid: bad-request), else a result carrying the tag, filled like the
+  tutorial's responder. Every answer is logged and counted.
+* Every reply is measured as it will be written before it is sent: a reply
+  that would exceed what the server accepts (XEP-0478's announced limit, or
+  the 10,000 bytes RFC 6120 §13.12 lets every server assume) is replaced by a
+  smaller one or not sent, so no request can make our own output cost the
+  responder its stream.
 * a message carrying the tag: a message back to its sender carrying the tag
   (text = the original body) and a XEP-0461 <reply/> naming the original.
   Messages that are themselves replies, and our own, are never answered, so
@@ -15,26 +21,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import slixmpp
-from slixmpp import JID
 from slixmpp.xmlstream import tostring
 
-from xmpp_ext.client import ConnectionSettings, build_client, connect, disconnect
+from xmpp_ext.client import ConnectError, ConnectionSettings, build_client, connect, disconnect
+from xmpp_ext.display import printable
 from xmpp_ext.patches import quoteattr
 from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter
-from xmpp_ext.plugin import NAMESPACE, ExampleTag
+from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
 from xmpp_ext.stopsignals import on_stop_signals
+from xmpp_ext.streamlimits import SAFE_STANZA_BYTES, watch_stanza_limit
 
 log = logging.getLogger(__name__)
 
 RESPONDER_PLUGINS = ("xep_0030", "xep_0461", "example_tag")
 DEFAULT_RESOURCE = "xmppext"
 REPLY_NAMESPACE = "urn:xmpp:reply:0"
-EXAMPLE_TAG = f"{{{NAMESPACE}}}example_tag"
 MAX_RECONNECT_DELAY = 30.0
 
 
@@ -48,6 +56,12 @@ class RespondOptions:
     delay: float = 0.0  # answer iqs only after this many seconds (a slow peer, for tests)
 
 
+class Answer(Enum):
+    RESULT = "result"
+    FORBIDDEN = "forbidden"
+    BAD_REQUEST = "bad-request"
+
+
 class Responder:
     """Answers on a connected (or reconnecting) client; ``run`` owns its lifetime."""
 
@@ -59,59 +73,118 @@ class Responder:
         self.options = options
         self.echo = echo
         self.answered = 0
+        self.reply_budget = SAFE_STANZA_BYTES
         self._stop = asyncio.Event()
         self._stopping = False
         self._failed_sessions = 0
         self._had_session = False
+        self._outage_started: float | None = None
+        self._fatal: str | None = None  # why the responder must not reconnect (e.g. conflict)
+        self._stream_error = ""
         self._reconnecting: asyncio.Future[None] | None = None
         self._waiting = 0  # requests held back by --delay
         self.most_waiting = 0
         client.add_event_handler("session_start", self._on_session_start)
         client.add_event_handler("disconnected", self._on_disconnected)
+        client.add_event_handler("stream_error", self._on_stream_error)
+        watch_stanza_limit(client, self._on_stanza_limit)
+        client.add_event_handler("connection_failed", self._on_connection_failed)
         # The reply's tag is the same for every request: serialise it once.
         reply_tag = ExampleTag()
         reply_tag.fill_interfaces(True, options.reply_string)
         self._reply_tag = tostring(reply_tag.xml)
         self._result_description = f"answered result (some_string={options.reply_string!r})"
         self._writer = CoalescingWriter(client)
-        client.add_filter("in", self._answer_fast)
-        client.add_event_handler("example_tag_get_iq", self._refuse)
-        client.add_event_handler("example_tag_set_iq", self._refuse)
-        client.add_event_handler("example_tag_invalid_iq", self._on_invalid)
+        client.add_filter("in", self._answer_request)
         client.add_event_handler("example_tag_message", self._on_message)
 
     def stop(self) -> None:
         self._stop.set()
 
     async def run(self, settings: ConnectionSettings) -> None:
+        """Log in, answer until stopped. A stop signal while logging in ends the attempt at once.
+
+        :raises ConnectError: no first session, or another client took over our full JID.
+        """
+        this_task = asyncio.current_task()
+        signalled: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            signalled.append(signum)
+            self.stop()
+            if not self._had_session and this_task is not None:
+                this_task.cancel()  # still logging in: nothing to finish
+
         try:
-            with on_stop_signals(lambda _signum: self.stop()):
-                await connect(self.client, settings)
+            with on_stop_signals(on_signal):
+                try:
+                    await connect(self.client, settings)
+                except asyncio.CancelledError:
+                    if not signalled:
+                        raise
+                    return
                 if self.options.duration is not None:
                     asyncio.get_running_loop().call_later(self.options.duration, self.stop)
                 await self._stop.wait()
         finally:
             self._stopping = True
             await disconnect(self.client)
+        if self._fatal:
+            raise ConnectError(self._fatal)
 
     # -- session ---------------------------------------------------------------
 
     def _on_session_start(self, _event: object) -> None:
         self._had_session = True
         self._failed_sessions = 0
+        if self._outage_started is not None:
+            self.echo(f"reconnected after {time.monotonic() - self._outage_started:.1f}s")
+            self._outage_started = None
         self.client.send_presence()
         ready = f"READY {self.client.boundjid.full}"
-        self.echo(ready)
+        # The FIFO first: whoever watches our output may act on READY (even stop us) the moment it appears.
         if self.options.ready_fifo is not None:
             _write_line(self.options.ready_fifo, ready)
+        self.echo(ready)
+
+    def _on_stanza_limit(self, max_bytes: int) -> None:
+        self.reply_budget = max_bytes
+
+    def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
+        text = f": {error['text']}" if error["text"] else ""
+        self._stream_error = f"stream error {error['condition']}{printable(text)}"
+        if error["condition"] == "conflict":
+            # Another client logged in with our full JID; reconnecting would only knock it off in turn, forever.
+            self._fatal = (
+                f"another client logged in as {self.client.boundjid.full} ({self._stream_error}); stopping. "
+                "Give each responder its own resource (-j user@domain/resource)"
+            )
 
     def _on_disconnected(self, reason: object) -> None:
         # Before the first session, connect() reports failures itself (exit 3).
         if self._stopping or not self._had_session:
             return
+        cause = self._stream_error or printable(reason or "connection closed")
+        self._stream_error = ""
+        if self._fatal:
+            self.echo(f"disconnected ({cause})")
+            self.stop()
+            return
+        if self._outage_started is None:
+            self._outage_started = time.monotonic()
+        self._schedule_reconnect(f"disconnected ({cause})")
+
+    def _on_connection_failed(self, error: object) -> None:
+        # slixmpp would retry on its own, backing off up to 300 s in silence: keep to our cap, and say so.
+        if self._stopping or not self._had_session:
+            return
+        self.client.cancel_connection_attempt()
+        self._schedule_reconnect(f"reconnection failed ({printable(error)})")
+
+    def _schedule_reconnect(self, what: str) -> None:
         delay = min(MAX_RECONNECT_DELAY, 0.5 * 2**self._failed_sessions)
         self._failed_sessions += 1
-        self.echo(f"disconnected ({reason or 'connection closed'}); reconnecting in {delay:g}s")
+        self.echo(f"{what}; reconnecting in {delay:g}s")
         self._reconnecting = asyncio.ensure_future(self._reconnect(delay))
 
     async def _reconnect(self, delay: float) -> None:
@@ -121,40 +194,56 @@ class Responder:
         except TimeoutError:
             pass
         host, port = self.client.custom_address or (None, None)
-        # slixmpp keeps retrying a refused connection with its own back-off.
         self.client.connect(host, port)
 
     # -- answering -------------------------------------------------------------
 
-    def _allowed(self, sender: JID) -> bool:
-        return not self.options.allow or sender.bare in self.options.allow
+    def _allowed(self, sender: str) -> bool:
+        return not self.options.allow or sender.partition("/")[0] in self.options.allow
 
-    def _answer_fast(self, stanza: slixmpp.stanza.RootStanza) -> slixmpp.stanza.RootStanza | None:
-        """Incoming filter: answer a valid, allowed request at once, before the handler scan.
+    def decide(self, iq: slixmpp.Iq) -> tuple[Answer, str | None]:
+        """How to answer an iq get/set carrying the tag: who may ask first, then what they asked."""
+        # No 'from' means the stanza comes from our own account (RFC 6120 §8.1.2.1).
+        requester = iq.xml.get("from") or self.client.boundjid.bare
+        if not self._allowed(requester):
+            return Answer.FORBIDDEN, "not allowed to use this responder"
+        if len(iq.xml) != 1:
+            return Answer.BAD_REQUEST, "an iq request carries exactly one payload element (RFC 6120 §8.2.3)"
+        problem = iq["example_tag"].validation_problem()
+        if problem is not None:
+            return Answer.BAD_REQUEST, problem
+        return Answer.RESULT, None
 
-        Everything else goes on to the plugin: an invalid request gets its
-        bad-request there, a valid one from a sender not allowed reaches
-        ``_refuse`` through the plugin's event.
-        """
+    def _answer_request(self, stanza: slixmpp.stanza.RootStanza) -> slixmpp.stanza.RootStanza | None:
+        """Incoming filter: every iq get/set carrying the tag is answered here, before the handler scan."""
         xml = stanza.xml
-        if xml.tag != IQ_TAG or xml.get("type") not in ("get", "set") or xml.find(EXAMPLE_TAG) is None:
+        itype = xml.get("type")
+        if xml.tag != IQ_TAG or itype not in ("get", "set") or xml.find(EXAMPLE_TAG) is None:
             return stanza
         requester = xml.get("from")
-        if not requester or stanza["example_tag"].validation_problem() is not None:
-            return stanza
-        if self.options.allow and requester.partition("/")[0] not in self.options.allow:
-            return stanza
-        reply = (
-            f"<iq xmlns='jabber:client' type='result' to={quoteattr(requester)} id={quoteattr(xml.get('id', ''))}>"
-            f"{self._reply_tag}</iq>"
-        )
-        if self.options.delay:
-            self._waiting += 1
-            self.most_waiting = max(self.most_waiting, self._waiting)
-            self.client.loop.call_later(self.options.delay, self._answer_late, reply, xml.get("type"), requester)
-        else:
-            self._writer.write(reply)
-            self._answered("iq", xml.get("type"), requester, self._result_description)
+        shown = printable(requester or self.client.boundjid.bare)
+        answer, problem = self.decide(stanza)
+        if answer is Answer.RESULT:
+            to = f" to={quoteattr(requester)}" if requester else ""
+            reply = (
+                f"<iq xmlns='jabber:client' type='result'{to} id={quoteattr(xml.get('id', ''))}>{self._reply_tag}</iq>"
+            )
+            if len(reply.encode()) > self.reply_budget:
+                # Only an id or a JID far beyond any sane size gets here; an error would have to echo it too.
+                self._answered("iq", itype, shown, "not answered (its id would make the reply too large)")
+                return None
+            if self.options.delay:
+                self._waiting += 1
+                self.most_waiting = max(self.most_waiting, self._waiting)
+                self.client.loop.call_later(self.options.delay, self._answer_late, reply, itype, shown)
+            else:
+                self._writer.write(reply)
+                self._answered("iq", itype, shown, self._result_description)
+            return None
+        condition, etype = ("forbidden", "auth") if answer is Answer.FORBIDDEN else ("bad-request", "modify")
+        self.client.plugin["example_tag"].refuse(stanza, condition, problem, etype=etype)
+        why = "not in --allow" if answer is Answer.FORBIDDEN else printable(problem)
+        self._answered("iq", itype, shown, f"refused with {condition} ({why})")
         return None
 
     def _answer_late(self, reply: str, itype: str, requester: str) -> None:
@@ -162,19 +251,9 @@ class Responder:
         self._writer.write(reply)
         self._answered("iq", itype, requester, self._result_description)
 
-    def _refuse(self, iq: slixmpp.Iq) -> None:
-        # Only requests the fast path passed on get here: valid ones from senders not allowed.
-        self.client.plugin["example_tag"].refuse(iq, "forbidden", "not allowed to use this responder", etype="auth")
-        self._answered("iq", iq["type"], iq["from"], "refused with forbidden (not in --allow)")
-
-    def _on_invalid(self, iq: slixmpp.Iq) -> None:
-        # The plugin has already answered with bad-request; this only reports it.
-        problem = iq["example_tag"].validation_problem()
-        self._answered("iq", iq["type"], iq["from"], f"refused with bad-request ({problem})")
-
     def _on_message(self, msg: slixmpp.Message) -> None:
         author = msg["from"]
-        what = f"message from {author}"  # messages are rare: no need to save this formatting
+        what = f"message from {printable(author)}"  # messages are rare: no need to save this formatting
         if author == self.client.boundjid:
             return
         if msg.xml.find(f"{{{REPLY_NAMESPACE}}}reply") is not None:
@@ -184,24 +263,35 @@ class Responder:
             if self.verbose:
                 self.echo(f"{what}: ignored (a headline expects no reply)")
             return
-        if not self._allowed(author):
+        if not self._allowed(str(author)):
             if self.verbose:
                 self.echo(f"{what}: ignored (not in --allow)")
             return
-        if not msg["id"]:
-            if self.verbose:
-                self.echo(f"{what}: ignored (no id for a XEP-0461 reply to name)")
+        reply = self._message_reply(msg)
+        if reply is None:
+            self._answered("message", "", printable(author), "not answered (a reply would be too large)")
             return
-        mtype = msg["type"] if msg["type"] in ("chat", "normal") else "chat"
-        reply = self.client.make_message(mto=author, mbody=self.options.reply_string, mtype=mtype)
-        reply["id"] = self.client.new_id()
-        reply["example_tag"].fill_interfaces(True, self.options.reply_string, text=msg["body"] or None)
-        reply["reply"]["id"] = msg["id"]
-        reply["reply"]["to"] = author
         reply.send()
-        self._answered("message", "", author, f"answered with a reply to {msg['id']}")
+        named = f" to {printable(msg['id'])}" if msg["id"] else " (it has no id to name)"
+        self._answered("message", "", printable(author), f"answered with a reply{named}")
 
-    def _answered(self, kind: str, itype: str, requester: object, how: str) -> None:
+    def _message_reply(self, msg: slixmpp.Message) -> slixmpp.Message | None:
+        """A tagged message back to the author, echoing its body while the reply stays within the budget."""
+        author = msg["from"]
+        mtype = msg["type"] if msg["type"] in ("chat", "normal") else "chat"
+        for echo_body in (True, False):
+            reply = self.client.make_message(mto=author, mbody=self.options.reply_string, mtype=mtype)
+            reply["id"] = self.client.new_id()
+            text = (msg["body"] or None) if echo_body else None
+            reply["example_tag"].fill_interfaces(True, self.options.reply_string, text=text)
+            if msg["id"]:  # XEP-0461 names the message answered by its id; without one, a plain tagged reply
+                reply["reply"]["id"] = msg["id"]
+                reply["reply"]["to"] = author
+            if len(tostring(reply.xml).encode()) <= self.reply_budget:
+                return reply
+        return None
+
+    def _answered(self, kind: str, itype: str, requester: str, how: str) -> None:
         self.answered += 1
         if self.verbose:  # the line is only built when it is shown
             self.echo(f"{kind} {itype + ' ' if itype else ''}from {requester}: {how}")
@@ -227,6 +317,8 @@ async def respond(
     """Run a responder until stopped; returns how many stanzas it answered.
 
     ``verbose``: print one line per exchange (READY and reconnects are always printed).
+
+    :raises ConnectError: no first session, or another client took over our full JID (stream error conflict).
     """
     client = build_client(settings, RESPONDER_PLUGINS)
     responder = Responder(client, options, echo, verbose)

@@ -12,7 +12,8 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 
 import slixmpp
@@ -21,15 +22,18 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET, tostring
 
 from xmpp_ext.client import ConnectionSettings, session
+from xmpp_ext.outcomes import Exchange, Status, Tally, iq_reply_verdict
 from xmpp_ext.pipeline import IqPipeline
-from xmpp_ext.plugin import NAMESPACE, ExampleTag, check_payload_size, check_xml_attributes, check_xml_name
-from xmpp_ext.report import Exchange, Status, Tally
+from xmpp_ext.plugin import EXAMPLE_TAG, NAMESPACE, ExampleTag, check_payload_size
 from xmpp_ext.stopsignals import on_stop_signals
 
 log = logging.getLogger(__name__)
 
 SENDER_PLUGINS = ("xep_0030", "example_tag")
-REPLY_PLUGIN = "xep_0461"  # message replies reference the message they answer (XEP-0461)
+REPLY_PLUGIN = "xep_0461"
+PING_NAMESPACE = "urn:xmpp:ping"  # XEP-0199: every server answers it
+# A ping gets at least this long: behind a server's rate limit it waits its turn like everything we sent.
+STALL_PING_TIMEOUT = 10.0  # message replies reference the message they answer (XEP-0461)
 TUTORIAL_STRING = (
     f'<example_tag xmlns="{NAMESPACE}" some_string="Another_string">'
     'Info_inside_tag<inside_tag first_field="1" secound_field="2" /></example_tag>'
@@ -46,38 +50,31 @@ def bundled_payload() -> Path:
     return Path(__file__).resolve().parent / "data" / "test_example_tag.xml"
 
 
-class RunStopped(Exception):
-    """The run ended before every request was sent; what was in flight is lost, the rest unsent.
+class StopKind(Enum):
+    CONNECTION_LOST = "connection lost"
+    INTERRUPTED = "interrupted"
 
-    ``tally`` (set by ``send``) counts what did happen before.
-    """
 
-    def __init__(self, reason: str, unsent: int = 0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.unsent = unsent
-        self.tally: Tally | None = None
+@dataclass(frozen=True)
+class RunStop:
+    """Why a run ended before every request was sent: in-flight requests are lost, ``unsent`` never went out."""
+
+    kind: StopKind
+    reason: str  # e.g. "stream error policy-violation: ...", "SIGINT"
+    unsent: int = 0
 
     @property
     def detail(self) -> str:
         """How a request in flight at that moment ended."""
-        return self.reason
+        return f"{self.kind.value} ({self.reason})"
 
 
-class ConnectionLost(RunStopped):
-    """The connection to the server dropped during a run."""
+@dataclass
+class SendResult:
+    """What a send run did: every exchange counted, and how it stopped if it stopped early."""
 
-    @property
-    def detail(self) -> str:
-        return f"connection lost ({self.reason})"
-
-
-class Interrupted(RunStopped):
-    """SIGINT (Ctrl-C) or SIGTERM stopped the run; the session was closed politely."""
-
-    @property
-    def detail(self) -> str:
-        return f"interrupted ({self.reason})"
+    tally: Tally
+    stop: RunStop | None = None
 
 
 class NotSupported(Exception):
@@ -187,30 +184,31 @@ class Sender:
         # Set when the run must end early: the stream ended under us (no reply
         # can arrive after that, so waiting out every time-out would only make
         # the failure slow), or the user interrupted it.
-        self._stopped: asyncio.Future[RunStopped] = client.loop.create_future()
+        self._stopped: asyncio.Future[RunStop] = client.loop.create_future()
         self._stream_error = ""
+        self._pinging: asyncio.Future[None] | None = None
         client.add_event_handler("stream_error", self._on_stream_error)
         client.add_event_handler("disconnected", self._on_disconnected)
 
-    def stop(self, reason: RunStopped) -> None:
+    def stop(self, kind: StopKind, reason: str) -> None:
         """End the run early: requests in flight end as lost, the rest are not sent."""
         if not self._stopped.done():
-            self._stopped.set_result(reason)
+            self._stopped.set_result(RunStop(kind, reason))
 
     def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
         text = f": {error['text']}" if error["text"] else ""
         self._stream_error = f"stream error {error['condition']}{text}"
 
     def _on_disconnected(self, reason: object) -> None:
-        self.stop(ConnectionLost(self._stream_error or str(reason or "connection closed")))
+        self.stop(StopKind.CONNECTION_LOST, self._stream_error or str(reason or "connection closed"))
 
     async def run(self, step: Step) -> Exchange:
         if step.kind == "message":
             return await self._message(step)
         return await self._iq(step)
 
-    async def run_all(self, steps: list[Step], report: Callable[[Exchange], None]) -> None:
-        """Run ``steps`` in order; raises RunStopped if the connection drops or ``stop`` is called on the way."""
+    async def run_all(self, steps: list[Step], report: Callable[[Exchange], None]) -> RunStop | None:
+        """Run ``steps`` in order; how the run stopped if the connection dropped or ``stop`` was called."""
         for index, step in enumerate(steps):
             exchange = asyncio.ensure_future(self.run(step))
             await asyncio.wait({exchange, self._stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -220,27 +218,65 @@ class Sender:
             exchange.cancel()
             stopped = self._stopped.result()
             report(Exchange(step.name, Status.LOST, stopped.detail))
-            stopped.unsent = len(steps) - index - 1
-            raise stopped
+            return replace(stopped, unsent=len(steps) - index - 1)
+        return None
 
-    async def burst(self, step: Step, count: int, window: int, report: Callable[[Exchange], None]) -> None:
+    async def burst(self, step: Step, count: int, window: int, report: Callable[[Exchange], None]) -> RunStop | None:
         """Send ``count`` copies of an iq step with at most ``window`` awaiting their reply.
 
-        Raises RunStopped if the connection drops or ``stop`` is called:
-        requests in flight end as lost at once and the rest are not sent.
+        If the connection drops or ``stop`` is called, requests in flight end
+        as lost at once, the rest are not sent, and that stop is returned.
         """
         pipeline = IqPipeline(
-            self.client, self.to, step.tag.xml, step.itype, self.timeout, step.name, report, step.expect_error
+            self.client,
+            self.to,
+            step.tag.xml,
+            step.itype,
+            self.timeout,
+            step.name,
+            report,
+            step.expect_error,
+            on_silence=lambda: self._check_connection(pipeline),
         )
         running = asyncio.ensure_future(pipeline.run(count, window))
-        await asyncio.wait({running, self._stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if running.done():
-            running.result()
+        try:
+            await asyncio.wait({running, self._stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if running.done():
+                running.result()
+                return None
+            stopped = self._stopped.result()
+            unsent = pipeline.abort(stopped.detail)
+            await running
+            return replace(stopped, unsent=unsent)
+        finally:
+            if self._pinging is not None:
+                self._pinging.cancel()
+
+    def _check_connection(self, pipeline: IqPipeline) -> None:
+        """A whole window timed out without a reply: ping the server to tell a silent peer from a dead stream.
+
+        Without this a stalled connection (socket open, nothing forwarded) would
+        swallow one request per expired slot until the burst's end, for hours.
+        """
+        if self._pinging is not None and not self._pinging.done():
             return
-        stopped = self._stopped.result()
-        stopped.unsent = pipeline.abort(stopped.detail)
-        await running
-        raise stopped
+
+        async def ping() -> None:
+            iq = self.client.make_iq_get(ito=self.client.boundjid.domain)
+            iq.xml.append(ET.Element(f"{{{PING_NAMESPACE}}}ping"))
+            try:
+                await iq.send(timeout=max(self.timeout, STALL_PING_TIMEOUT))
+            except IqError:
+                pass  # any answer, even an error, shows the stream is alive
+            except IqTimeout:
+                self.stop(
+                    StopKind.CONNECTION_LOST,
+                    f"connection stalled: no reply to {pipeline.window} requests, nor to a ping of the server",
+                )
+                return
+            pipeline.heard_from_server()
+
+        self._pinging = asyncio.ensure_future(ping())
 
     async def _iq(self, step: Step) -> Exchange:
         iq = self.client.make_iq(ito=self.to, itype=step.itype)
@@ -249,18 +285,17 @@ class Sender:
         try:
             reply = await iq.send(timeout=self.timeout)
         except IqError as error:
-            latency = time.monotonic() - started
-            condition = error.condition
-            text = f": {error.text}" if error.text else ""
-            if condition == step.expect_error:
-                return Exchange(step.name, Status.OK, f"error {condition} (expected){text}", latency)
-            return Exchange(step.name, Status.FAILED, f"error {condition} from {error.iq['from']}{text}", latency)
+            status, detail = iq_reply_verdict(
+                "error", False, step.expect_error, error.condition, error.text, str(error.iq["from"])
+            )
+            return Exchange(step.name, status, detail, time.monotonic() - started)
         except IqTimeout:
             return Exchange(step.name, Status.LOST, f"no reply within {self.timeout:g}s")
         latency = time.monotonic() - started
-        if step.expect_error:
-            return Exchange(step.name, Status.FAILED, f"result, but {step.expect_error} was expected", latency)
-        return Exchange(step.name, Status.OK, f"result{_describe_tag(reply)}", latency)
+        tag = reply.xml.find(EXAMPLE_TAG)
+        some_string = None if tag is None else reply["example_tag"]["some_string"]
+        status, detail = iq_reply_verdict("result", tag is not None, step.expect_error, some_string=some_string)
+        return Exchange(step.name, status, detail, latency)
 
     async def _message(self, step: Step) -> Exchange:
         msg = self.client.make_message(mto=self.to, mbody=step.tag["text"] or step.name, mtype="chat")
@@ -280,16 +315,11 @@ class Sender:
         except MessageBounced as bounce:
             text = f": {bounce.text}" if bounce.text else ""
             return Exchange(step.name, Status.FAILED, f"bounced {bounce.condition}{text}", time.monotonic() - started)
-        return Exchange(
-            step.name, Status.OK, f"reply from {reply['from']}{_describe_tag(reply)}", time.monotonic() - started
-        )
-
-
-def _describe_tag(stanza: slixmpp.stanza.RootStanza) -> str:
-    tag = stanza.xml.find(f"{{{NAMESPACE}}}example_tag")
-    if tag is None:
-        return ""
-    return f" (some_string={stanza['example_tag']['some_string']!r})"
+        latency = time.monotonic() - started
+        if reply.xml.find(EXAMPLE_TAG) is None:
+            return Exchange(step.name, Status.FAILED, f"reply from {reply['from']} carries no example_tag", latency)
+        some_string = reply["example_tag"]["some_string"]
+        return Exchange(step.name, Status.OK, f"reply from {reply['from']} (some_string={some_string!r})", latency)
 
 
 @dataclass(frozen=True)
@@ -308,14 +338,15 @@ async def send(
     steps: list[Step],
     on_exchange: Callable[[Exchange], None],
     on_resolved: Callable[[JID, JID], None] | None = None,
-) -> Tally:
+) -> SendResult:
     """The send job: log in, find the peer, run ``steps`` (or a burst of the first), count every exchange.
+
+    A run cut short (connection lost, SIGINT or SIGTERM) returns with its
+    ``stop`` set; the session is closed politely either way.
 
     :raises ConnectError: no session.
     :raises ResolveError: a bare ``to`` has no online resource announcing the extension.
     :raises NotSupported: with ``check_support``, the peer does not announce it.
-    :raises ConnectionLost: the connection dropped during the run (its ``tally`` has the counts).
-    :raises Interrupted: SIGINT or SIGTERM arrived (its ``tally`` has the counts); the session is closed politely.
     """
     tally = Tally()
 
@@ -330,7 +361,7 @@ async def send(
     def interrupt(signum: signal.Signals) -> None:
         signals.append(signum.name)
         if sender is not None:
-            sender.stop(Interrupted(signum.name))
+            sender.stop(StopKind.INTERRUPTED, signum.name)
         elif this_task is not None:  # still logging in or finding the peer: nothing is in flight
             this_task.cancel()
 
@@ -351,23 +382,18 @@ async def send(
                 tally.started = time.monotonic()
                 try:
                     if options.repeat:
-                        await sender.burst(steps[0], options.repeat, options.window, report)
+                        stop = await sender.burst(steps[0], options.repeat, options.window, report)
                     else:
-                        await sender.run_all(steps, report)
-                except RunStopped as stopped:
-                    tally.unsent = stopped.unsent
-                    stopped.tally = tally
-                    raise
+                        stop = await sender.run_all(steps, report)
                 finally:
                     tally.finished = time.monotonic()
         except asyncio.CancelledError:
             if not signals:
                 raise
-            stopped = Interrupted(signals[0], unsent=options.repeat or len(steps))
-            tally.unsent = stopped.unsent
-            stopped.tally = tally
-            raise stopped from None
-    return tally
+            stop = RunStop(StopKind.INTERRUPTED, signals[0], unsent=options.repeat or len(steps))
+    if stop is not None:
+        tally.unsent = stop.unsent
+    return SendResult(tally, stop)
 
 
 async def resolve_bare_jid(client: slixmpp.ClientXMPP, bare: JID, timeout: float, subscribe: bool = False) -> JID:
@@ -429,22 +455,6 @@ async def ensure_supported(client: slixmpp.ClientXMPP, peer: JID, timeout: float
 
     if not await announces_extension(client, peer, timeout):
         raise NotSupported(f"{peer} does not announce {NAMESPACE} in its service discovery; nothing was sent")
-
-
-def parse_inner(spec: str) -> tuple[str, dict[str, str]]:
-    """``NAME:K=V,K=V`` (as given to --inner) -> (NAME, {K: V}); ValueError says what is wrong."""
-    name, _, fields = spec.partition(":")
-    try:
-        check_xml_name(name, "inner tag name")
-        attributes = {}
-        for item in filter(None, fields.split(",")):
-            key, equals, value = item.partition("=")
-            if not equals or not key:
-                raise ValueError(f"{item!r} is not KEY=VALUE")
-            attributes[key] = value
-        return name, check_xml_attributes(attributes)
-    except ValueError as exc:
-        raise ValueError(f"{spec!r}: {exc}; expected NAME:KEY=VALUE,..., e.g. inside_tag:first_field=1") from None
 
 
 def custom_tag(

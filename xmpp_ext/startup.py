@@ -38,7 +38,9 @@ def main() -> None:
     gc.disable()
     try:
         defer_slow_imports()
-        from xmpp_ext.cli import main as cli_main  # the bulk of start-up: Click, asyncio, ssl, slixmpp
+        from xmpp_ext.cli import main as cli_main
+
+        import_command_module(sys.argv[1:])  # the bulk of start-up: asyncio, ssl, slixmpp
     finally:
         gc.freeze()
         gc.enable()
@@ -46,6 +48,18 @@ def main() -> None:
         cli_main()
     finally:
         gc.freeze()
+
+
+def import_command_module(arguments: list[str]) -> None:
+    """Import the module of the command ``arguments`` name now, while the collector is paused.
+
+    The root group would import it anyway (lazily, when it looks the command
+    up); doing it here keeps those imports out of the collector's sight too.
+    """
+    from xmpp_ext.cli import COMMANDS
+
+    if arguments and arguments[0] in COMMANDS:
+        importlib.import_module(COMMANDS[arguments[0]])
 
 
 def defer_slow_imports() -> None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
 import threading
 
 import pytest
 
-from tests.integration.processes import XMPPEXT, run_xmppext, start_responder, start_xmppext
+from tests.integration.processes import run_xmppext, start_responder, start_xmppext
 
 pytestmark = pytest.mark.integration
 
@@ -136,43 +133,3 @@ def test_interrupt_mid_burst_exits_130_with_counts(xmpp_server, make_account, re
     assert summary["sent"] == summary["ok"] + summary["failed"] + summary["lost"]
     assert summary["sent"] + summary["unsent"] == 1000
     assert summary["unsent"] > 0 and summary["lost"] > 0
-
-
-@pytest.mark.parametrize(
-    ("command", "stdout", "stderr"),
-    [
-        (
-            ["send", "-t", "peer@localhost/r"],
-            "sent 0: 0 ok, 0 failed, 0 lost, 7 not sent",
-            "interrupted (SIGINT): before the first request, 7 request(s) not sent",
-        ),
-        (["disco", "info", "localhost"], "", "interrupted (SIGINT)"),
-    ],
-)
-def test_interrupt_while_logging_in_exits_130(command, stdout, stderr):
-    # A port that accepts the connection and then says nothing: the command is stuck logging in.
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()
-        env = {
-            **os.environ,
-            "XMPPEXT_JID": "me@localhost",
-            "XMPPEXT_PASSWORD": "not-used",
-            "XMPPEXT_HOST": "127.0.0.1",
-            "XMPPEXT_PORT": str(silent.getsockname()[1]),
-        }
-        process = subprocess.Popen(
-            [*XMPPEXT, *command],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        connection, _ = silent.accept()  # the command is connecting, its signal handling in place
-        with connection:
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
-    assert stdout in out
-    assert err.strip() == stderr

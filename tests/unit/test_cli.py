@@ -107,6 +107,13 @@ def test_bad_xml_string(invoke):
         (["-t", "p@localhost/r", "--kind", "iq", "--boolean", "maybe"], "'maybe' is not one of 'true', 'false'"),
         (["-t", "p@localhost/r", "--port", "70000"], "70000 is not in the range"),
         (["-t", "p@localhost/r", "--timeout", "0"], "--timeout"),
+        (["-t", "p@localhost/r", "--timeout", "nan"], "'nan' is not between more than 0 and 3600 seconds"),
+        (["-t", "p@localhost/r", "--timeout", "inf"], "'inf' is not between"),
+        (["-t", "p@localhost/r", "--timeout", "1e300"], "'1e300' is not between"),
+        (["-t", "p@localhost/r", "--login-timeout", "nan"], "--login-timeout"),
+        (["-t", ""], "a JID cannot be empty"),
+        (["-t", "p@localhost/r", "--kind", "iq", "--window", "4"], "use it with --repeat"),
+        (["-t", "p@localhost/r", "--repeat", "10", "--window", "1000000"], "1000000 is not in the range 1<=x<=4096"),
     ],
 )
 def test_usage_errors_exit_2(invoke, args, problem):
@@ -121,6 +128,12 @@ def test_reply_string_xml_cannot_carry_exits_2(invoke):
     assert "Invalid value for '--reply-string': value contains U+0000" in result.output
 
 
+def test_reply_string_too_large_once_escaped_exits_2(invoke):
+    result = invoke("respond", "--reply-string", '"' * 200)  # 1,200 bytes as &quot;
+    assert result.exit_code == 2, result.output
+    assert "1200 bytes once written as XML; at most 1024" in result.output
+
+
 def test_no_password_without_terminal_exits_2(invoke):
     result = invoke("send", "-t", "peer@localhost/r", XMPPEXT_PASSWORD=None)
     assert result.exit_code == 2
@@ -131,6 +144,64 @@ def test_missing_ca_cert_exits_2(invoke, tmp_path):
     result = invoke("respond", "--ca-cert", str(tmp_path / "none.pem"))
     assert result.exit_code == 2
     assert "none.pem' does not exist" in result.output
+
+
+@pytest.mark.parametrize(
+    "content", ["", "just text\n", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"]
+)
+@pytest.mark.parametrize("command", ["send", "respond", "disco"])
+def test_ca_cert_without_a_certificate_exits_2_in_one_line(invoke, tmp_path, command, content):
+    path = tmp_path / "not-a-ca.pem"
+    path.write_text(content)
+    args = {"send": ["-t", "p@localhost/r"], "respond": [], "disco": ["localhost"]}[command]
+    result = invoke(command, *args, "--ca-cert", str(path))
+    assert result.exit_code == 2, result.output
+    assert f"{path} holds no PEM certificate" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ready_fifo_must_be_a_fifo(invoke, tmp_path):
+    regular = tmp_path / "file"
+    regular.write_text("keep me")
+    result = invoke("respond", "--ready-fifo", str(regular))
+    assert result.exit_code == 2 and "is not a FIFO" in result.output
+    assert regular.read_text() == "keep me"
+
+
+def test_disco_query_typo_is_a_usage_error_with_a_suggestion(invoke):
+    result = invoke("disco", "featurs", "peer@localhost")
+    assert result.exit_code == 2, result.output
+    assert "unknown query 'featurs'; did you mean 'features'?" in result.output
+
+
+def test_run_pair_terminal_not_installed_exits_2(tmp_path):
+    result = CliRunner().invoke(cli, ["run-pair", "--local", "--terminal", "no-such-terminal-xyz -e"])
+    assert result.exit_code == 2, result.output
+    assert "'no-such-terminal-xyz' is not installed" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "codes"),
+    [
+        ("send", ["0", "1", "2", "3", "130"]),
+        ("respond", ["0", "2", "3"]),
+        ("disco", ["0", "1", "2", "3", "130"]),
+        ("local-server", ["0", "1", "2"]),
+        ("run-pair", ["0", "1", "2", "3", "130"]),
+    ],
+)
+def test_each_help_lists_its_own_exit_codes(command, codes):
+    import re
+
+    result = CliRunner().invoke(cli, [command, "--help"])
+    listed = re.findall(r"^\s+(\d+)  ", result.output.split("Exit codes:")[1], flags=re.M)
+    assert listed == codes
+
+
+def test_help_shows_the_environment_variables():
+    result = CliRunner().invoke(cli, ["send", "--help"])
+    for name in ("XMPPEXT_JID", "XMPPEXT_PASSWORD", "XMPPEXT_HOST", "XMPPEXT_PORT", "XMPPEXT_CA_CERT"):
+        assert name in result.output
 
 
 def test_bad_allow_jid(invoke):
@@ -176,45 +247,6 @@ def test_disco_usage_errors(invoke, args, problem):
     assert problem in result.output
 
 
-def test_disco_listing_format():
-    from xmpp_ext.disco import DiscoResult, format_listing
-
-    result = DiscoResult(
-        identities=[{"category": "client", "type": "bot", "name": "xmppext", "lang": None}],
-        features=["a", "b"],
-        items=[{"jid": "x@localhost", "node": "n", "name": None}],
-    )
-    assert format_listing(result) == [
-        "Identities:",
-        "  client/bot  xmppext",
-        "Features:",
-        "  a",
-        "  b",
-        "Items:",
-        "  x@localhost  node=n",
-    ]
-
-
-@pytest.mark.parametrize(
-    ("host", "port", "endpoint", "address"),
-    [
-        (None, None, None, "example.net (DNS SRV)"),
-        ("127.0.0.1", None, ("127.0.0.1", 5222), "127.0.0.1:5222"),
-        (None, 5223, ("example.net", 5223), "example.net:5223"),
-        ("xmpp.example.net", 15222, ("xmpp.example.net", 15222), "xmpp.example.net:15222"),
-    ],
-)
-def test_connection_endpoint(host, port, endpoint, address):
-    from xmpp_ext.client import ConnectionSettings, build_client
-    from xmpp_ext.secret import Secret
-
-    settings = ConnectionSettings(jid="me@example.net", password=Secret("x"), host=host, port=port)
-    assert settings.endpoint() == endpoint
-    assert settings.address == address
-    # With an explicit address slixmpp must not try direct TLS on a STARTTLS port first.
-    assert build_client(settings, plugins=()).enable_direct_tls is (endpoint is None)
-
-
 def test_password_on_the_command_line_is_warned_about(invoke):
     on_command_line = invoke("send", "-t", "peer@localhost/r", "--kind", "iq", "-p", "hunter2", XMPPEXT_PASSWORD=None)
     assert "a password on the command line is visible to every user" in on_command_line.output
@@ -225,7 +257,7 @@ def test_password_on_the_command_line_is_warned_about(invoke):
 
 @pytest.mark.parametrize(("word", "value"), [("TRUE", True), ("1", True), ("false", False), ("0", False)])
 def test_boolean_words(monkeypatch, word, value):
-    from xmpp_ext.cli import send
+    from xmpp_ext.cli.send import command as send
 
     monkeypatch.setenv("XMPPEXT_JID", "me@localhost")
     context = send.make_context("send", ["-t", "p@localhost/r", "--kind", "iq", "--boolean", word])

@@ -12,9 +12,9 @@ import asyncio
 from slixmpp.test import SlixTest
 
 import xmpp_ext.plugin  # noqa: F401
+from xmpp_ext.outcomes import Status, Tally
 from xmpp_ext.pipeline import IqPipeline
 from xmpp_ext.plugin import ExampleTag
-from xmpp_ext.report import Status, Tally
 from xmpp_ext.responder import Responder, RespondOptions
 
 PEER = "responder@localhost/xmppext"
@@ -51,12 +51,12 @@ class TestPipeline(SlixTest):
         task = self.start(count=5, window=2)
         first = self.sent_ids()
         assert len(first) == 2  # never more than the window in flight
-        self.recv(f'<iq type="result" from="{PEER}" id="{first[0]}"/>')
+        self.recv(f'<iq type="result" from="{PEER}" id="{first[0]}">{TAG}</iq>')
         self.wait_()
         third = self.sent_ids()
         assert len(third) == 1
         for iq_id in [first[1], *third]:
-            self.recv(f'<iq type="result" from="{PEER}" id="{iq_id}"/>')
+            self.recv(f'<iq type="result" from="{PEER}" id="{iq_id}">{TAG}</iq>')
         self.wait_()
         rest = self.sent_ids()
         for iq_id in rest:
@@ -68,7 +68,7 @@ class TestPipeline(SlixTest):
         self.wait_()
         assert task.done()
         assert [exchange.status for exchange in self.exchanges] == [Status.OK] * 3 + [Status.FAILED] * 2
-        assert self.exchanges[-1].detail == "error service-unavailable: gone"
+        assert self.exchanges[-1].detail == f"error service-unavailable from {PEER}: gone"
         tally = Tally()
         for exchange in self.exchanges:
             tally.add(exchange)
@@ -83,6 +83,14 @@ class TestPipeline(SlixTest):
         self.run_coro(asyncio.wait_for(task, 2))
         assert [exchange.status for exchange in self.exchanges] == [Status.LOST]
         assert self.exchanges[0].detail == "no reply within 0.2s"
+
+    def test_result_without_the_tag_is_failed(self):
+        task = self.start(count=1, window=1)
+        (iq_id,) = self.sent_ids()
+        self.recv(f'<iq type="result" from="{PEER}" id="{iq_id}"/>')
+        self.wait_()
+        assert task.done()
+        assert [(e.status, e.detail) for e in self.exchanges] == [(Status.FAILED, "result carries no example_tag")]
 
     def test_expected_error_counts_as_ok(self):
         task = self.start(count=1, window=1, expect_error="bad-request")
@@ -144,11 +152,53 @@ class TestResponderFastPath(SlixTest):
         )
         assert self.lines == ["iq get from stranger@localhost/a: refused with forbidden (not in --allow)"]
 
+    def test_invalid_request_from_a_sender_not_allowed_gets_forbidden_first(self):
+        self.recv(
+            '<iq type="get" from="stranger@localhost/a" id="4"><example_tag xmlns="https://example.net/our_extension"/></iq>'
+        )
+        self.wait_()
+        assert self.lines == ["iq get from stranger@localhost/a: refused with forbidden (not in --allow)"]
+
+    def test_two_payloads_are_a_bad_request(self):
+        self.recv(f'<iq type="get" from="friend@localhost/a" id="5">{TAG}{TAG}</iq>')
+        self.wait_()
+        assert self.lines == [
+            "iq get from friend@localhost/a: refused with bad-request "
+            "(an iq request carries exactly one payload element (RFC 6120 §8.2.3))"
+        ]
+
+
+class TestResponderWithoutAllowList(SlixTest):
+    def setUp(self):
+        self.stream_start(jid="responder@localhost/xmppext", plugins=["xep_0030", "xep_0461", "example_tag"])
+        self.lines = []
+        Responder(self.xmpp, RespondOptions(), self.lines.append)
+
+    def tearDown(self):
+        self.stream_close()
+
+    def test_request_without_from_is_from_our_own_account_and_answered(self):
+        # RFC 6120 §8.1.2.1: no 'from' means the user's own account; no --allow means everyone may ask.
+        self.recv(f'<iq type="get" id="own">{TAG}</iq>')
+        self.wait_()
+        self.send(
+            '<iq type="result" id="own">'
+            '<example_tag xmlns="https://example.net/our_extension" boolean="True" some_string="Reply_string"/></iq>'
+        )
+        assert self.lines == ["iq get from responder@localhost: answered result (some_string='Reply_string')"]
+
+    def test_reply_that_would_be_too_large_is_not_sent(self):
+        huge_id = '"' * 3000  # 18,000 bytes once escaped: past the 10,000 every server must accept
+        self.recv(f'<iq type="get" from="peer@localhost/a" id="{huge_id.replace(chr(34), "&quot;")}">{TAG}</iq>')
+        self.wait_()
+        assert self.xmpp.socket.next_sent(timeout=0.1) is None
+        assert self.lines == ["iq get from peer@localhost/a: not answered (its id would make the reply too large)"]
+
 
 def test_quoteattr_escapes_what_an_attribute_cannot_hold():
     from xml.etree import ElementTree
 
-    from xmpp_ext.pipeline import quoteattr
+    from xmpp_ext.patches import quoteattr
 
     value = "a&b<c>d\"e\n\tf'g"
     assert quoteattr(value) == '"a&amp;b&lt;c&gt;d&quot;e&#10;&#9;f&apos;g"'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xmpp_ext.report import Exchange, Status, Tally
+from xmpp_ext.outcomes import Exchange, Status, Tally
 
 
 def test_counts_add_up_and_rate_covers_the_exchanges_only():

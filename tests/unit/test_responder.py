@@ -32,6 +32,23 @@ class TestResponderMessages(SlixTest):
         )
         assert self.lines == ["message from peer@localhost/a: answered with a reply to m1"]
 
+    def test_message_without_an_id_gets_a_reply_without_reply_element(self):
+        self.recv(f'<message type="chat" from="peer@localhost/a"><body>hi</body>{TAG}</message>')
+        self.send(
+            '<message type="chat" to="peer@localhost/a" id="1">'
+            "<body>Reply_string</body>"
+            '<example_tag xmlns="https://example.net/our_extension" boolean="True" some_string="Reply_string">'
+            "hi</example_tag>"
+            "</message>",
+            use_values=False,
+        )
+        assert self.lines == ["message from peer@localhost/a: answered with a reply (it has no id to name)"]
+
+    def test_control_characters_in_ids_are_escaped_on_the_console(self):
+        self.recv(f'<message type="chat" from="peer@localhost/a" id="m\u202e1"><body>hi</body>{TAG}</message>')
+        self.wait_()
+        assert self.lines == ["message from peer@localhost/a: answered with a reply to m\\u202e1"]
+
     def test_headline_is_not_answered(self):
         self.recv(f'<message type="headline" from="peer@localhost/a" id="h1">{TAG}</message>')
         self.send(None)

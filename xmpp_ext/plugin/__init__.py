@@ -8,6 +8,7 @@ from slixmpp.plugins.base import register_plugin
 
 from xmpp_ext.plugin.example_tag import ExampleTagPlugin, fill_tag
 from xmpp_ext.plugin.stanza import (
+    EXAMPLE_TAG,
     MAX_PAYLOAD_BYTES,
     NAMESPACE,
     ExampleTag,
@@ -24,6 +25,7 @@ from xmpp_ext.plugin.stanza import (
 register_plugin(ExampleTagPlugin)
 
 __all__ = [
+    "EXAMPLE_TAG",
     "MAX_PAYLOAD_BYTES",
     "NAMESPACE",
     "ExampleTag",

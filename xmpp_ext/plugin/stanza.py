@@ -25,6 +25,8 @@ import defusedxml.ElementTree as SafeET
 from slixmpp.xmlstream import ET, ElementBase
 
 NAMESPACE = "https://example.net/our_extension"
+#: The payload's qualified name, as ElementTree spells it.
+EXAMPLE_TAG = f"{{{NAMESPACE}}}example_tag"
 
 #: Largest XML file ``setup_from_file`` accepts. Servers cap stanza size
 #: (ejabberd's default is 64 KiB, Prosody's 256 KiB); a payload above the

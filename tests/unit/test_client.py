@@ -1,0 +1,25 @@
+"""xmpp_ext.client: where a client connects and how, without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "endpoint", "address"),
+    [
+        (None, None, None, "example.net (DNS SRV)"),
+        ("127.0.0.1", None, ("127.0.0.1", 5222), "127.0.0.1:5222"),
+        (None, 5223, ("example.net", 5223), "example.net:5223"),
+        ("xmpp.example.net", 15222, ("xmpp.example.net", 15222), "xmpp.example.net:15222"),
+    ],
+)
+def test_connection_endpoint(host, port, endpoint, address):
+    from xmpp_ext.client import ConnectionSettings, build_client
+    from xmpp_ext.secret import Secret
+
+    settings = ConnectionSettings(jid="me@example.net", password=Secret("x"), host=host, port=port)
+    assert settings.endpoint() == endpoint
+    assert settings.address == address
+    # With an explicit address slixmpp must not try direct TLS on a STARTTLS port first.
+    assert build_client(settings, plugins=()).enable_direct_tls is (endpoint is None)

@@ -1,0 +1,56 @@
+"""Commands' answers that need no server: missing files and keys, entry points, documented keys."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xmpp_ext.localserver import SERVERS, ServerNotInstalled
+
+XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_pair(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*XMPPEXT, "run-pair", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_missing_env_file(tmp_path):
+    result = run_pair("--env-file", str(tmp_path / "absent.env"))
+    assert result.returncode == 2
+    assert "absent.env: no such file" in result.stderr
+
+
+def test_missing_keys(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("SENDER_JID=a@localhost\nRESPONDER_JID=b@localhost\n")
+    path.chmod(0o600)
+    result = run_pair("--env-file", str(path))
+    assert result.returncode == 2
+    assert "missing SENDER_PASSWORD, RESPONDER_PASSWORD" in result.stderr
+
+
+def test_module_entry_point_matches_console_script():
+    result = subprocess.run([sys.executable, "-m", "xmpp_ext", "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and "run-pair" in result.stdout
+
+
+def test_env_example_documents_every_key():
+    from xmpp_ext.envfile import OPTIONAL_KEYS, REQUIRED_KEYS
+
+    example = (ROOT / ".env.example").read_text()
+    for key in REQUIRED_KEYS + OPTIONAL_KEYS:
+        assert f"\n{key}=" in example
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+def test_missing_server_program_is_a_clear_error(monkeypatch, tmp_path, kind):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ServerNotInstalled, match=f"scripts/setup, or: apt-get install {kind}"):
+        SERVERS[kind]()

@@ -1,0 +1,37 @@
+"""The ``xmppext`` command: a root group that imports a command's module only when that command runs.
+
+Parsing and presentation only; the jobs (sender, responder, disco, pair,
+localserver) live in their own modules. Each command is the ``command`` of its
+module in this package; shared options are in ``options.py``, the mapping of
+outcomes and errors to exit codes in ``outcome.py``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from xmpp_ext import __version__
+from xmpp_ext.cli.lazy import LazyGroup
+
+#: Command name -> the module whose ``command`` it is.
+COMMANDS = {
+    "send": "xmpp_ext.cli.send",
+    "respond": "xmpp_ext.cli.respond",
+    "disco": "xmpp_ext.cli.disco",
+    "run-pair": "xmpp_ext.cli.run_pair",
+    "local-server": "xmpp_ext.cli.local_server",
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="xmppext")
+def cli() -> None:
+    """Build, send, answer and inspect the example_tag XMPP extension."""
+
+
+def main() -> None:
+    cli(prog_name="xmppext")

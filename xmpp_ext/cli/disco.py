@@ -1,0 +1,97 @@
+"""``xmppext disco``: browse an entity with service discovery (XEP-0030)."""
+
+from __future__ import annotations
+
+import difflib
+
+import click
+
+from xmpp_ext.cli.options import (
+    JidType,
+    Login,
+    configure_logging,
+    connection_options,
+    timeout_option,
+    verbosity_options,
+)
+from xmpp_ext.cli.outcome import run_job
+from xmpp_ext.disco import QUERIES
+from xmpp_ext.exitcodes import ExitCode, help_epilog
+
+EPILOG = help_epilog(
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.BAD_INPUT,
+    ExitCode.CONNECT,
+    ExitCode.INTERRUPTED,
+    ok="the target answered",
+    failed="the target answered with an error (unknown, offline, unreachable) or not at all",
+    interrupted="interrupted by Ctrl-C",
+)
+
+
+class QueryOrTarget(click.ParamType):
+    """The first word: a query word, or already the target. A near miss of a query word is a typo, not a JID."""
+
+    name = "query"
+
+    def convert(self, value, param, ctx):
+        if value in QUERIES or any(mark in value for mark in "@./"):
+            return value
+        near = difflib.get_close_matches(value, QUERIES, n=1, cutoff=0.75)
+        if near:
+            self.fail(f"unknown query {value!r}; did you mean {near[0]!r}? ({'|'.join(QUERIES)})", param, ctx)
+        return value
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(query) for query in QUERIES if query.startswith(incomplete)]
+
+
+@click.command(epilog=EPILOG)
+@connection_options
+@verbosity_options
+@click.argument("first", type=QueryOrTarget(), metavar="[info|items|identities|features|all]")
+@click.argument("rest", nargs=-1, metavar="TARGET [NODE]")
+@timeout_option("Seconds to wait for each answer.")
+@click.option("--json", "as_json", is_flag=True, help='One JSON object: {"identities", "features", "items"}.')
+def command(login: Login, verbosity: int, first: str, rest: tuple[str, ...], timeout: float, as_json: bool) -> None:
+    """Browse an entity with service discovery (XEP-0030).
+
+    Shows TARGET's identities (category/type name), features (sorted) and
+    items (JID node name); `all` (the default) is info, then items. An error
+    answer (unknown user, offline, unreachable server) is shown as its stanza
+    error condition, exit 1.
+
+    \b
+    Examples:
+      xmppext disco -j me@example.net example.net
+      xmppext disco -j me@example.net features peer@example.net/xmppext
+      xmppext disco -j me@example.net items example.net --json
+    """
+    from xmpp_ext.disco import format_listing
+
+    query, words = (first, rest) if first in QUERIES else ("all", (first, *rest))
+    if not 1 <= len(words) <= 2:
+        raise click.UsageError("expected [info|items|identities|features|all] TARGET [NODE]")
+    target = JidType().convert(words[0], None, click.get_current_context())
+    node = words[1] if len(words) == 2 else None
+    settings = login.settings()
+    configure_logging(verbosity, settings)
+    result = run_job(_discover(settings, target, query, node, timeout))
+    if as_json:
+        import json  # only for --json: every import counts in a one-shot's start-up
+
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        for line in format_listing(result):
+            click.echo(line)
+
+
+async def _discover(settings, target, query, node, timeout):
+    from xmpp_ext.client import session
+    from xmpp_ext.disco import discover
+
+    async with session(settings) as client:
+        return await discover(client, target, query, node, timeout)

@@ -1,0 +1,55 @@
+"""``xmppext local-server``: a throwaway XMPP server on 127.0.0.1 until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+
+from xmpp_ext.cli.options import env_file_option, server_option
+from xmpp_ext.exitcodes import ExitCode, help_epilog
+
+EPILOG = help_epilog(
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.BAD_INPUT,
+    ok="stopped by Ctrl-C or SIGTERM; the server and its files are gone",
+    failed="the server is not installed or did not start",
+)
+
+
+@click.command(epilog=EPILOG)
+@env_file_option("Where to write the credentials for the server's two accounts (mode 600).")
+@server_option()
+def command(env_file: Path, server_kind: str) -> None:
+    """Run a throwaway XMPP server on 127.0.0.1 until Ctrl-C.
+
+    It has a fresh certificate authority and two accounts with random
+    passwords, written to ENV_FILE for `xmppext run-pair`. Stopping it removes
+    the server, its data and the certificate; the .env then points nowhere.
+    """
+    from xmpp_ext.cli.run_pair import start_pair_server
+    from xmpp_ext.envfile import write_env_file
+
+    server, credentials = start_pair_server(server_kind)
+    try:
+        write_env_file(env_file, credentials)
+        click.echo(f"{server_kind} listening on {server.host}:{server.port} for domain {server.domain}")
+        click.echo(f"accounts: {credentials.sender_jid} (sender), {credentials.responder_jid} (responder)")
+        click.echo(f"CA certificate: {server.ca_cert}")
+        click.echo(f"credentials written to {env_file}; press Ctrl-C to stop")
+        _wait_for_stop_signal()
+    finally:
+        server.stop()
+        click.echo("server stopped", err=True)
+
+
+def _wait_for_stop_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    try:
+        signal.sigwait(stop_signals)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -1,0 +1,315 @@
+"""Options and parameter types shared by several commands, each declared once."""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from slixmpp import JID
+from slixmpp.jid import InvalidJID
+
+from xmpp_ext import envvars
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+# The servers xmpp_ext.localserver can start (not imported here: it is slow to import).
+LOCAL_SERVERS = ("prosody", "ejabberd")
+MAX_TIMEOUT = 3600.0  # an hour: a reply later than that is lost for any practical purpose
+MAX_WINDOW = 4096  # requests in flight at once; beyond that a burst only measures the server's queue
+
+
+# -- parameter types ----------------------------------------------------------------------------
+
+
+class JidType(click.ParamType):
+    """A JID; ``need_user``: one that can log in (user@domain)."""
+
+    name = "jid"
+
+    def __init__(self, need_user: bool = False) -> None:
+        self.need_user = need_user
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> JID:
+        if isinstance(value, JID):
+            return value
+        if not str(value).strip():
+            self.fail("a JID cannot be empty", param, ctx)
+        try:
+            jid = JID(value)
+        except InvalidJID as exc:
+            self.fail(f"{value!r} is not a valid JID ({exc})", param, ctx)
+        if self.need_user and not jid.user:
+            self.fail(f"{value!r} has no user part; log in as user@domain", param, ctx)
+        return jid
+
+
+class Seconds(click.ParamType):
+    """A finite, positive number of seconds up to ``maximum`` (nan, inf and 1e300 would never end a wait)."""
+
+    name = "seconds"
+
+    def __init__(self, maximum: float = MAX_TIMEOUT, allow_zero: bool = False) -> None:
+        self.maximum = maximum
+        self.allow_zero = allow_zero
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        low_ok = seconds >= 0 if self.allow_zero else seconds > 0
+        if not math.isfinite(seconds) or not low_ok or seconds > self.maximum:
+            lowest = "0" if self.allow_zero else "more than 0"
+            self.fail(f"{value!r} is not between {lowest} and {self.maximum:g} seconds", param, ctx)
+        return seconds
+
+
+class XmlText(click.ParamType):
+    """Text XML can carry; anything else would make the server close the stream, so it is refused here."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from xmpp_ext.plugin import ExampleTagError, check_xml_text
+
+        try:
+            return check_xml_text(str(value))
+        except ExampleTagError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class BooleanWord(click.Choice):
+    """true|false|1|0 in any case, read by the plugin's own rule into a bool."""
+
+    def __init__(self) -> None:
+        super().__init__(["true", "false", "1", "0"], case_sensitive=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bool:
+        if isinstance(value, bool):
+            return value
+        from xmpp_ext.plugin import parse_boolean
+
+        return parse_boolean(super().convert(value, param, ctx))
+
+
+class InnerTag(click.ParamType):
+    """``NAME:K=V,K=V`` (an inner element of the tag) -> (NAME, {K: V})."""
+
+    name = "NAME:K=V,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, tuple):
+            return value
+        from xmpp_ext.plugin import ExampleTagError, check_xml_attributes, check_xml_name
+
+        spec = str(value)
+        name, _, fields = spec.partition(":")
+        try:
+            check_xml_name(name, "inner tag name")
+            attributes = {}
+            for item in filter(None, fields.split(",")):
+                key, equals, attribute_value = item.partition("=")
+                if not equals or not key:
+                    raise ExampleTagError(f"{item!r} is not KEY=VALUE")
+                attributes[key] = attribute_value
+            return name, check_xml_attributes(attributes)
+        except ExampleTagError as exc:
+            self.fail(f"{spec!r}: {exc}; expected NAME:KEY=VALUE,..., e.g. inside_tag:first_field=1", param, ctx)
+
+
+class CaCertFile(click.Path):
+    """A readable file holding at least one PEM certificate (checked now, not at the TLS handshake)."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = super().convert(value, param, ctx)
+        import ssl
+
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError, ValueError):
+            self.fail(f"{path} holds no PEM certificate (expected a CA certificate, -----BEGIN CERTIFICATE-----)")
+        return path
+
+
+# -- the login ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    """What the connection options said: who logs in, where, trusting what. ``settings()`` completes it."""
+
+    jid: JID
+    password: str | None = field(repr=False)
+    password_on_command_line: bool
+    host: str | None
+    port: int | None
+    ca_cert: Path | None
+    insecure: bool
+    login_timeout: float
+
+    def settings(self, jid: JID | None = None):
+        """The ConnectionSettings to log in with; asks for the password on a terminal when none was given.
+
+        Called after a command has checked the rest of its input, so a usage
+        error never comes after a password prompt.
+        """
+        from xmpp_ext.client import ConnectionSettings
+        from xmpp_ext.secret import Secret
+
+        jid = jid or self.jid
+        password = self.password
+        if password and self.password_on_command_line:
+            click.secho(
+                "WARNING: a password on the command line is visible to every user of this machine (ps, /proc); "
+                f"prefer {envvars.PASSWORD} or the prompt",
+                fg="yellow",
+                err=True,
+            )
+        if not password:
+            if not sys.stdin.isatty():
+                raise click.UsageError(
+                    f"no password: set {envvars.PASSWORD}, pass -p/--password, or run on a terminal to be prompted"
+                )
+            import getpass  # only on a terminal: every import counts in a one-shot's start-up
+
+            try:
+                password = getpass.getpass(f"Password for {jid.bare}: ")
+            except (KeyboardInterrupt, EOFError):
+                from xmpp_ext.cli.outcome import Stopped
+
+                raise Stopped("interrupted at the password prompt") from None
+            if not password:
+                raise click.UsageError("no password given at the prompt")
+        if self.insecure:
+            click.secho("WARNING: --insecure: the server's TLS certificate is NOT verified", fg="red", err=True)
+        return ConnectionSettings(
+            jid=jid,
+            password=Secret(password),
+            host=self.host,
+            port=self.port,
+            ca_cert=self.ca_cert,
+            insecure=self.insecure,
+            connect_timeout=self.login_timeout,
+        )
+
+
+_LOGIN_PARAMETERS = ("jid", "password", "host", "port", "ca_cert", "insecure", "login_timeout")
+
+
+def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of every command that logs in; the command receives them as one ``login: Login``."""
+    options = [
+        click.option(
+            "-j",
+            "--jid",
+            envvar=envvars.JID,
+            show_envvar=True,
+            required=True,
+            type=JidType(need_user=True),
+            help="Log in as this JID.",
+        ),
+        click.option(
+            "-p",
+            "--password",
+            envvar=envvars.PASSWORD,
+            show_envvar=True,
+            help="Password (prefer the environment variable or the prompt: a command line is visible to other users).",
+        ),
+        click.option(
+            "--host",
+            envvar=envvars.HOST,
+            show_envvar=True,
+            help="Server address [default: the JID's domain, via DNS SRV].",
+        ),
+        click.option(
+            "--port",
+            envvar=envvars.PORT,
+            show_envvar=True,
+            type=click.IntRange(1, 65535),
+            help="Client port (STARTTLS).",
+        ),
+        click.option(
+            "--ca-cert",
+            envvar=envvars.CA_CERT,
+            show_envvar=True,
+            type=CaCertFile(),
+            help="Trust this CA certificate (PEM) for the server, e.g. a self-signed one.",
+        ),
+        click.option(
+            "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
+        ),
+        click.option(
+            "--login-timeout",
+            type=Seconds(300),
+            default=10.0,
+            show_default=True,
+            help="Seconds to wait for a session (connect, TLS, authentication).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+
+    @functools.wraps(function)
+    def wrapper(**kwargs: Any) -> Any:
+        context = click.get_current_context()
+        values = {name: kwargs.pop(name) for name in _LOGIN_PARAMETERS}
+        from_command_line = context.get_parameter_source("password") is click.core.ParameterSource.COMMANDLINE
+        return function(login=Login(password_on_command_line=from_command_line, **values), **kwargs)
+
+    return wrapper
+
+
+def verbosity_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``-d/--debug`` and ``-q/--quiet``: the command receives ``verbosity`` (1, -1, or 0 for neither)."""
+    function = click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Only errors and the summary.")(function)
+    function = click.option("-d", "--debug", "verbosity", flag_value=1, help="Log everything, passwords redacted.")(
+        function
+    )
+
+    @functools.wraps(function)
+    def wrapper(**kwargs: Any) -> Any:
+        kwargs["verbosity"] = kwargs.get("verbosity") or 0
+        return function(**kwargs)
+
+    return wrapper
+
+
+def timeout_option(help_text: str) -> Decorator:
+    return click.option("--timeout", type=Seconds(), default=10.0, show_default=True, help=help_text)
+
+
+def server_option(help_text: str = "Which local server to start.") -> Decorator:
+    return click.option(
+        "--server",
+        "server_kind",
+        type=click.Choice(LOCAL_SERVERS),
+        default="prosody",
+        show_default=True,
+        help=help_text,
+    )
+
+
+def env_file_option(help_text: str) -> Decorator:
+    return click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(".env"),
+        show_default=True,
+        help=help_text,
+    )
+
+
+def configure_logging(verbosity: int, settings: Any) -> None:
+    """Logging for a command that logs in: its secrets are redacted from every line."""
+    from xmpp_ext.logs import configure_logging as configure
+
+    configure(verbosity, [settings.password])

@@ -1,0 +1,58 @@
+"""The one place where a job's outcome or error becomes an exit code and a line for the user."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import IO, Any, TypeVar
+
+import click
+
+from xmpp_ext.exitcodes import ExitCode
+
+T = TypeVar("T")
+
+
+class CommandFailed(click.ClickException):
+    """An expected failure: one ``Error: ...`` line and the exit code it stands for."""
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = int(exit_code)
+
+
+class Stopped(click.ClickException):
+    """A run ended early by the user (Ctrl-C, SIGTERM): one plain line, no "Error:" prefix."""
+
+    exit_code = int(ExitCode.INTERRUPTED)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.message, err=True)
+
+
+def run_job(job: Coroutine[Any, Any, T]) -> T:
+    """Run a job in a fresh event loop; its expected failures become one-line errors with their exit codes."""
+    from xmpp_ext import patches
+    from xmpp_ext.client import ConnectError
+    from xmpp_ext.disco import DiscoError
+    from xmpp_ext.sender import NotSupported, ResolveError
+
+    patches.apply()
+    try:
+        return asyncio.run(job)
+    except KeyboardInterrupt:
+        # asyncio.run has cancelled the job (which closed its session) before re-raising Ctrl-C.
+        raise Stopped("interrupted (SIGINT)") from None
+    except ConnectError as exc:
+        raise CommandFailed(str(exc), ExitCode.CONNECT) from None
+    except (ResolveError, DiscoError, NotSupported) as exc:
+        raise CommandFailed(str(exc), ExitCode.FAILED) from None
+
+
+def exit_code_for_run(result: Any) -> ExitCode:
+    """A send run's exit code: how it stopped first (connection lost, interrupted), then whether all went well."""
+    from xmpp_ext.sender import StopKind
+
+    if result.stop is not None:
+        return ExitCode.CONNECT if result.stop.kind is StopKind.CONNECTION_LOST else ExitCode.INTERRUPTED
+    return ExitCode.OK if result.tally.all_ok else ExitCode.FAILED

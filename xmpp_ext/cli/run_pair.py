@@ -1,0 +1,161 @@
+"""``xmppext run-pair``: a responder and the sender's scenario against it, as two processes."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from xmpp_ext.cli.options import Seconds, env_file_option, server_option, timeout_option, verbosity_options
+from xmpp_ext.cli.outcome import CommandFailed, Stopped
+from xmpp_ext.exitcodes import ExitCode, help_epilog
+
+EPILOG = help_epilog(
+    ok="the sender's seven exchanges ended as expected",
+    failed="some exchange failed, or a client died early",
+    connect="a client could not log in, or the responder was never ready",
+)
+
+
+def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        words = shlex.split(value)
+        if not words:
+            raise click.BadParameter("an empty command")
+        if shutil.which(words[0]) is None:
+            raise click.BadParameter(f"{words[0]!r} is not installed (not found on PATH)")
+    return value
+
+
+@click.command(epilog=EPILOG)
+@env_file_option("Credentials (keys as in .env.example).")
+@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="XML file for the sender's file step.")
+@verbosity_options
+@timeout_option("Seconds the sender waits for each reply.")
+@click.option(
+    "--ready-timeout",
+    type=Seconds(600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the responder's READY.",
+)
+@click.option(
+    "--terminal", metavar="PREFIX", callback=_terminal, help='Run each client in its own window, e.g. "xterm -e".'
+)
+@click.option("--local", is_flag=True, help="Run against a throwaway local server instead (no .env needed).")
+@server_option("Which local server --local starts.")
+def command(
+    env_file: Path,
+    path: Path | None,
+    verbosity: int,
+    timeout: float,
+    ready_timeout: float,
+    terminal: str | None,
+    local: bool,
+    server_kind: str,
+) -> None:
+    """Run a responder and the sender's scenario against it, as two processes.
+
+    Reads both accounts from ENV_FILE, starts `xmppext respond`, waits for its
+    READY line, then runs `xmppext send` at it. Passwords reach the clients
+    through their environment only. Output is interleaved line by line,
+    prefixed [responder] and [sender]. The exit status is the sender's; both
+    clients are always stopped at the end, on Ctrl-C and on SIGTERM.
+
+    \b
+    Examples:
+      xmppext run-pair --local
+      xmppext run-pair --env-file ~/.config/xmppext/.env --path my_tag.xml
+    """
+    from xmpp_ext.envfile import EnvFileError, exposure_warnings, read_env_file
+    from xmpp_ext.pair import PairOptions
+
+    if path is not None:
+        _check_payload(path)
+    options = PairOptions(
+        path=path, verbosity=verbosity, timeout=timeout, ready_timeout=ready_timeout, terminal=terminal
+    )
+    if local:
+        status = _run_locally(options, server_kind)
+    else:
+        try:
+            credentials = read_env_file(env_file)
+        except EnvFileError as exc:
+            raise click.UsageError(str(exc)) from None
+        for warning in exposure_warnings(env_file):
+            click.secho(f"WARNING: {warning}", fg="yellow", err=True)
+        status, _pair = _run(credentials, options)
+    sys.exit(status)
+
+
+def _check_payload(path: Path) -> None:
+    """Refuse a bad --path before any process starts."""
+    from xmpp_ext.plugin import ExampleTag, ExampleTagError
+
+    try:
+        ExampleTag().setup_from_file(path)
+    except ExampleTagError as exc:
+        raise click.BadParameter(str(exc), param_hint="--path") from None
+
+
+def _run(credentials, options):
+    import asyncio
+
+    from xmpp_ext.pair import Pair, PairError
+
+    pair = Pair(credentials, options, click.echo)
+    try:
+        return asyncio.run(pair.run()), pair
+    except PairError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return exc.exit_code, pair
+
+
+def _run_locally(options, kind: str) -> int:
+    server, credentials = start_pair_server(kind)
+    try:
+        click.echo(f"local {server.kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
+        status, pair = _run(credentials, options)
+    finally:
+        server.stop()
+    _print_table(pair.exchanges, pair.summary)
+    click.echo(f"local server stopped; exit status {status}")
+    return status
+
+
+def start_pair_server(kind: str):
+    """A throwaway server with a sender and a responder account, and their credentials."""
+    from xmpp_ext.envfile import PairCredentials
+    from xmpp_ext.localserver import ServerFailed, ServerNotInstalled, start_server
+
+    try:
+        server = start_server(kind, accounts=("sender", "responder"))
+    except (ServerNotInstalled, ServerFailed) as exc:
+        raise CommandFailed(str(exc), ExitCode.FAILED) from None
+    except KeyboardInterrupt:
+        raise Stopped(f"interrupted while starting {kind}") from None
+    sender, responder = server.accounts
+    credentials = PairCredentials(
+        sender_jid=sender.jid,
+        sender_password=sender.password,
+        responder_jid=responder.jid,
+        responder_password=responder.password,
+        host=server.host,
+        port=server.port,
+        ca_cert=server.ca_cert.resolve(),
+    )
+    return server, credentials
+
+
+def _print_table(exchanges, summary) -> None:
+    if not exchanges or summary is None:
+        return
+    click.echo("")
+    click.echo(f"{'exchange':<24} {'outcome':<8} {'latency':>10}")
+    for exchange in exchanges:
+        latency = "-" if exchange.latency is None else f"{exchange.latency * 1000:.1f} ms"
+        click.echo(f"{exchange.name:<24} {exchange.status!s:<8} {latency:>10}")
+    click.echo(f"{summary['sent']} sent, {summary['ok']} ok, {summary['failed']} failed, {summary['lost']} lost")

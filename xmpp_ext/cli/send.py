@@ -1,0 +1,204 @@
+"""``xmppext send``: the tutorial's exchanges, one stanza, or a burst, every reply reported."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+from slixmpp import JID
+
+from xmpp_ext.cli.options import (
+    MAX_WINDOW,
+    BooleanWord,
+    InnerTag,
+    JidType,
+    Login,
+    XmlText,
+    configure_logging,
+    connection_options,
+    timeout_option,
+    verbosity_options,
+)
+from xmpp_ext.cli.outcome import CommandFailed, Stopped, exit_code_for_run, run_job
+from xmpp_ext.exitcodes import ExitCode, help_epilog
+
+EPILOG = help_epilog(
+    interrupted="interrupted by Ctrl-C or SIGTERM: the summary is printed, requests in flight counted as lost"
+)
+
+
+@click.command(epilog=EPILOG)
+@connection_options
+@verbosity_options
+@click.option("-t", "--to", "to", required=True, type=JidType(), help="Peer JID: full, or bare to look it up.")
+@click.option(
+    "--kind", type=click.Choice(["iq", "message"]), help="Send one stanza of this kind instead of the scenario."
+)
+@click.option(
+    "--path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="XML file holding the <example_tag/> [default: the bundled test_example_tag.xml].",
+)
+@click.option("--xml", help="The <example_tag/> as an XML string (with --kind).")
+@click.option(
+    "--boolean",
+    type=BooleanWord(),
+    metavar="true|false",
+    help="Set the boolean attribute (with --kind).",
+)
+@click.option("--some-string", type=XmlText(), help="Set the some_string attribute (with --kind).")
+@click.option("--text", type=XmlText(), help="Set the element's text (with --kind).")
+@click.option("--inner", multiple=True, type=InnerTag(), help="Add NAME:K=V,... as an inner tag (repeatable).")
+@click.option(
+    "--iq-type", type=click.Choice(["get", "set"]), default="get", show_default=True, help="Type of the iq request."
+)
+@click.option("--no-reply", is_flag=True, help="Do not await a reply (messages only).")
+@click.option("--repeat", type=click.IntRange(1, 10_000_000), help="Send this many iqs (a burst).")
+@click.option(
+    "--window",
+    type=click.IntRange(1, MAX_WINDOW),
+    default=1,
+    show_default=True,
+    help="Iqs awaiting a reply at once (with --repeat).",
+)
+@timeout_option("Seconds to wait for each reply.")
+@click.option(
+    "--check-support",
+    is_flag=True,
+    help="First ask the peer's disco#info; if it does not announce the extension, send nothing (exit 1).",
+)
+@click.option("--subscribe", is_flag=True, help="For a bare --to: ask for its presence (adds it to your roster).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per exchange, then a summary object.")
+def command(
+    login: Login,
+    verbosity: int,
+    to: JID,
+    kind: str | None,
+    path: Path | None,
+    xml: str | None,
+    boolean: bool | None,
+    some_string: str | None,
+    text: str | None,
+    inner: tuple[tuple[str, dict[str, str]], ...],
+    iq_type: str,
+    no_reply: bool,
+    repeat: int | None,
+    window: int,
+    timeout: float,
+    check_support: bool,
+    subscribe: bool,
+    as_json: bool,
+) -> None:
+    """Send the example_tag extension to a peer and report every reply.
+
+    By default runs the tutorial's seven exchanges in order: iq with
+    boolean/some_string/text, iq with an inner tag, a message, iq from --path,
+    iq from an element, iq without some_string (a bad-request error is the
+    expected outcome), iq from a string.
+
+    \b
+    Examples:
+      xmppext send -j me@example.net -t peer@example.net/xmppext
+      xmppext send -j me@example.net -t peer@example.net/xmppext --kind iq --some-string hi
+      xmppext send -j me@example.net -t peer@example.net/xmppext --kind message --path tag.xml
+      xmppext send -j me@example.net -t peer@example.net/xmppext --repeat 1000 --window 32 --json
+    """
+    from xmpp_ext.plugin import ExampleTagError
+    from xmpp_ext.sender import SendOptions, Step, custom_tag, tutorial_scenario
+
+    context = click.get_current_context()
+    kind = kind or ("iq" if repeat else None)
+    if kind is None and (any(value is not None for value in (xml, boolean, some_string, text)) or inner):
+        raise click.UsageError("--xml, --boolean, --some-string, --text and --inner need --kind")
+    if path is not None and xml is not None:
+        raise click.UsageError("--path and --xml both give the tag: choose one")
+    if no_reply and kind != "message":
+        raise click.UsageError("--no-reply is for --kind message (every iq gets a reply)")
+    if repeat and kind != "iq":
+        raise click.UsageError("--repeat sends iqs: use it with --kind iq")
+    if not repeat and context.get_parameter_source("window") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--window is the number of requests in flight in a burst: use it with --repeat")
+    try:
+        if kind is None:
+            steps = tutorial_scenario(path)
+        else:
+            tag = custom_tag(path, xml, boolean, some_string, text, inner)
+            steps = [Step(kind, kind, tag, itype=iq_type, await_reply=not no_reply)]
+    except ExampleTagError as exc:
+        source = "--path" if path is not None else "--xml" if xml is not None else "--some-string/--text/--inner"
+        raise click.BadParameter(str(exc), param_hint=source) from None
+
+    settings = login.settings()
+    configure_logging(verbosity, settings)
+    job = SendOptions(
+        to=to, timeout=timeout, repeat=repeat, window=window, subscribe=subscribe, check_support=check_support
+    )
+    result = run_job(_present(settings, job, steps, as_json=as_json, quiet=verbosity < 0))
+    code = exit_code_for_run(result)
+    if result.stop is not None:
+        if code is ExitCode.CONNECT:
+            raise CommandFailed(
+                f"connection to {settings.address} lost during the run ({result.stop.reason}); "
+                f"{result.stop.unsent} request(s) not sent",
+                code,
+            )
+        in_flight = "requests in flight counted as lost" if result.tally.sent else "before the first request"
+        raise Stopped(f"interrupted ({result.stop.reason}): {in_flight}, {result.stop.unsent} request(s) not sent")
+    if code is not ExitCode.OK:
+        sys.exit(code)
+
+
+async def _present(settings, job, steps, as_json: bool, quiet: bool):
+    """Run the send job, showing one line (or JSON object) per exchange, a progress bar, then the summary."""
+    from xmpp_ext.outcomes import Status
+    from xmpp_ext.report import Reporter
+    from xmpp_ext.sender import StopKind, send
+
+    STOP_DETAILS = tuple(kind.value for kind in StopKind)
+
+    burst = bool(job.repeat)
+    show_bar = burst and sys.stdout.isatty() and not as_json and not quiet
+    bar = None
+
+    def echo(line: str) -> None:
+        if bar is not None:  # the line replaces the bar, which is drawn again below it
+            sys.stdout.write("\r\x1b[K")
+        # A burst may print 100,000 lines: let stdout buffer them instead of flushing each.
+        if burst:
+            sys.stdout.write(line + "\n")
+        else:
+            click.echo(line)
+        if bar is not None:
+            bar.render_progress()
+
+    reporter = Reporter(echo, as_json=as_json, quiet=quiet)
+    cut_short: list[str] = []  # details of in-flight requests ended by a stop: one line for them all
+
+    def resolved(bare, full) -> None:
+        if not as_json and not quiet:
+            click.echo(f"{bare} is online as {full}")
+
+    with contextlib.ExitStack() as stack:
+        if show_bar:
+            bar = stack.enter_context(click.progressbar(length=job.repeat, label="sending"))
+
+        def exchanged(exchange) -> None:
+            # Requests in flight when a burst is cut short all end alike: one line for them all.
+            stopped_in_flight = exchange.status is Status.LOST and exchange.detail.startswith(STOP_DETAILS)
+            if burst and not as_json and stopped_in_flight:
+                cut_short.append(exchange.detail)
+                return
+            # In a burst only the exceptions are worth a line (or everything, as JSON).
+            if not burst or as_json or exchange.status is not Status.OK:
+                reporter.exchange(exchange)
+            if bar is not None:
+                bar.update(1)
+
+        result = await send(settings, job, steps, exchanged, resolved)
+    if cut_short:
+        echo(f"{len(cut_short)} request(s) in flight counted as lost: {cut_short[0]}")
+    reporter.summary(result.tally.summary())
+    sys.stdout.flush()
+    return result
