@@ -32,3 +32,33 @@ def test_stanza_module_defines_only_stanza_classes():
         if getattr(value, "__module__", None) == stanza.__name__ and not name.startswith("__")
     }
     assert defined_here == {"ExampleTag", "InsideTag", "_TextInterface"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "µ",  # U+00B5: a letter to Python's \w, outside NameStartChar
+        "ª",
+        "²",
+        "aµ",
+        "a²",
+        "Ⅻ",  # fifth-edition NameStartChar, refused by expat (Prosody, ejabberd)
+        "\U0001d49c",  # MATHEMATICAL SCRIPT CAPITAL A: the same
+        "a\u203fb",
+        "",
+        "-a",
+        "1a",
+        "·a",
+        "a:b",  # an NCName has no colon
+        "a b",
+        "a>",
+    ],
+)
+def test_names_outside_the_production_or_expat_are_refused(name):
+    with pytest.raises(payload.ExampleTagError, match="is not an XML name"):
+        payload.check_xml_name(name, "element name")
+
+
+@pytest.mark.parametrize("name", ["a·b", "a-b.c_d", "_x", "inside_tag", "Ā", "à", "ก", "a\u0300", "ↀ"])
+def test_names_in_the_production_are_accepted(name):
+    assert payload.check_xml_name(name) == name

@@ -9,9 +9,11 @@ defusedxml and refused when it declares a DTD or entities: RFC 6120 section
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
+from xml.parsers import expat
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
@@ -27,8 +29,15 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 # the stanza not well-formed, and the server would close the whole stream.
 # Spelled as the few excluded ranges: the complement, with its huge ranges, takes milliseconds to compile.
 _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# An XML name without a colon (an NCName), close enough: a letter or _, then letters, digits, _ . -
-_XML_NAME = re.compile(r"[^\W\d][\w.\-]*\Z")
+# XML 1.0 fifth edition, section 2.3: NameStartChar and NameChar, without ":"
+# (Namespaces in XML 1.0 section 3: an NCName). Python's \w is not this set:
+# it takes µ, ª, ², Ⅻ, which the production refuses.
+_NAME_START_CHARS = (
+    "A-Z_a-z\xc0-\xd6\xd8-\xf6\xf8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c\u200d\u2070-\u218f"
+    "\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+)
+_NAME_CHARS = _NAME_START_CHARS + "\\-.0-9\xb7\u0300-\u036f\u203f\u2040"
+_NCNAME = re.compile(f"[{_NAME_START_CHARS}][{_NAME_CHARS}]*")
 
 _TRUE_WORDS = frozenset({"true", "1"})
 _FALSE_WORDS = frozenset({"false", "0"})
@@ -47,10 +56,36 @@ def check_xml_text(value: str, what: str = "value") -> str:
 
 
 def check_xml_name(name: str, what: str = "name") -> str:
-    """``name`` unchanged if it is a valid element or attribute name (no prefix); else ExampleTagError."""
-    if not _XML_NAME.match(name):
-        raise ExampleTagError(f"{what} {name!r} is not an XML name (a letter or _, then letters, digits, _ . -)")
+    """``name`` unchanged if it is a valid element or attribute name without prefix; else ExampleTagError.
+
+    Valid means both: an NCName by the XML 1.0 fifth edition production
+    (section 2.3, without ":"), and a name expat accepts. Prosody (LuaExpat)
+    and ejabberd (fast_xml) parse with libexpat, which still applies the
+    fourth edition's narrower name tables (Appendix B): a fifth-edition-only
+    name such as ``Ⅻ`` (U+216B), U+1D49C or ``a‿b`` would make the server close the
+    whole stream, so it is refused here.
+    """
+    if not _NCNAME.fullmatch(name):
+        raise ExampleTagError(
+            f"{what} {name!r} is not an XML name (XML 1.0 §2.3 NCName: a letter or _, then letters, digits, _ . - ·)"
+        )
+    if not _expat_accepts_name(name):
+        raise ExampleTagError(
+            f"{what} {name!r} is not an XML name servers accept (their parser, expat, keeps XML 1.0's "
+            "fourth-edition name characters)"
+        )
     return name
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: names come from untrusted input
+def _expat_accepts_name(name: str) -> bool:
+    # The name reaches here only after the NCName check, so it cannot break out of the tag.
+    parser = expat.ParserCreate()
+    try:
+        parser.Parse(f"<{name}/>", True)
+    except expat.ExpatError:
+        return False
+    return True
 
 
 def check_xml_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
