@@ -1,9 +1,10 @@
 """Untrusted-input parsing and checks (xmpp_ext.plugin.payload), offline."""
 
 import pytest
+from slixmpp.xmlstream import ET
 
 import xmpp_ext.plugin
-from xmpp_ext.plugin import payload, stanza
+from xmpp_ext.plugin import ExampleTag, ExampleTagError, payload, stanza
 
 PAYLOAD_NAMES = (
     "MAX_PAYLOAD_BYTES",
@@ -62,3 +63,50 @@ def test_names_outside_the_production_or_expat_are_refused(name):
 @pytest.mark.parametrize("name", ["a·b", "a-b.c_d", "_x", "inside_tag", "Ā", "à", "ก", "a\u0300", "ↀ"])
 def test_names_in_the_production_are_accepted(name):
     assert payload.check_xml_name(name) == name
+
+
+NS = "https://example.net/our_extension"
+
+
+def test_comments_and_processing_instructions_are_dropped_text_kept():
+    element = ET.fromstring(f"<example_tag xmlns='{NS}' some_string='s'>a<inside_tag first_field='1'/>b</example_tag>")
+    inner = element[0]
+    element.insert(0, ET.Comment("first"))
+    element[0].tail = "-c"
+    inner.append(ET.ProcessingInstruction("target", "data"))
+    inner[0].tail = "inner text"
+    element.append(ET.Comment("last"))
+    element[-1].tail = "z"
+    tag = ExampleTag()
+    tag.setup_from_lxml(element)
+    assert str(tag) == (
+        f'<example_tag xmlns="{NS}" some_string="s">a-c'
+        '<inside_tag first_field="1">inner text</inside_tag></example_tag>'
+    )
+    assert len(element) == 3 and len(inner) == 1  # the caller's element is left as it was
+
+
+def test_a_comment_alone_is_dropped():
+    element = ET.Element(f"{{{NS}}}example_tag", {"some_string": "s"})
+    element.append(ET.Comment("\x00 never checked: it is not sent"))
+    tag = ExampleTag()
+    tag.setup_from_lxml(element)
+    assert str(tag) == f'<example_tag xmlns="{NS}" some_string="s" />'
+
+
+def test_foreign_namespace_attribute_in_a_file_is_refused(tmp_path):
+    path = tmp_path / "foreign.xml"
+    path.write_text(
+        f"<example_tag xmlns='{NS}' xmlns:f='urn:other' some_string='s'><inside_tag f:colour='red'/></example_tag>"
+    )
+    tag = ExampleTag()
+    tag.setup_from_string(f"<example_tag xmlns='{NS}' some_string='kept'/>")
+    with pytest.raises(ExampleTagError, match=r"foreign.xml: attribute 'colour' in namespace 'urn:other'"):
+        tag.setup_from_file(path)
+    assert tag["some_string"] == "kept"
+
+
+def test_xml_lang_attribute_is_kept():
+    tag = ExampleTag()
+    tag.setup_from_string(f"<example_tag xmlns='{NS}' xml:lang='en' some_string='s'/>")
+    assert str(tag) == f'<example_tag xmlns="{NS}" xml:lang="en" some_string="s" />'

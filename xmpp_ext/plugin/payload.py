@@ -39,6 +39,9 @@ _NAME_START_CHARS = (
 _NAME_CHARS = _NAME_START_CHARS + "\\-.0-9\xb7\u0300-\u036f\u203f\u2040"
 _NCNAME = re.compile(f"[{_NAME_START_CHARS}][{_NAME_CHARS}]*")
 
+#: ElementTree's namespace for ``xml:lang`` and friends, the one attribute namespace slixmpp always writes.
+XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
+
 _TRUE_WORDS = frozenset({"true", "1"})
 _FALSE_WORDS = frozenset({"false", "0"})
 
@@ -99,17 +102,46 @@ def check_xml_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
 def check_tree(element: ET.Element) -> None:
     """ExampleTagError if any name, attribute or text in ``element``'s tree cannot go on the wire.
 
-    Parsed XML always passes; an element built in code may not.
+    Parsed XML always passes the name and text checks; an element built in
+    code may not. Attributes in a namespace other than ``xml:`` are refused:
+    slixmpp's serializer writes only those it has a prefix for, and would
+    drop the others without a word.
     """
     for node in element.iter():
         if isinstance(node.tag, str):  # comments and processing instructions have no name to check
             check_xml_name(node.tag.rpartition("}")[2], "element name")
         for key, value in node.attrib.items():
-            check_xml_name(key.rpartition("}")[2], "attribute name")
+            namespace, _, name = key[1:].rpartition("}") if key.startswith("{") else ("", "", key)
+            if namespace and namespace != XML_NAMESPACE:
+                raise ExampleTagError(
+                    f"attribute {name!r} in namespace {namespace!r}: only unprefixed and xml: attributes can be sent"
+                )
+            check_xml_name(name, "attribute name")
             check_xml_text(value, f"attribute {key}")
         for text in (node.text, node.tail):
             if text:
                 check_xml_text(text, "text")
+
+
+def drop_comments_and_instructions(element: ET.Element) -> None:
+    """Remove every comment and processing instruction from ``element``'s tree, in place.
+
+    The text that followed one (its tail) joins the text before it, as a
+    parser that skips comments would have read it.
+    """
+    for parent in list(element.iter()):
+        children = list(parent)
+        if all(isinstance(child.tag, str) for child in children):
+            continue
+        kept: list[ET.Element] = []
+        for child in children:
+            if isinstance(child.tag, str):
+                kept.append(child)
+            elif child.tail and kept:
+                kept[-1].tail = (kept[-1].tail or "") + child.tail
+            elif child.tail:
+                parent.text = (parent.text or "") + child.tail
+        parent[:] = kept
 
 
 def check_payload_size(size: int, what: str, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:

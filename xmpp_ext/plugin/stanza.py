@@ -29,6 +29,7 @@ from xmpp_ext.plugin.payload import (
     check_xml_name,
     check_xml_text,
     describe_tag,
+    drop_comments_and_instructions,
     parse_boolean,
     parse_xml,
 )
@@ -112,6 +113,13 @@ class ExampleTag(_TextInterface, ElementBase):
 
         The caller's element is copied, never moved or shared. ``source``
         (a file name, say) prefixes error messages.
+
+        Comments and processing instructions in the tree are dropped, the
+        text around them kept: XMPP forbids sending them (RFC 6120 §11.1),
+        and the parser behind ``setup_from_string``/``setup_from_file``
+        drops them too. Attributes in a namespace other than ``xml:`` are
+        refused, wherever they are in the tree: slixmpp's serializer would
+        silently leave them out of the stanza.
         """
         prefix = f"{source}: " if source else ""
         expected = f"{{{NAMESPACE}}}{self.name}"
@@ -121,12 +129,13 @@ class ExampleTag(_TextInterface, ElementBase):
             raise ExampleTagError(
                 f"{prefix}root element must be <example_tag xmlns='{NAMESPACE}'>, not {describe_tag(lxml.tag)}"
             )
+        source = copy.deepcopy(lxml)
+        drop_comments_and_instructions(source)
         try:
-            parse_boolean(lxml.get("boolean"))
-            check_tree(lxml)  # parsed XML always passes; an element built in code may not
+            parse_boolean(source.get("boolean"))
+            check_tree(source)  # parsed XML always passes; an element built in code may not
         except ExampleTagError as exc:
             raise ExampleTagError(f"{prefix}{exc}") from None
-        source = copy.deepcopy(lxml)
         self._clear_content()
         self.xml.attrib.update(source.attrib)
         self.xml.text = source.text
