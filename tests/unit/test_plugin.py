@@ -159,6 +159,31 @@ class TestValidation(PluginTestCase):
         self.send(None)
         assert [(event, stanza["id"]) for event, stanza in self.events] == [("example_tag_invalid_iq", "9")]
 
+    def test_request_without_exactly_one_payload_is_refused(self):
+        # RFC 6120 §8.2.3: an iq get/set carries exactly one payload element.
+        cases = [
+            (f"{TUTORIAL_STRING}{TUTORIAL_STRING}", "2 (example_tag, example_tag)"),
+            (f'{TUTORIAL_STRING}<query xmlns="jabber:iq:version"/>', "2 (example_tag, query)"),
+            (f'<query xmlns="jabber:iq:version"/>{TUTORIAL_STRING}', "2 (query, example_tag)"),
+            (TUTORIAL_STRING * 5, "5 (example_tag, example_tag, example_tag, ...)"),
+        ]
+        for number, (payload, children) in enumerate(cases):
+            itype = ("get", "set")[number % 2]
+            self.recv(f'<iq from="sender@localhost/res" type="{itype}" id="m{number}">{payload}</iq>')
+            self.send(
+                f'<iq to="sender@localhost/res" type="error" id="m{number}">'
+                '<example_tag xmlns="https://example.net/our_extension" some_string="Another_string"/>'
+                '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+                '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">'
+                f"an iq get/set carries exactly one payload element (RFC 6120 §8.2.3), not {children}</text>"
+                "</error></iq>",
+                use_values=False,
+            )
+            self.send(None)
+        assert [(event, stanza["id"]) for event, stanza in self.events] == [
+            ("example_tag_invalid_iq", f"m{number}") for number in range(len(cases))
+        ]
+
 
 class TestNoListener(SlixTest):
     """A client that loads the plugin but never listens for requests."""

@@ -10,7 +10,8 @@ Events (one per stanza kind, as in the tutorial):
 * ``example_tag_invalid_iq``: a request the plugin has just refused as
   invalid, for logging and counting only (it is already answered).
 
-Invalid requests never reach the application's request handlers: the plugin
+Invalid requests (a bad tag, or anything but exactly one payload element:
+RFC 6120 §8.2.3) never reach the application's request handlers: the plugin
 answers them with exactly one ``bad-request`` error. Requests nobody listens for are answered
 with ``feature-not-implemented``, so a requester never waits for nothing.
 """
@@ -29,6 +30,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from xmpp_ext.plugin import stanza
+from xmpp_ext.plugin.payload import request_payload_problem
 from xmpp_ext.plugin.stanza import NAMESPACE, ExampleTag, InsideTag
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ class ExampleTagPlugin(BasePlugin):
     # -- incoming ------------------------------------------------------------
 
     def _handle_request(self, iq: Iq) -> None:
-        problem = iq["example_tag"].validation_problem()
+        problem = request_payload_problem(iq.xml) or iq["example_tag"].validation_problem()
         if problem is not None:
             self.refuse(iq, "bad-request", problem, etype="modify")
             self.xmpp.event("example_tag_invalid_iq", iq)

@@ -179,6 +179,19 @@ def parse_xml(data: str | bytes, source: str = "XML") -> ET.Element:
         raise ExampleTagError(f"{source}: not well-formed XML ({exc})") from None
 
 
+def request_payload_problem(iq: ET.Element) -> str | None:
+    """Why an iq get/set element does not carry exactly one payload (RFC 6120 §8.2.3), or None when it does.
+
+    Names at most three of the children: the request may come from a hostile peer.
+    """
+    count = len(iq)
+    if count == 1:
+        return None
+    shown = ", ".join(child.tag.rpartition("}")[2] if isinstance(child.tag, str) else "?" for child in iq[:3])
+    more = ", ..." if count > 3 else ""
+    return f"an iq get/set carries exactly one payload element (RFC 6120 §8.2.3), not {count} ({shown}{more})"
+
+
 def describe_tag(tag: str) -> str:
     """An ElementTree ``{namespace}local`` tag as a reader would write it: ``<local xmlns='namespace'>``."""
     if tag.startswith("{"):
