@@ -185,6 +185,45 @@ class TestValidation(PluginTestCase):
         ]
 
 
+class TestHostileRequests(PluginTestCase):
+    """Requests built to hurt: the refusal must neither copy them nor grow with them."""
+
+    def test_deeply_nested_request_gets_one_error_and_the_stream_lives_on(self):
+        # iq.reply() deep-copies the request: at ~500 levels that raised RecursionError in data_received.
+        nested = "<n>" * 600 + "</n>" * 600
+        self.recv(
+            '<iq from="sender@localhost/res" type="get" id="deep">'
+            f'<example_tag xmlns="https://example.net/our_extension" boolean="True">{nested}</example_tag></iq>'
+        )
+        self.send(
+            '<iq to="sender@localhost/res" type="error" id="deep">'
+            '<example_tag xmlns="https://example.net/our_extension" boolean="True"/>'
+            '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+            '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">example_tag needs a some_string attribute</text>'
+            "</error></iq>",
+            use_values=False,
+        )
+        self.send(None)
+        self.recv(f'<message from="a@localhost/r">{TUTORIAL_STRING}</message>')
+        assert [event for event, _ in self.events] == ["example_tag_invalid_iq", "example_tag_message"]
+
+    def test_large_attributes_are_not_echoed_and_long_text_is_cut(self):
+        boolean = "x" * 5000  # refused, and quoted in the error text
+        self.recv(
+            '<iq from="sender@localhost/res" type="set" id="big">'
+            f'<example_tag xmlns="https://example.net/our_extension" some_string="s" boolean="{boolean}"/></iq>'
+        )
+        text = f"boolean must be true or false, not '{boolean}'"[:299] + "…"
+        self.send(
+            '<iq to="sender@localhost/res" type="error" id="big">'
+            '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+            f'<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">{text}</text>'
+            "</error></iq>",
+            use_values=False,
+        )
+        self.send(None)
+
+
 class TestNoListener(SlixTest):
     """A client that loads the plugin but never listens for requests."""
 

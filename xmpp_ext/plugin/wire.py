@@ -36,6 +36,9 @@ CLIENT_NAMESPACE_MAP = {XML_NAMESPACE: "xml", STREAM_NAMESPACE: "stream"}
 #: stanza limit of the servers we run (ejabberd: 64 KiB).
 ECHO_BUDGET = 4 * 1024
 
+#: Longest error text an error reply carries, in characters.
+MAX_ERROR_TEXT = 300
+
 
 def wire_size(
     item: ElementBase | ET.Element,
@@ -149,6 +152,33 @@ def bounded_echo(
         return True
     reply.xml.remove(echo)
     return False
+
+
+def error_reply(request: ElementBase, condition: str, text: str, etype: str = "cancel") -> ElementBase:
+    """A new error stanza answering ``request``, built from its id, from and to only.
+
+    Not ``request.reply()``: that deep-copies the whole request first, which
+    for a request nested a few hundred levels deep raises RecursionError
+    inside the stream's data_received and drops the connection. ``text`` is
+    cut to MAX_ERROR_TEXT characters: it may quote what the peer sent.
+    """
+    stream = request.stream
+    reply = stream.Iq() if request.name == "iq" else type(request)(stream)
+    reply["id"] = request.xml.get("id", "")
+    sender, recipient = request.xml.get("from"), request.xml.get("to")
+    if getattr(stream, "is_component", False):
+        # A component speaks for a domain, so it says which address answers.
+        if recipient:
+            reply["from"] = recipient
+        if sender:
+            reply["to"] = sender
+    elif sender:
+        reply["to"] = sender  # a client's server fills in the client's own address
+    reply["type"] = "error"
+    reply["error"]["type"] = etype
+    reply["error"]["condition"] = condition
+    reply["error"]["text"] = text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
+    return reply
 
 
 def _escape_function(patched: bool | None, use_cdata: bool) -> Callable[[str], str]:
