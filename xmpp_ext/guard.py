@@ -100,7 +100,7 @@ class DepthGuard:
 def install_depth_guard(client: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> DepthGuard:
     """Refuse every incoming stanza nested more than ``max_depth`` levels deep; returns the guard.
 
-    An iq get/set gets exactly one ``policy-violation`` error (type modify),
+    An iq get/set gets exactly one ``bad-request`` error (type modify),
     built from its id, from and to without copying it; any other stanza
     (message, presence, iq result/error) is dropped with one log line: an
     iq result dropped this way leaves its request to time out. Stream
