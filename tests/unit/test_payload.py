@@ -1,5 +1,8 @@
 """Untrusted-input parsing and checks (xmpp_ext.plugin.payload), offline."""
 
+import os
+import threading
+
 import pytest
 from slixmpp.xmlstream import ET
 
@@ -110,3 +113,58 @@ def test_xml_lang_attribute_is_kept():
     tag = ExampleTag()
     tag.setup_from_string(f"<example_tag xmlns='{NS}' xml:lang='en' some_string='s'/>")
     assert str(tag) == f'<example_tag xmlns="{NS}" xml:lang="en" some_string="s" />'
+
+
+def _setup_in_thread(path, timeout=5.0):
+    """setup_from_file in a thread, bounded: returns the exception raised; fails if it blocks."""
+    outcome = []
+
+    def target():
+        try:
+            ExampleTag().setup_from_file(path)
+            outcome.append(None)
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        # Unblock the reader stuck in open(): a writer that opens and closes at once.
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(timeout)
+        pytest.fail(f"setup_from_file({path}) blocked")
+    return outcome[0]
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "payload.xml"
+    os.mkfifo(fifo)
+    error = _setup_in_thread(fifo)
+    assert isinstance(error, ExampleTagError)
+    assert str(error) == f"{fifo}: is a FIFO (named pipe), not a regular file"
+
+
+def test_fifo_swapped_in_after_the_check_does_not_block_either(tmp_path, monkeypatch):
+    fifo = tmp_path / "payload.xml"
+    os.mkfifo(fifo)
+    regular = os.stat(__file__)
+    real_stat = os.stat
+    # The first look sees a regular file; the FIFO is what gets opened.
+    monkeypatch.setattr(payload.os, "stat", lambda name: regular if name == str(fifo) else real_stat(name))
+    error = _setup_in_thread(fifo)
+    assert str(error) == f"{fifo}: is a FIFO (named pipe), not a regular file"
+
+
+@pytest.mark.parametrize(("path", "kind"), [("/dev/null", "character device"), ("/", "directory")])
+def test_other_special_files_are_refused(path, kind):
+    with pytest.raises(ExampleTagError, match=f"^{path}: is a {kind}, not a regular file$"):
+        ExampleTag().setup_from_file(path)
+
+
+def test_regular_file_is_read(tmp_path):
+    path = tmp_path / "payload.xml"
+    path.write_text(f"<example_tag xmlns='{NS}' some_string='from file'/>")
+    tag = ExampleTag()
+    tag.setup_from_file(path)
+    assert tag["some_string"] == "from file"

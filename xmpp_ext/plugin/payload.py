@@ -10,7 +10,9 @@ defusedxml and refused when it declares a DTD or entities: RFC 6120 section
 from __future__ import annotations
 
 import functools
+import os
 import re
+import stat
 from collections.abc import Mapping
 from typing import Any
 from xml.parsers import expat
@@ -148,6 +150,46 @@ def check_payload_size(size: int, what: str, max_bytes: int = MAX_PAYLOAD_BYTES)
     """ExampleTagError if a payload of ``size`` bytes is larger than servers accept in a stanza."""
     if size > max_bytes:
         raise ExampleTagError(f"{what}: {size} bytes, more than {max_bytes}, the stanza size servers accept")
+
+
+def read_payload_file(path: str | os.PathLike[str], max_bytes: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``max_bytes``; else ExampleTagError naming the file.
+
+    Anything but a regular file is refused before it is read: a FIFO would
+    block ``open()`` until a writer comes, a device may never end. The kind
+    is checked with ``os.stat`` first, so nothing else is even opened, and
+    again on the open descriptor (opened with O_NONBLOCK, so a FIFO swapped
+    in between cannot block either).
+    """
+    name = os.fspath(path)
+    try:
+        kind = _file_kind(os.stat(name).st_mode)
+        if kind is None:
+            descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            with os.fdopen(descriptor, "rb") as handle:
+                kind = _file_kind(os.fstat(handle.fileno()).st_mode)
+                data = handle.read(max_bytes + 1) if kind is None else b""
+    except OSError as exc:
+        raise ExampleTagError(f"{name}: cannot read file ({exc.strerror or exc})") from None
+    if kind is not None:
+        raise ExampleTagError(f"{name}: is a {kind}, not a regular file")
+    if len(data) > max_bytes:
+        raise ExampleTagError(f"{name}: file is larger than {max_bytes} bytes, the stanza size servers accept")
+    return data
+
+
+def _file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is, for the error message."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "special file")
 
 
 def parse_boolean(value: str | None) -> bool | None:

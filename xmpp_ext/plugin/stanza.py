@@ -32,6 +32,7 @@ from xmpp_ext.plugin.payload import (
     drop_comments_and_instructions,
     parse_boolean,
     parse_xml,
+    read_payload_file,
 )
 
 NAMESPACE = "https://example.net/our_extension"
@@ -97,15 +98,12 @@ class ExampleTag(_TextInterface, ElementBase):
         self.setup_from_lxml(parse_xml(string, source="XML string"), source="XML string")
 
     def setup_from_file(self, path: str | os.PathLike[str], max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
-        """Replace the content with the ``<example_tag/>`` stored in the file at ``path``."""
+        """Replace the content with the ``<example_tag/>`` stored in the regular file at ``path``.
+
+        A FIFO, directory or device is refused without being read (see ``payload.read_payload_file``).
+        """
         name = os.fspath(path)
-        try:
-            with open(name, "rb") as handle:
-                data = handle.read(max_bytes + 1)
-        except OSError as exc:
-            raise ExampleTagError(f"{name}: cannot read file ({exc.strerror or exc})") from None
-        if len(data) > max_bytes:
-            raise ExampleTagError(f"{name}: file is larger than {max_bytes} bytes, the stanza size servers accept")
+        data = read_payload_file(name, max_bytes)
         self.setup_from_lxml(parse_xml(data, source=name), source=name)
 
     def setup_from_lxml(self, lxml: ET.Element, source: str | None = None) -> None:
