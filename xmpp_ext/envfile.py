@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,10 +80,23 @@ def exposure_warnings(path: Path) -> list[str]:
     return warnings
 
 
+#: The first line of every .env xmppext writes: what ``write_env_file`` may replace.
+MARKER = "# Written by xmppext for a local test server; delete it when the server is gone."
+
+
 def write_env_file(path: Path, credentials: PairCredentials) -> None:
-    """Write ``credentials`` to ``path`` with mode 600, replacing it atomically."""
+    """Write ``credentials`` to ``path`` with mode 600, replacing it atomically.
+
+    The file is written under a fresh random name in the same directory
+    (``tempfile.mkstemp``: mode 600 from its creation, never an existing
+    name, never through a symlink), flushed to disk, then renamed over
+    ``path``. ``path`` may only be absent or a regular file that xmppext
+    wrote (its first line is MARKER): a symlink or anyone else's file there
+    raises EnvFileError and is left as it was.
+    """
+    _check_replaceable(path)
     lines = [
-        "# Written by xmppext for a local test server; delete it when the server is gone.",
+        MARKER,
         f"SENDER_JID={credentials.sender_jid}",
         f"SENDER_PASSWORD={credentials.sender_password.reveal()}",
         f"RESPONDER_JID={credentials.responder_jid}",
@@ -90,8 +105,56 @@ def write_env_file(path: Path, credentials: PairCredentials) -> None:
         f"XMPP_PORT={credentials.port or ''}",
         f"XMPP_CA_CERT={credentials.ca_cert or ''}",
     ]
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(temporary, path)
+    directory = path.parent
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise EnvFileError(f"{path}: cannot write in {directory} ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _sync_directory(directory)
+
+
+def _check_replaceable(path: Path) -> None:
+    """EnvFileError unless ``path`` is absent or a regular file whose first line is MARKER."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise EnvFileError(f"{path}: cannot check it ({exc.strerror or exc})") from None
+    advice = "choose another file with --env-file"
+    if stat.S_ISLNK(mode):
+        raise EnvFileError(f"{path} is a symbolic link; xmppext does not write through links: {advice}")
+    if not stat.S_ISREG(mode):
+        raise EnvFileError(f"{path} exists and is not a regular file: {advice}")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            first_line = handle.read(len(MARKER) + 1)
+    except OSError as exc:
+        raise EnvFileError(f"{path}: cannot check it ({exc.strerror or exc})") from None
+    if first_line.rstrip(b"\r\n") != MARKER.encode():
+        raise EnvFileError(f"{path} exists and was not written by xmppext; not overwriting it: {advice}")
+
+
+def _sync_directory(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk too.
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the file itself is synced
+    finally:
+        os.close(descriptor)

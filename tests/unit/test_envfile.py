@@ -1,0 +1,95 @@
+"""The .env file (xmpp_ext.envfile): written safely, read strictly."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from xmpp_ext import envfile
+from xmpp_ext.envfile import MARKER, EnvFileError, PairCredentials, read_env_file, write_env_file
+from xmpp_ext.secret import Secret
+
+CREDENTIALS = PairCredentials(
+    sender_jid="sender@localhost",
+    sender_password=Secret("s3cret"),
+    responder_jid="responder@localhost",
+    responder_password=Secret("an0ther"),
+    host="127.0.0.1",
+    port=5222,
+    ca_cert=Path("/tmp/ca.pem"),
+)
+
+
+def test_written_with_mode_600_and_read_back(tmp_path):
+    path = tmp_path / ".env"
+    old_umask = os.umask(0)  # even a careless umask gets mode 600
+    try:
+        write_env_file(path, CREDENTIALS)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().splitlines()[0] == MARKER
+    assert read_env_file(path) == CREDENTIALS
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]  # no temporary file left
+
+
+def test_flushed_to_disk_before_the_rename(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(envfile.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(envfile.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
+    write_env_file(tmp_path / ".env", CREDENTIALS)
+    assert events[:2] == ["fsync", "replace"]
+
+
+def test_our_own_file_is_replaced(tmp_path):
+    path = tmp_path / ".env"
+    write_env_file(path, CREDENTIALS)
+    write_env_file(path, PairCredentials(**{**CREDENTIALS.__dict__, "port": 5333}))
+    assert read_env_file(path).port == 5333
+
+
+def test_someone_elses_file_is_not_overwritten(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("SENDER_JID=mine@example.net\nSENDER_PASSWORD=precious\n")
+    with pytest.raises(EnvFileError) as info:
+        write_env_file(path, CREDENTIALS)
+    assert str(info.value) == (
+        f"{path} exists and was not written by xmppext; not overwriting it: choose another file with --env-file"
+    )
+    assert path.read_text() == "SENDER_JID=mine@example.net\nSENDER_PASSWORD=precious\n"
+
+
+def test_planted_symlink_is_not_followed(tmp_path):
+    target = tmp_path / "victim"
+    target.write_text(f"{MARKER}\nprecious\n")  # even one that looks like ours
+    path = tmp_path / ".env"
+    path.symlink_to(target)
+    with pytest.raises(EnvFileError, match=r"is a symbolic link; xmppext does not write through links: .*--env-file"):
+        write_env_file(path, CREDENTIALS)
+    assert target.read_text() == f"{MARKER}\nprecious\n"
+    assert path.is_symlink()
+
+
+def test_planted_symlink_at_a_temporary_name_is_not_followed(tmp_path):
+    # The temporary file once had a fixed name (.env.tmp): a link planted there was written through.
+    target = tmp_path / "victim"
+    target.write_text("precious\n")
+    (tmp_path / ".env.tmp").symlink_to(target)
+    write_env_file(tmp_path / ".env", CREDENTIALS)
+    assert target.read_text() == "precious\n"
+    assert read_env_file(tmp_path / ".env") == CREDENTIALS
+
+
+def test_directory_in_the_way_is_refused(tmp_path):
+    (tmp_path / ".env").mkdir()
+    with pytest.raises(EnvFileError, match="is not a regular file"):
+        write_env_file(tmp_path / ".env", CREDENTIALS)
+
+
+def test_unwritable_directory_is_an_env_file_error(tmp_path):
+    with pytest.raises(EnvFileError, match="cannot write in"):
+        write_env_file(tmp_path / "absent" / ".env", CREDENTIALS)
