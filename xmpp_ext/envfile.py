@@ -38,7 +38,8 @@ def read_env_file(path: Path) -> PairCredentials:
     if not path.is_file():
         raise EnvFileError(f"{path}: no such file (copy .env.example to .env and fill it in)")
     try:
-        values = dotenv_values(path)
+        # No ${VAR} expansion: a password is used exactly as written.
+        values = dotenv_values(path, interpolate=False)
     except OSError as exc:
         raise EnvFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     missing = [key for key in REQUIRED_KEYS if not values.get(key)]
@@ -98,9 +99,9 @@ def write_env_file(path: Path, credentials: PairCredentials) -> None:
     lines = [
         MARKER,
         f"SENDER_JID={credentials.sender_jid}",
-        f"SENDER_PASSWORD={credentials.sender_password.reveal()}",
+        f"SENDER_PASSWORD={_quoted(credentials.sender_password.reveal())}",
         f"RESPONDER_JID={credentials.responder_jid}",
-        f"RESPONDER_PASSWORD={credentials.responder_password.reveal()}",
+        f"RESPONDER_PASSWORD={_quoted(credentials.responder_password.reveal())}",
         f"XMPP_HOST={credentials.host or ''}",
         f"XMPP_PORT={credentials.port or ''}",
         f"XMPP_CA_CERT={credentials.ca_cert or ''}",
@@ -121,6 +122,12 @@ def write_env_file(path: Path, credentials: PairCredentials) -> None:
             os.unlink(temporary)
         raise
     _sync_directory(directory)
+
+
+def _quoted(value: str) -> str:
+    """``value`` in single quotes, which python-dotenv reads literally but for \\' and \\\\ (see .env.example)."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
 
 
 def _check_replaceable(path: Path) -> None:

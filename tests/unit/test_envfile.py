@@ -93,3 +93,46 @@ def test_directory_in_the_way_is_refused(tmp_path):
 def test_unwritable_directory_is_an_env_file_error(tmp_path):
     with pytest.raises(EnvFileError, match="cannot write in"):
         write_env_file(tmp_path / "absent" / ".env", CREDENTIALS)
+
+
+def write_lines(path: Path, *lines: str) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+REQUIRED = ("SENDER_JID=s@localhost", "RESPONDER_JID=r@localhost", "RESPONDER_PASSWORD=x")
+
+
+@pytest.mark.parametrize(
+    ("line", "password"),
+    [
+        ("SENDER_PASSWORD=pa${HOME}ss", "pa${HOME}ss"),  # no variable expansion
+        ("SENDER_PASSWORD=$USER", "$USER"),
+        ("SENDER_PASSWORD='pa${X}ss'", "pa${X}ss"),
+        ('SENDER_PASSWORD="pa${X}ss"', "pa${X}ss"),
+        # The quoting rules .env.example documents.
+        ("SENDER_PASSWORD=abc #xyz", "abc"),
+        ("SENDER_PASSWORD=abc#xyz", "abc#xyz"),
+        ("SENDER_PASSWORD='abc #xyz'", "abc #xyz"),
+        ("SENDER_PASSWORD='it\\'s \\\\ x'", "it's \\ x"),
+        ("SENDER_PASSWORD='  spaced  '", "  spaced  "),
+        ('SENDER_PASSWORD="tab\\tq\\"x"', 'tab\tq"x'),
+    ],
+)
+def test_password_is_read_as_written(tmp_path, line, password):
+    path = write_lines(tmp_path / ".env", *REQUIRED, line)
+    assert read_env_file(path).sender_password.reveal() == password
+
+
+def test_the_example_file_reads(tmp_path):
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    credentials = read_env_file(example)
+    assert credentials.sender_password.reveal() == "change-me"
+    assert credentials.port is None and credentials.insecure is False
+
+
+@pytest.mark.parametrize("password", ["pa ss #x", "it's", "back\\slash\\'", "  spaced  ", "${HOME}", 'dq"x', "é"])
+def test_written_passwords_read_back_exactly(tmp_path, password):
+    path = tmp_path / ".env"
+    write_env_file(path, PairCredentials(**{**CREDENTIALS.__dict__, "sender_password": Secret(password)}))
+    assert read_env_file(path).sender_password.reveal() == password
