@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import stat
 import subprocess
@@ -16,6 +17,9 @@ from xmpp_ext.secret import Secret
 
 REQUIRED_KEYS = ("SENDER_JID", "SENDER_PASSWORD", "RESPONDER_JID", "RESPONDER_PASSWORD")
 OPTIONAL_KEYS = ("XMPP_HOST", "XMPP_PORT", "XMPP_CA_CERT", "XMPP_INSECURE")
+
+#: A .env holds a few short lines; anything this large is the wrong file.
+MAX_ENV_FILE_BYTES = 64 * 1024
 
 
 class EnvFileError(Exception):
@@ -35,19 +39,29 @@ class PairCredentials:
 
 
 def read_env_file(path: Path) -> PairCredentials:
+    """The credentials in ``path``; EnvFileError (one line naming the file and the problem) for anything wrong."""
     if not path.is_file():
+        if path.exists():
+            raise EnvFileError(f"{path}: not a regular file")
         raise EnvFileError(f"{path}: no such file (copy .env.example to .env and fill it in)")
     try:
-        # No ${VAR} expansion: a password is used exactly as written.
-        values = dotenv_values(path, interpolate=False)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ENV_FILE_BYTES + 1)
     except OSError as exc:
         raise EnvFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_ENV_FILE_BYTES:
+        raise EnvFileError(f"{path}: larger than {MAX_ENV_FILE_BYTES} bytes; is it the right file?")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise EnvFileError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})") from None
+    # No ${VAR} expansion: a password is used exactly as written.
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     missing = [key for key in REQUIRED_KEYS if not values.get(key)]
     if missing:
         raise EnvFileError(f"{path}: missing {', '.join(missing)}")
-    port = values.get("XMPP_PORT") or None
-    if port is not None and not port.isdigit():
-        raise EnvFileError(f"{path}: XMPP_PORT must be a number, not {port!r}")
+    port = _port(path, values.get("XMPP_PORT") or None)
     ca_cert = values.get("XMPP_CA_CERT") or None
     return PairCredentials(
         sender_jid=values["SENDER_JID"],
@@ -55,10 +69,20 @@ def read_env_file(path: Path) -> PairCredentials:
         responder_jid=values["RESPONDER_JID"],
         responder_password=Secret(values["RESPONDER_PASSWORD"]),
         host=values.get("XMPP_HOST") or None,
-        port=int(port) if port else None,
+        port=port,
         ca_cert=(path.parent / ca_cert) if ca_cert else None,
         insecure=(values.get("XMPP_INSECURE") or "").strip().lower() in ("1", "true", "yes"),
     )
+
+
+def _port(path: Path, value: str | None) -> int | None:
+    # Only ASCII digits: str.isdigit() also takes "²", which int() then refuses;
+    # and at most five of them: int() refuses strings of over 4,300 digits.
+    if value is None:
+        return None
+    if not (len(value) <= 5 and value.isascii() and value.isdigit()) or not 1 <= int(value) <= 65535:
+        raise EnvFileError(f"{path}: XMPP_PORT must be a port number from 1 to 65535, not {value!r}")
+    return int(value)
 
 
 def exposure_warnings(path: Path) -> list[str]:

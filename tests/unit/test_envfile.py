@@ -136,3 +136,38 @@ def test_written_passwords_read_back_exactly(tmp_path, password):
     path = tmp_path / ".env"
     write_env_file(path, PairCredentials(**{**CREDENTIALS.__dict__, "sender_password": Secret(password)}))
     assert read_env_file(path).sender_password.reveal() == password
+
+
+@pytest.mark.parametrize("port", ["²", "0", "65536", "99999", "-1", "+5222", "5222 ", "1e3", "٥٢٢٢", "5" * 5000])
+def test_bad_port_is_an_env_file_error(tmp_path, port):
+    path = write_lines(tmp_path / ".env", *REQUIRED, "SENDER_PASSWORD=x", f"XMPP_PORT='{port}'")
+    with pytest.raises(EnvFileError) as info:
+        read_env_file(path)
+    assert str(info.value) == f"{path}: XMPP_PORT must be a port number from 1 to 65535, not {port!r}"
+
+
+@pytest.mark.parametrize("port", ["1", "5222", "65535"])
+def test_good_port_is_read(tmp_path, port):
+    path = write_lines(tmp_path / ".env", *REQUIRED, "SENDER_PASSWORD=x", f"XMPP_PORT={port}")
+    assert read_env_file(path).port == int(port)
+
+
+def test_non_utf8_file_is_an_env_file_error(tmp_path):
+    path = tmp_path / ".env"
+    path.write_bytes(b"SENDER_JID=s@localhost\nSENDER_PASSWORD=caf\xe9\n")
+    with pytest.raises(EnvFileError) as info:
+        read_env_file(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xe9 on line 2)"
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    path = tmp_path / ".env"
+    os.mkfifo(path)
+    with pytest.raises(EnvFileError, match="not a regular file"):
+        read_env_file(path)
+
+
+def test_huge_file_is_refused(tmp_path):
+    path = write_lines(tmp_path / ".env", *REQUIRED, "SENDER_PASSWORD=x", "#" * 70_000)
+    with pytest.raises(EnvFileError, match="larger than 65536 bytes"):
+        read_env_file(path)
