@@ -10,6 +10,8 @@ from slixmpp.xmlstream import ET
 
 from tests.integration.helpers import run
 from tests.integration.test_server_exchange import answer_like_the_tutorial, two_sessions
+from xmpp_ext.guard import install_depth_guard
+from xmpp_ext.plugin import NAMESPACE
 
 pytestmark = pytest.mark.integration
 
@@ -42,5 +44,27 @@ def test_request_with_two_payloads_gets_bad_request(xmpp_server, make_account, s
             assert info.value.text.startswith(expected_text)
             assert seen == []
             assert len(refused) == plugin_refusals
+
+    run(scenario)
+
+
+def test_deeply_nested_request_is_refused_by_the_depth_guard(xmpp_server, make_account):
+    # 100 levels: deep enough for the guard (32), shallow enough for slixmpp to serialise.
+    async def scenario():
+        async with two_sessions(xmpp_server, make_account) as (responder, sender):
+            guard = install_depth_guard(responder)
+            seen = answer_like_the_tutorial(responder)
+            iq = sender.plugin["example_tag"].make_request(responder.boundjid, {"some_string": "s"})
+            node = iq["example_tag"].xml
+            for _ in range(100):
+                node = ET.SubElement(node, f"{{{NAMESPACE}}}n")
+            with pytest.raises(IqError) as info:
+                await iq.send(timeout=10)
+            assert info.value.condition == "bad-request"
+            assert info.value.text == "stanza nested deeper than 32 elements; this entity accepts at most 32"
+            assert seen == [] and guard.refused == 1
+            # The responder's stream is still up: a shallow request is answered.
+            reply = await sender.plugin["example_tag"].request(responder.boundjid, {"some_string": "s"}, timeout=10)
+            assert reply["type"] == "result" and len(seen) == 1
 
     run(scenario)
