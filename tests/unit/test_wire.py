@@ -12,7 +12,7 @@ from slixmpp.xmlstream import ET
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
 from xmpp_ext import patches
 from xmpp_ext.plugin import NAMESPACE, ExampleTag
-from xmpp_ext.plugin.wire import ECHO_BUDGET, bounded_echo, wire_size
+from xmpp_ext.plugin.wire import ECHO_BUDGET, MAX_ERROR_TEXT, bounded_echo, error_reply, wire_size
 
 serializer = importlib.import_module("slixmpp.xmlstream.tostring")
 
@@ -179,3 +179,26 @@ def test_example_tag_stanza_measured_like_its_string():
     tag = ExampleTag()
     tag.fill_interfaces(True, "s", "t")
     assert wire_size(tag, parent_namespace="") == len(str(tag).encode())
+
+
+def test_error_reply_is_built_from_id_from_and_to_only(client):
+    request = iq_carrying(client, PAYLOADS["tutorial"])
+    request["from"] = "sender@localhost/res"
+    request["to"] = "tester@localhost/res"
+    reply = error_reply(request, "bad-request", "x" * 1000, etype="modify")
+    assert written(reply) == (
+        b'<iq id="1" to="sender@localhost/res" type="error"><error type="modify">'
+        b'<bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" />'
+        b'<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">' + b"x" * (MAX_ERROR_TEXT - 1) + "…".encode() + b"</text>"
+        b"</error></iq>"
+    )
+    assert len(request.xml) == 1  # the request is untouched
+
+
+def test_a_component_answers_from_the_address_it_was_asked(client):
+    client.is_component = True
+    request = iq_carrying(client, PAYLOADS["tutorial"])
+    request["from"] = "sender@localhost/res"
+    request["to"] = "service.localhost"
+    reply = error_reply(request, "bad-request", "no")
+    assert (reply["from"], reply["to"]) == ("service.localhost", "sender@localhost/res")
