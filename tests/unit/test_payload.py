@@ -168,3 +168,16 @@ def test_regular_file_is_read(tmp_path):
     tag = ExampleTag()
     tag.setup_from_file(path)
     assert tag["some_string"] == "from file"
+
+
+def test_xmlns_is_not_an_attribute_name():
+    tag = ExampleTag()
+    tag.setup_from_dict({"some_string": "kept"})
+    with pytest.raises(ExampleTagError, match="'xmlns' is reserved"):
+        tag.add_inside_tag("inside_tag", {"xmlns": "urn:elsewhere"})
+    with pytest.raises(ExampleTagError, match="'xmlns' is reserved"):
+        tag.add_inside_tag("other", {"xmlns": "urn:elsewhere"})
+    # An element built in code can hold one too: written, it would duplicate the element's own declaration.
+    with pytest.raises(ExampleTagError, match="'xmlns' is reserved"):
+        tag.setup_from_lxml(ET.Element(f"{{{NS}}}example_tag", {"xmlns": "urn:elsewhere", "some_string": "s"}))
+    assert str(tag) == f'<example_tag xmlns="{NS}" some_string="kept" />'

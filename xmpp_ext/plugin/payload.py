@@ -96,9 +96,21 @@ def _expat_accepts_name(name: str) -> bool:
 def check_xml_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
     """``attributes`` as strings if every name is an XML name and every value XML can carry; else ExampleTagError."""
     return {
-        check_xml_name(str(key), "attribute name"): check_xml_text(str(value), f"attribute {key}")
+        check_attribute_name(str(key)): check_xml_text(str(value), f"attribute {key}")
         for key, value in attributes.items()
     }
+
+
+def check_attribute_name(name: str) -> str:
+    """``name`` unchanged if it can be an attribute's name; else ExampleTagError.
+
+    An XML name, and not ``xmlns``: written as an attribute it would declare
+    a namespace, moving the element into it (or, beside the element's own
+    declaration, make the stanza not well-formed).
+    """
+    if name == "xmlns":
+        raise ExampleTagError("attribute name 'xmlns' is reserved for namespace declarations")
+    return check_xml_name(name, "attribute name")
 
 
 def check_tree(element: ET.Element) -> None:
@@ -118,7 +130,7 @@ def check_tree(element: ET.Element) -> None:
                 raise ExampleTagError(
                     f"attribute {name!r} in namespace {namespace!r}: only unprefixed and xml: attributes can be sent"
                 )
-            check_xml_name(name, "attribute name")
+            check_attribute_name(name)
             check_xml_text(value, f"attribute {key}")
         for text in (node.text, node.tail):
             if text:
