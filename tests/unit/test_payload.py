@@ -181,3 +181,20 @@ def test_xmlns_is_not_an_attribute_name():
     with pytest.raises(ExampleTagError, match="'xmlns' is reserved"):
         tag.setup_from_lxml(ET.Element(f"{{{NS}}}example_tag", {"xmlns": "urn:elsewhere", "some_string": "s"}))
     assert str(tag) == f'<example_tag xmlns="{NS}" some_string="kept" />'
+
+
+def test_limit_applies_to_the_tag_as_written_on_the_wire():
+    tag = ExampleTag()
+    tag.setup_from_dict({"some_string": "kept"})
+    quotes = f"<example_tag xmlns='{NS}' some_string='{chr(34) * 20_000}'/>"  # 20 KB typed, 120 KB written
+    with pytest.raises(ExampleTagError, match=r"^XML string: as written on the wire: 120\d\d\d bytes, more than 65536"):
+        tag.setup_from_string(quotes)
+    newlines = f"<example_tag xmlns='{NS}' some_string='s'>{chr(10) * 15_000}</example_tag>"  # 75 KB with &#10;
+    with pytest.raises(ExampleTagError, match="as written on the wire"):
+        tag.setup_from_string(newlines)
+    element = ET.Element(f"{{{NS}}}example_tag", {"some_string": "<" * 20_000})  # &lt;: 80 KB
+    with pytest.raises(ExampleTagError, match="as written on the wire"):
+        tag.setup_from_lxml(element)
+    assert tag["some_string"] == "kept"
+    tag.setup_from_string(f"<example_tag xmlns='{NS}' some_string='{chr(34) * 10_000}'/>")  # 60 KB written: fits
+    assert tag["some_string"] == chr(34) * 10_000

@@ -34,6 +34,7 @@ from xmpp_ext.plugin.payload import (
     parse_xml,
     read_payload_file,
 )
+from xmpp_ext.plugin.wire import wire_size
 
 NAMESPACE = "https://example.net/our_extension"
 
@@ -95,7 +96,7 @@ class ExampleTag(_TextInterface, ElementBase):
     def setup_from_string(self, string: str | bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
         """Replace the content with the ``<example_tag/>`` serialised in ``string``."""
         check_payload_size(len(string.encode() if isinstance(string, str) else string), "XML string", max_bytes)
-        self.setup_from_lxml(parse_xml(string, source="XML string"), source="XML string")
+        self.setup_from_lxml(parse_xml(string, source="XML string"), source="XML string", max_bytes=max_bytes)
 
     def setup_from_file(self, path: str | os.PathLike[str], max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
         """Replace the content with the ``<example_tag/>`` stored in the regular file at ``path``.
@@ -104,9 +105,9 @@ class ExampleTag(_TextInterface, ElementBase):
         """
         name = os.fspath(path)
         data = read_payload_file(name, max_bytes)
-        self.setup_from_lxml(parse_xml(data, source=name), source=name)
+        self.setup_from_lxml(parse_xml(data, source=name), source=name, max_bytes=max_bytes)
 
-    def setup_from_lxml(self, lxml: ET.Element, source: str | None = None) -> None:
+    def setup_from_lxml(self, lxml: ET.Element, source: str | None = None, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
         """Replace the content with a copy of an ElementTree ``<example_tag/>`` element.
 
         The caller's element is copied, never moved or shared. ``source``
@@ -118,6 +119,10 @@ class ExampleTag(_TextInterface, ElementBase):
         drops them too. Attributes in a namespace other than ``xml:`` are
         refused, wherever they are in the tree: slixmpp's serializer would
         silently leave them out of the stanza.
+
+        ``max_bytes`` bounds the tag as written on the wire, escaping
+        included (with ``xmpp_ext.patches``' escaping, the larger count):
+        64 KiB of ``"`` grows to 384 KiB there.
         """
         prefix = f"{source}: " if source else ""
         expected = f"{{{NAMESPACE}}}{self.name}"
@@ -132,6 +137,8 @@ class ExampleTag(_TextInterface, ElementBase):
         try:
             parse_boolean(source.get("boolean"))
             check_tree(source)  # parsed XML always passes; an element built in code may not
+            written = wire_size(source, parent_namespace="jabber:client", patched=True)
+            check_payload_size(written, "as written on the wire", max_bytes)
         except ExampleTagError as exc:
             raise ExampleTagError(f"{prefix}{exc}") from None
         self._clear_content()
