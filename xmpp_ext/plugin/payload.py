@@ -1,10 +1,10 @@
-"""Untrusted input that may become an ``<example_tag/>``: parsing and checks.
+"""Untrusted input: what may become an ``<example_tag/>``, and requests that arrive.
 
-Everything here runs before any stanza object is touched, so the stanza
-classes (stanza.py) can assume their input is already well-formed, small
-enough and carryable. User-supplied XML (strings and files) is parsed with
-defusedxml and refused when it declares a DTD or entities: RFC 6120 section
-11.1 forbids both in XMPP.
+The stanza classes (stanza.py) call these checks before they change
+anything, so a tag is never left half-built; the plugin calls
+``request_payload_problem`` on every request it receives. User-supplied XML
+(strings and files) is parsed with defusedxml and refused when it declares
+a DTD or entities: RFC 6120 section 11.1 forbids both in XMPP.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 from slixmpp.xmlstream import ET
 
-#: Largest XML file ``setup_from_file`` accepts. Servers cap stanza size
+#: Largest payload the ``setup_from_*`` methods accept, as read and as written
+#: on the wire (escaping included). Servers cap stanza size
 #: (ejabberd's default is 64 KiB, Prosody's 256 KiB); a payload above the
 #: smaller one would be refused on the wire, so it is refused here first.
 MAX_PAYLOAD_BYTES = 64 * 1024
