@@ -19,6 +19,7 @@ import slixmpp
 from slixmpp import JID
 
 import xmpp_ext.plugin  # noqa: F401  (registers the example_tag plugin by name)
+from xmpp_ext.guard import install_depth_guard
 from xmpp_ext.secret import Secret
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def build_client(settings: ConnectionSettings, plugins: Iterable[str] = DEFAULT_
         # An explicit address is a client port with STARTTLS (5222-style); slixmpp
         # would otherwise first try direct TLS on it and fail once per attempt.
         client.enable_direct_tls = False
+    # First of the incoming filters: nothing below it ever sees a stanza nested deep enough to break it.
+    install_depth_guard(client)
     for plugin in plugins:
         client.register_plugin(plugin)
     return client

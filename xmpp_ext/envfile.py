@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +17,9 @@ from xmpp_ext.secret import Secret
 
 REQUIRED_KEYS = ("SENDER_JID", "SENDER_PASSWORD", "RESPONDER_JID", "RESPONDER_PASSWORD")
 OPTIONAL_KEYS = ("XMPP_HOST", "XMPP_PORT", "XMPP_CA_CERT", "XMPP_INSECURE")
+
+#: A .env holds a few short lines; anything this large is the wrong file.
+MAX_ENV_FILE_BYTES = 64 * 1024
 
 
 class EnvFileError(Exception):
@@ -33,18 +39,29 @@ class PairCredentials:
 
 
 def read_env_file(path: Path) -> PairCredentials:
+    """The credentials in ``path``; EnvFileError (one line naming the file and the problem) for anything wrong."""
     if not path.is_file():
+        if path.exists():
+            raise EnvFileError(f"{path}: not a regular file")
         raise EnvFileError(f"{path}: no such file (copy .env.example to .env and fill it in)")
     try:
-        values = dotenv_values(path)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ENV_FILE_BYTES + 1)
     except OSError as exc:
         raise EnvFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_ENV_FILE_BYTES:
+        raise EnvFileError(f"{path}: larger than {MAX_ENV_FILE_BYTES} bytes; is it the right file?")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise EnvFileError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})") from None
+    # No ${VAR} expansion: a password is used exactly as written.
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     missing = [key for key in REQUIRED_KEYS if not values.get(key)]
     if missing:
         raise EnvFileError(f"{path}: missing {', '.join(missing)}")
-    port = values.get("XMPP_PORT") or None
-    if port is not None and not port.isdigit():
-        raise EnvFileError(f"{path}: XMPP_PORT must be a number, not {port!r}")
+    port = _port(path, values.get("XMPP_PORT") or None)
     ca_cert = values.get("XMPP_CA_CERT") or None
     return PairCredentials(
         sender_jid=values["SENDER_JID"],
@@ -52,10 +69,20 @@ def read_env_file(path: Path) -> PairCredentials:
         responder_jid=values["RESPONDER_JID"],
         responder_password=Secret(values["RESPONDER_PASSWORD"]),
         host=values.get("XMPP_HOST") or None,
-        port=int(port) if port else None,
+        port=port,
         ca_cert=(path.parent / ca_cert) if ca_cert else None,
         insecure=(values.get("XMPP_INSECURE") or "").strip().lower() in ("1", "true", "yes"),
     )
+
+
+def _port(path: Path, value: str | None) -> int | None:
+    # Only ASCII digits: str.isdigit() also takes "²", which int() then refuses;
+    # and at most five of them: int() refuses strings of over 4,300 digits.
+    if value is None:
+        return None
+    if not (len(value) <= 5 and value.isascii() and value.isdigit()) or not 1 <= int(value) <= 65535:
+        raise EnvFileError(f"{path}: XMPP_PORT must be a port number from 1 to 65535, not {value!r}")
+    return int(value)
 
 
 def exposure_warnings(path: Path) -> list[str]:
@@ -78,20 +105,87 @@ def exposure_warnings(path: Path) -> list[str]:
     return warnings
 
 
+#: The first line of every .env xmppext writes: what ``write_env_file`` may replace.
+MARKER = "# Written by xmppext for a local test server; delete it when the server is gone."
+
+
 def write_env_file(path: Path, credentials: PairCredentials) -> None:
-    """Write ``credentials`` to ``path`` with mode 600, replacing it atomically."""
+    """Write ``credentials`` to ``path`` with mode 600, replacing it atomically.
+
+    The file is written under a fresh random name in the same directory
+    (``tempfile.mkstemp``: mode 600 from its creation, never an existing
+    name, never through a symlink), flushed to disk, then renamed over
+    ``path``. ``path`` may only be absent or a regular file that xmppext
+    wrote (its first line is MARKER): a symlink or anyone else's file there
+    raises EnvFileError and is left as it was.
+    """
+    check_replaceable(path)
     lines = [
-        "# Written by xmppext for a local test server; delete it when the server is gone.",
+        MARKER,
         f"SENDER_JID={credentials.sender_jid}",
-        f"SENDER_PASSWORD={credentials.sender_password.reveal()}",
+        f"SENDER_PASSWORD={_quoted(credentials.sender_password.reveal())}",
         f"RESPONDER_JID={credentials.responder_jid}",
-        f"RESPONDER_PASSWORD={credentials.responder_password.reveal()}",
+        f"RESPONDER_PASSWORD={_quoted(credentials.responder_password.reveal())}",
         f"XMPP_HOST={credentials.host or ''}",
         f"XMPP_PORT={credentials.port or ''}",
         f"XMPP_CA_CERT={credentials.ca_cert or ''}",
     ]
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(temporary, path)
+    directory = path.parent
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise EnvFileError(f"{path}: cannot write in {directory} ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _sync_directory(directory)
+
+
+def _quoted(value: str) -> str:
+    """``value`` in single quotes, which python-dotenv reads literally but for \\' and \\\\ (see .env.example)."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def check_replaceable(path: Path) -> None:
+    """EnvFileError unless ``path`` is absent or a regular file whose first line is MARKER."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise EnvFileError(f"{path}: cannot check it ({exc.strerror or exc})") from None
+    advice = "choose another file with --env-file"
+    if stat.S_ISLNK(mode):
+        raise EnvFileError(f"{path} is a symbolic link; xmppext does not write through links: {advice}")
+    if not stat.S_ISREG(mode):
+        raise EnvFileError(f"{path} exists and is not a regular file: {advice}")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            first_line = handle.read(len(MARKER) + 1)
+    except OSError as exc:
+        raise EnvFileError(f"{path}: cannot check it ({exc.strerror or exc})") from None
+    if first_line.rstrip(b"\r\n") != MARKER.encode():
+        raise EnvFileError(f"{path} exists and was not written by xmppext; not overwriting it: {advice}")
+
+
+def _sync_directory(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk too.
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the file itself is synced
+    finally:
+        os.close(descriptor)

@@ -35,6 +35,7 @@ from xmpp_ext.display import printable
 from xmpp_ext.patches import quoteattr
 from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter
 from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
+from xmpp_ext.plugin.wire import wire_size
 from xmpp_ext.stopsignals import on_stop_signals
 from xmpp_ext.streamlimits import SAFE_STANZA_BYTES, watch_stanza_limit
 
@@ -272,22 +273,26 @@ class Responder:
             self._answered("message", "", printable(author), "not answered (a reply would be too large)")
             return
         reply.send()
-        named = f" to {printable(msg['id'])}" if msg["id"] else " (it has no id to name)"
+        named = f" to {printable(msg['id'])}" if reply.xml.find(f"{{{REPLY_NAMESPACE}}}reply") is not None else ""
+        if not msg["id"]:
+            named = " (it has no id to name)"
         self._answered("message", "", printable(author), f"answered with a reply{named}")
 
     def _message_reply(self, msg: slixmpp.Message) -> slixmpp.Message | None:
         """A tagged message back to the author, echoing its body while the reply stays within the budget."""
         author = msg["from"]
         mtype = msg["type"] if msg["type"] in ("chat", "normal") else "chat"
-        for echo_body in (True, False):
+        # Smaller and smaller: without the echoed body, then without the XEP-0461 element (which echoes the id).
+        reply_id = self.client.new_id()
+        for echo_body, name_it in ((True, True), (False, True), (False, False)):
             reply = self.client.make_message(mto=author, mbody=self.options.reply_string, mtype=mtype)
-            reply["id"] = self.client.new_id()
+            reply["id"] = reply_id
             text = (msg["body"] or None) if echo_body else None
             reply["example_tag"].fill_interfaces(True, self.options.reply_string, text=text)
-            if msg["id"]:  # XEP-0461 names the message answered by its id; without one, a plain tagged reply
+            if msg["id"] and name_it:  # XEP-0461 names the message answered by its id; without one, no <reply/>
                 reply["reply"]["id"] = msg["id"]
                 reply["reply"]["to"] = author
-            if len(tostring(reply.xml).encode()) <= self.reply_budget:
+            if wire_size(reply) <= self.reply_budget:
                 return reply
         return None
 

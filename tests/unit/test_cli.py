@@ -262,3 +262,20 @@ def test_boolean_words(monkeypatch, word, value):
     monkeypatch.setenv("XMPPEXT_JID", "me@localhost")
     context = send.make_context("send", ["-t", "p@localhost/r", "--kind", "iq", "--boolean", word])
     assert context.params["boolean"] is value
+
+
+def test_message_text_counted_twice_on_the_wire_exits_2(invoke):
+    # 40,000 characters: the tag alone fits, but a message carries the text in its body and in the tag.
+    result = invoke("send", "-t", "p@localhost/r", "--kind", "message", "--some-string", "s", "--text", "a" * 40_000)
+    assert result.exit_code == 2, result.output
+    assert "the message stanza as written" in result.output and "more than 65536" in result.output
+
+
+def test_local_server_never_overwrites_a_file_it_did_not_write(tmp_path):
+    mine = tmp_path / ".env"
+    mine.write_text("SENDER_JID=me@example.net\nSENDER_PASSWORD=my-real-password\n")
+    result = CliRunner().invoke(cli, ["local-server", "--env-file", str(mine)])
+    assert result.exit_code == 2, result.output
+    assert str(mine) in result.output and "--env-file" in result.output
+    assert "listening" not in result.output  # refused before any server started
+    assert mine.read_text() == "SENDER_JID=me@example.net\nSENDER_PASSWORD=my-real-password\n"

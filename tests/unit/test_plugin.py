@@ -159,6 +159,70 @@ class TestValidation(PluginTestCase):
         self.send(None)
         assert [(event, stanza["id"]) for event, stanza in self.events] == [("example_tag_invalid_iq", "9")]
 
+    def test_request_without_exactly_one_payload_is_refused(self):
+        # RFC 6120 §8.2.3: an iq get/set carries exactly one payload element.
+        cases = [
+            (f"{TUTORIAL_STRING}{TUTORIAL_STRING}", "2 (example_tag, example_tag)"),
+            (f'{TUTORIAL_STRING}<query xmlns="jabber:iq:version"/>', "2 (example_tag, query)"),
+            (f'<query xmlns="jabber:iq:version"/>{TUTORIAL_STRING}', "2 (query, example_tag)"),
+            (TUTORIAL_STRING * 5, "5 (example_tag, example_tag, example_tag, ...)"),
+        ]
+        for number, (payload, children) in enumerate(cases):
+            itype = ("get", "set")[number % 2]
+            self.recv(f'<iq from="sender@localhost/res" type="{itype}" id="m{number}">{payload}</iq>')
+            self.send(
+                f'<iq to="sender@localhost/res" type="error" id="m{number}">'
+                '<example_tag xmlns="https://example.net/our_extension" some_string="Another_string"/>'
+                '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+                '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">'
+                f"an iq get/set carries exactly one payload element (RFC 6120 §8.2.3), not {children}</text>"
+                "</error></iq>",
+                use_values=False,
+            )
+            self.send(None)
+        assert [(event, stanza["id"]) for event, stanza in self.events] == [
+            ("example_tag_invalid_iq", f"m{number}") for number in range(len(cases))
+        ]
+
+
+class TestHostileRequests(PluginTestCase):
+    """Requests built to hurt: the refusal must neither copy them nor grow with them."""
+
+    def test_deeply_nested_request_gets_one_error_and_the_stream_lives_on(self):
+        # iq.reply() deep-copies the request: at ~500 levels that raised RecursionError in data_received.
+        nested = "<n>" * 600 + "</n>" * 600
+        self.recv(
+            '<iq from="sender@localhost/res" type="get" id="deep">'
+            f'<example_tag xmlns="https://example.net/our_extension" boolean="True">{nested}</example_tag></iq>'
+        )
+        self.send(
+            '<iq to="sender@localhost/res" type="error" id="deep">'
+            '<example_tag xmlns="https://example.net/our_extension" boolean="True"/>'
+            '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+            '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">example_tag needs a some_string attribute</text>'
+            "</error></iq>",
+            use_values=False,
+        )
+        self.send(None)
+        self.recv(f'<message from="a@localhost/r">{TUTORIAL_STRING}</message>')
+        assert [event for event, _ in self.events] == ["example_tag_invalid_iq", "example_tag_message"]
+
+    def test_large_attributes_are_not_echoed_and_long_text_is_cut(self):
+        boolean = "x" * 5000  # refused, and quoted in the error text
+        self.recv(
+            '<iq from="sender@localhost/res" type="set" id="big">'
+            f'<example_tag xmlns="https://example.net/our_extension" some_string="s" boolean="{boolean}"/></iq>'
+        )
+        text = f"boolean must be true or false, not '{boolean}'"[:299] + "…"
+        self.send(
+            '<iq to="sender@localhost/res" type="error" id="big">'
+            '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+            f'<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">{text}</text>'
+            "</error></iq>",
+            use_values=False,
+        )
+        self.send(None)
+
 
 class TestNoListener(SlixTest):
     """A client that loads the plugin but never listens for requests."""

@@ -49,6 +49,20 @@ class TestResponderMessages(SlixTest):
         self.wait_()
         assert self.lines == ["message from peer@localhost/a: answered with a reply to m\\u202e1"]
 
+    def test_reply_that_would_be_too_large_drops_the_echoes(self):
+        huge_id = "&quot;" * 2000  # 12,000 bytes in a reply's <reply id=.../>
+        self.recv(
+            f'<message type="chat" from="peer@localhost/a" id="{huge_id}"><body>{"b" * 9000}</body>{TAG}</message>'
+        )
+        self.send(
+            '<message type="chat" to="peer@localhost/a" id="1">'
+            "<body>Reply_string</body>"
+            '<example_tag xmlns="https://example.net/our_extension" boolean="True" some_string="Reply_string" />'
+            "</message>",
+            use_values=False,
+        )
+        assert self.lines == ["message from peer@localhost/a: answered with a reply"]
+
     def test_headline_is_not_answered(self):
         self.recv(f'<message type="headline" from="peer@localhost/a" id="h1">{TAG}</message>')
         self.send(None)

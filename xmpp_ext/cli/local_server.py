@@ -30,11 +30,18 @@ def command(env_file: Path, server_kind: str) -> None:
     the server, its data and the certificate; the .env then points nowhere.
     """
     from xmpp_ext.cli.run_pair import start_pair_server
-    from xmpp_ext.envfile import write_env_file
+    from xmpp_ext.envfile import EnvFileError, check_replaceable, write_env_file
 
+    try:
+        check_replaceable(env_file)  # before the server starts: never over a file someone else wrote
+    except EnvFileError as exc:
+        raise click.UsageError(str(exc)) from None
     server, credentials = start_pair_server(server_kind)
     try:
-        write_env_file(env_file, credentials)
+        try:
+            write_env_file(env_file, credentials)
+        except EnvFileError as exc:
+            raise click.UsageError(str(exc)) from None
         click.echo(f"{server_kind} listening on {server.host}:{server.port} for domain {server.domain}")
         click.echo(f"accounts: {credentials.sender_jid} (sender), {credentials.responder_jid} (responder)")
         click.echo(f"CA certificate: {server.ca_cert}")

@@ -106,7 +106,7 @@ def command(
       xmppext send -j me@example.net -t peer@example.net/xmppext --repeat 1000 --window 32 --json
     """
     from xmpp_ext.plugin import ExampleTagError
-    from xmpp_ext.sender import SendOptions, Step, custom_tag, tutorial_scenario
+    from xmpp_ext.sender import SendOptions, Step, check_stanza_sizes, custom_tag, tutorial_scenario
 
     context = click.get_current_context()
     kind = kind or ("iq" if repeat else None)
@@ -126,6 +126,7 @@ def command(
         else:
             tag = custom_tag(path, xml, boolean, some_string, text, inner)
             steps = [Step(kind, kind, tag, itype=iq_type, await_reply=not no_reply)]
+        check_stanza_sizes(steps, to)
     except ExampleTagError as exc:
         source = "--path" if path is not None else "--xml" if xml is not None else "--some-string/--text/--inner"
         raise click.BadParameter(str(exc), param_hint=source) from None

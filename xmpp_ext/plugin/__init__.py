@@ -7,13 +7,9 @@
 from slixmpp.plugins.base import register_plugin
 
 from xmpp_ext.plugin.example_tag import ExampleTagPlugin, fill_tag
-from xmpp_ext.plugin.stanza import (
-    EXAMPLE_TAG,
+from xmpp_ext.plugin.payload import (
     MAX_PAYLOAD_BYTES,
-    NAMESPACE,
-    ExampleTag,
     ExampleTagError,
-    InsideTag,
     check_payload_size,
     check_xml_attributes,
     check_xml_name,
@@ -21,6 +17,7 @@ from xmpp_ext.plugin.stanza import (
     parse_boolean,
     parse_xml,
 )
+from xmpp_ext.plugin.stanza import EXAMPLE_TAG, NAMESPACE, ExampleTag, InsideTag
 
 register_plugin(ExampleTagPlugin)
 

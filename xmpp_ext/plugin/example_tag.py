@@ -10,7 +10,8 @@ Events (one per stanza kind, as in the tutorial):
 * ``example_tag_invalid_iq``: a request the plugin has just refused as
   invalid, for logging and counting only (it is already answered).
 
-Invalid requests never reach the application's request handlers: the plugin
+Invalid requests (a bad tag, or anything but exactly one payload element:
+RFC 6120 §8.2.3) never reach the application's request handlers: the plugin
 answers them with exactly one ``bad-request`` error. Requests nobody listens for are answered
 with ``feature-not-implemented``, so a requester never waits for nothing.
 """
@@ -29,7 +30,9 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from xmpp_ext.plugin import stanza
+from xmpp_ext.plugin.payload import request_payload_problem
 from xmpp_ext.plugin.stanza import NAMESPACE, ExampleTag, InsideTag
+from xmpp_ext.plugin.wire import bounded_echo, error_reply
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ class ExampleTagPlugin(BasePlugin):
     # -- incoming ------------------------------------------------------------
 
     def _handle_request(self, iq: Iq) -> None:
-        problem = iq["example_tag"].validation_problem()
+        problem = request_payload_problem(iq.xml) or iq["example_tag"].validation_problem()
         if problem is not None:
             self.refuse(iq, "bad-request", problem, etype="modify")
             self.xmpp.event("example_tag_invalid_iq", iq)
@@ -87,19 +90,19 @@ class ExampleTagPlugin(BasePlugin):
     def refuse(self, iq: Iq, condition: str, text: str, etype: str = "cancel") -> None:
         """Answer a request with exactly one error reply.
 
-        The reply echoes the request's <example_tag/> with its attributes but
-        without its content (RFC 6120 §8.3.1 allows either): the requester
-        can tell what was refused, and an error to a large request cannot
-        itself exceed the server's stanza size limit.
+        The reply is built from the request's id, from and to only, never by
+        copying the request (``iq.reply()`` deep-copies it, and a request
+        nested some 500 levels deep makes that raise RecursionError). It
+        echoes the request's <example_tag/> with its attributes but without
+        its content (RFC 6120 §8.3.1 allows either), and only while the
+        whole reply stays within ``wire.ECHO_BUDGET`` bytes as written: the
+        requester can tell what was refused, and an error to a large request
+        cannot itself be large. ``text`` is cut to ``wire.MAX_ERROR_TEXT``.
         """
-        reply = iq.reply(clear=True)
-        echo = ExampleTag()
-        echo.xml.attrib.update(iq["example_tag"].xml.attrib)
-        reply.append(echo)
-        reply["error"]["condition"] = condition
-        reply["error"]["type"] = etype
-        reply["error"]["text"] = text
-        reply["type"] = "error"
+        reply = error_reply(iq, condition, text, etype)
+        tag = iq.xml.find(f"{{{NAMESPACE}}}{ExampleTag.name}")
+        if tag is not None:
+            bounded_echo(reply, tag)
         reply.send()
 
     def _handle_result(self, iq: Iq) -> None:
