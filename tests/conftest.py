@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import pytest
 
+# The pytest plugin's own tests (tests/plugin) run pytest inside pytest.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(autouse=True)
 def _slixmpp_unpatched():
