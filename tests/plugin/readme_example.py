@@ -13,9 +13,18 @@ SOURCES = (REPO / "README.md", REPO / "notes" / "pytest-plugin-readme.md")
 
 def example_test() -> str:
     """The Python block whose first line is ``# test_example_tag_server.py``."""
+    return _block("python", EXAMPLE_NAME)
+
+
+def example_ini() -> str:
+    """The ini block whose first line is ``# pytest.ini``."""
+    return _block("ini", "pytest.ini")
+
+
+def _block(language: str, name: str) -> str:
     for source in SOURCES:
         text = source.read_text() if source.is_file() else ""
-        for block in re.findall(r"```python\n(.*?)```", text, re.DOTALL):
-            if block.startswith(f"# {EXAMPLE_NAME}\n"):
+        for block in re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL):
+            if block.startswith(f"# {name}\n"):
                 return block
-    raise AssertionError(f"no python block starting '# {EXAMPLE_NAME}' in {', '.join(map(str, SOURCES))}")
+    raise AssertionError(f"no {language} block starting '# {name}' in {', '.join(map(str, SOURCES))}")

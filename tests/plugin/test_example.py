@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugin.readme_example import EXAMPLE_NAME, example_test
+from tests.plugin.readme_example import EXAMPLE_NAME, example_ini, example_test
 
 pytestmark = pytest.mark.integration
 
-INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+INI = example_ini()
 
 # Beside the example, in the same inner session: what a user sees when things go wrong, and isolation.
 COMPANIONS = """
