@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
+# Listeners on every address also hold the port on loopback (IPv6's "::" as /proc writes it).
+WILDCARDS = ("0.0.0.0", "0" * 32)
 
 
 def listening_sockets() -> dict[tuple[str, int], set[str]]:
@@ -61,7 +63,9 @@ def owned_and_foreign(
     ours = socket_inodes(pids)
     owned, foreign = set(), set()
     for address in wanted:
-        inodes = listening.get(address, set()) | listening.get(("0.0.0.0", address[1]), set())
+        inodes = set(listening.get(address, ()))
+        for wildcard in WILDCARDS:
+            inodes |= listening.get((wildcard, address[1]), set())
         if inodes & ours:
             owned.add(address)
         elif inodes:
