@@ -116,3 +116,16 @@ def test_xmpp_client_without_pytest_asyncio_says_what_to_install(pytester):
     result = pytester.runpytest("-p", "no:asyncio")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*xmpp_client is an async fixture and needs pytest-asyncio*"])
+
+
+def test_pre_made_accounts_are_split_between_xdist_workers():
+    from types import SimpleNamespace
+
+    from xmpp_ext.pytest_plugin.servers import worker_share, xdist_worker
+
+    accounts = ["a", "b", "c", "d", "e"]
+    shares = [worker_share(accounts, index, 2) for index in range(2)]
+    assert shares == [["a", "c", "e"], ["b", "d"]]
+    assert worker_share(accounts, *xdist_worker(SimpleNamespace())) == accounts  # not under xdist: all
+    worker = SimpleNamespace(workerinput={"workerid": "gw1", "workercount": 2})
+    assert xdist_worker(worker) == (1, 2)

@@ -77,13 +77,13 @@ def xmpp_server(request: pytest.FixtureRequest) -> Iterator:
     a local one also ``log_path`` and ``workdir``. Which server: ``--xmpp-server``,
     ini ``xmpp_server`` or ``XMPPEXT_TEST_SERVER``.
     """
-    from xmpp_ext.pytest_plugin.servers import close_server, open_server
+    from xmpp_ext.pytest_plugin.servers import close_server, open_server, xdist_worker
     from xmpp_ext.servers.base import ServerFailed, ServerNotInstalled
 
     settings = request.config.stash[SETTINGS_KEY]
     kind = getattr(request, "param", settings.kinds[0])
     try:
-        server = open_server(kind, settings)
+        server = open_server(kind, settings, xdist_worker(request.config))
     except (ServerNotInstalled, ServerFailed, ValueError, OSError) as exc:
         pytest.fail(f"xmpp_server ({kind}): {exc}", pytrace=False)
     active = request.config.stash[ACTIVE_KEY]
