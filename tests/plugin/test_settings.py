@@ -129,3 +129,19 @@ def test_pre_made_accounts_are_split_between_xdist_workers():
     assert worker_share(accounts, *xdist_worker(SimpleNamespace())) == accounts  # not under xdist: all
     worker = SimpleNamespace(workerinput={"workerid": "gw1", "workercount": 2})
     assert xdist_worker(worker) == (1, 2)
+
+
+def test_a_conftest_may_override_xmpp_server_with_its_own_parameters(pytester):
+    pytester.makeconftest(
+        """
+import pytest
+
+@pytest.fixture(scope="session", params=["mine"])
+def xmpp_server(request):
+    return request.param
+"""
+    )
+    pytester.makepyfile("def test_server(xmpp_server):\n    assert xmpp_server == 'mine'\n")
+    result = pytester.runpytest("--xmpp-server", "all", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_server[[]mine[]] PASSED*"])

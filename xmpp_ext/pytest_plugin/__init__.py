@@ -61,6 +61,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """
     if "xmpp_server" not in metafunc.fixturenames:
         return
+    definitions = getattr(metafunc, "_arg2fixturedefs", {}).get("xmpp_server")
+    if definitions and getattr(definitions[-1].func, "__module__", __name__) != __name__:
+        return  # a conftest's own xmpp_server overrides the plugin's, parameters and all
     for marker in metafunc.definition.iter_markers("parametrize"):
         names = marker.args[0] if marker.args else ""
         if "xmpp_server" in (names.replace(" ", "").split(",") if isinstance(names, str) else names):

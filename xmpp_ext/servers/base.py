@@ -89,6 +89,11 @@ class XmppServer(ABC):
     def remove_account(self, account: Account) -> None:
         """Delete ``account`` with what the server stores for it (or make it unusable to later tests)."""
 
+    @property
+    def log_path(self) -> Path | None:
+        """The server's log file (None when the server is not ours)."""
+        return None
+
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, for failure reports ("" when the server is not ours)."""
         return ""
