@@ -7,6 +7,8 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
+import pytest
+
 from xmpp_ext.localserver import SERVERS
 from xmpp_ext.pytest_plugin import settings
 
@@ -39,3 +41,26 @@ def test_the_stanza_helpers_load_on_first_use():
 
 def test_the_settings_know_every_local_server():
     assert tuple(sorted(SERVERS)) == settings.LOCAL_KINDS
+
+
+@pytest.mark.parametrize("asyncio_plugin", ["with pytest-asyncio", "without pytest-asyncio"])
+def test_a_session_that_uses_no_fixture_imports_nothing_heavy(pytester, asyncio_plugin):
+    """The plugin's hooks run in every session of every project that installed xmppext.
+
+    pytest-asyncio, when loaded, imports asyncio itself: only the rest is the plugin's to avoid.
+    """
+    with_asyncio = asyncio_plugin == "with pytest-asyncio"
+    heavy = tuple(name for name in HEAVY if not (with_asyncio and name in ("asyncio", "pytest_asyncio")))
+    pytester.makepyfile(
+        f"""
+import sys
+
+def test_nothing_heavy_loaded():
+    heavy = [name for name in sys.modules if name.split(".")[0] in {heavy!r} or name in {heavy!r}]
+    assert heavy == [], heavy
+"""
+    )
+    args = ["-p", "no:cacheprovider"] + ([] if with_asyncio else ["-p", "no:asyncio"])
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=1)
+    assert "xmppext" in result.stdout.str()  # "plugins: ..." shows the plugin was loaded
