@@ -21,6 +21,7 @@ import pytest
 from xmpp_ext.pytest_plugin import StanzaTimeout, wait_for_stanza
 
 made = []
+clients = []
 
 
 def test_a_failing_test_shows_the_server_log(xmpp_server, xmpp_account):
@@ -44,9 +45,14 @@ def never(stanza):
 @pytest.mark.asyncio
 async def test_no_matching_stanza_fails_in_time(xmpp_client):
     client = await xmpp_client()
+    clients.append(client)
     with pytest.raises(StanzaTimeout, match="no stanza matching never within 0.3s"):
         await wait_for_stanza(client, never, timeout=0.3)
     await wait_for_stanza(client, never, timeout=0.3)  # uncaught: the test fails, it does not error
+
+
+def test_clients_of_earlier_tests_were_disconnected():
+    assert clients and clients[0].transport is None
 """
 
 
@@ -65,10 +71,11 @@ def test_readme_example_passes_on_a_local_server(pytester, monkeypatch, kind):
     monkeypatch.delenv("XMPPEXT_TEST_SERVER", raising=False)
     inner_project(pytester)
     result = run_inner(pytester, "--xmpp-server", kind)
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=3, failed=2)
     for line in (
         f"PASSED {EXAMPLE_NAME}::test_example_tag_iq_between_two_clients[[]{kind}[]]",
         f"PASSED test_companions.py::test_accounts_of_earlier_tests_are_gone[[]{kind}[]]",
+        "PASSED test_companions.py::test_clients_of_earlier_tests_were_disconnected",
         f"FAILED test_companions.py::test_a_failing_test_shows_the_server_log[[]{kind}[]]*",
         f"FAILED test_companions.py::test_no_matching_stanza_fails_in_time[[]{kind}[]]*",
     ):
