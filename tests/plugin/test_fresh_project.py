@@ -8,6 +8,7 @@ package: the plugin must arrive through the pytest11 entry point alone.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,11 +35,16 @@ def run(command: list[str], cwd: Path, timeout: float) -> subprocess.CompletedPr
 def fresh_project(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("fresh-project")
     assert REPO not in project.parents
+    # The package's sources, copied: pip builds in the source tree and would leave build/ in the repository.
+    source = tmp_path_factory.mktemp("xmppext-source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO / "xmpp_ext", source / "xmpp_ext", ignore=shutil.ignore_patterns("__pycache__"))
     created = run([sys.executable, "-m", "venv", "venv"], project, INSTALL_TIMEOUT)
     assert created.returncode == 0, created.stderr
     python = str(project / "venv" / "bin" / "python")
     installed = run(
-        [python, "-m", "pip", "install", "--quiet", f"{REPO}[pytest]", "pytest-xdist>=3.5"], project, INSTALL_TIMEOUT
+        [python, "-m", "pip", "install", "--quiet", f"{source}[pytest]", "pytest-xdist>=3.5"], project, INSTALL_TIMEOUT
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     (project / "pytest.ini").write_text(example_ini())
