@@ -76,9 +76,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def xmpp_server(request: pytest.FixtureRequest) -> Iterator:
     """A running XMPP server for the whole session (per pytest-xdist worker).
 
-    Attributes: ``kind``, ``domain``, ``host``, ``port``, ``ca_cert``, ``accounts``;
-    a local one also ``log_path`` and ``workdir``. Which server: ``--xmpp-server``,
-    ini ``xmpp_server`` or ``XMPPEXT_TEST_SERVER``.
+    Attributes: ``kind``, ``domain``, ``host``, ``port``, ``ca_cert``, ``accounts``,
+    ``log_path`` (None for an external server); a local one also ``workdir`` and
+    ``restart()``. Which server: ``--xmpp-server``, ini ``xmpp_server`` or
+    ``XMPPEXT_TEST_SERVER``.
     """
     from xmpp_ext.pytest_plugin.servers import close_server, open_server, xdist_worker
     from xmpp_ext.servers.base import ServerFailed, ServerNotInstalled
