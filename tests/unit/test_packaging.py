@@ -24,6 +24,9 @@ def test_wheel_has_the_license_and_the_payload(tmp_path):
     (wheel,) = tmp_path.glob("xmppext-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "xmpp_ext/data/test_example_tag.xml" in names
+    # Every module of the tree is in the wheel (a package missing from the configuration would not be).
+    modules = {path.relative_to(REPO).as_posix() for path in (REPO / "xmpp_ext").rglob("*.py")}
+    assert modules - set(names) == set()
     licenses = [name for name in names if name.endswith(".dist-info/licenses/LICENSE")]
     assert len(licenses) == 1
     with zipfile.ZipFile(wheel) as archive:

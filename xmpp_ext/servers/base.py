@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import ClassVar
 
 from xmpp_ext.certs import CertificateFiles, generate_certificates
-from xmpp_ext.children import die_with_parent, stop_group
+from xmpp_ext.children import die_with_parent, group_members, stop_group
 from xmpp_ext.secret import Secret
+from xmpp_ext.servers.listeners import owned_and_foreign
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 15.0
 STOP_GRACE = 5.0
+# How many sets of fresh ports a first start tries when another process took ours.
+PORT_ATTEMPTS = 5
 
 
 class ServerNotInstalled(RuntimeError):
@@ -37,6 +40,10 @@ class ServerNotInstalled(RuntimeError):
 
 class ServerFailed(RuntimeError):
     """The server did not start or died; the message carries the end of its log."""
+
+
+class PortTaken(RuntimeError):
+    """Another process listens on a port the server was to use (it was free when chosen)."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,77 @@ def free_port(host: str = LOOPBACK) -> int:
         return probe.getsockname()[1]
 
 
-class LocalServer(ABC):
-    """One private server process; subclasses know how to configure and run it."""
+class XmppServer(ABC):
+    """Any server tests log in to: its address, its CA, and accounts that come and go.
+
+    LocalServer starts its own; ExternalServer (servers/external.py) describes
+    one someone else runs. Fixtures and helpers use only what is defined here.
+    """
 
     kind: ClassVar[str]
+    domain: str
+    host: str
+    port: int
+    accounts: list[Account]
+
+    @property
+    @abstractmethod
+    def ca_cert(self) -> Path | None:
+        """The CA file clients verify the server's certificate with (None: the system's CAs)."""
+
+    @abstractmethod
+    def add_account(self, localpart: str | None = None, password: str | Secret | None = None) -> Account:
+        """A fresh account to log in with; random localpart and password unless given."""
+
+    @abstractmethod
+    def remove_account(self, account: Account) -> None:
+        """Delete ``account`` with what the server stores for it (or make it unusable to later tests)."""
+
+    @property
+    def log_path(self) -> Path | None:
+        """The server's log file (None when the server is not ours)."""
+        return None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, for failure reports ("" when the server is not ours)."""
+        return ""
+
+    def environment_for(self, account: Account, base: dict[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: this process's environment) with the XMPPEXT_* login of ``account`` here.
+
+        For child processes: the password travels in the environment, never on a command line.
+        """
+        from xmpp_ext.envvars import login_environment
+
+        ca_cert = self.ca_cert.resolve() if self.ca_cert else None
+        return login_environment(account.jid, account.password.reveal(), self.host, self.port, ca_cert, base)
+
+    def settings_for(self, account: Account, resource: str | None = None, **overrides: object):
+        """The ``ConnectionSettings`` that log in as ``account`` here, TLS verified with this server's CA."""
+        from xmpp_ext.client import ConnectionSettings  # imports slixmpp: only when a client is wanted
+
+        values: dict[str, object] = dict(
+            jid=f"{account.jid}/{resource}" if resource else account.jid,
+            password=account.password,
+            host=self.host,
+            port=self.port,
+            ca_cert=self.ca_cert,
+        )
+        values.update(overrides)
+        return ConnectionSettings(**values)
+
+
+def new_account(domain: str, localpart: str | None, password: str | Secret | None, number: int) -> Account:
+    """An Account at ``domain``: a random localpart (``user<number>-<hex>``) and password unless given."""
+    localpart = localpart or f"user{number}-{secrets.token_hex(3)}"
+    if password is None:
+        password = secrets.token_urlsafe(18)
+    return Account(f"{localpart}@{domain}", password if isinstance(password, Secret) else Secret(password))
+
+
+class LocalServer(XmppServer):
+    """One private server process; subclasses know how to configure and run it."""
+
     program: ClassVar[str]
 
     def __init__(
@@ -74,14 +148,17 @@ class LocalServer(ABC):
         replace the server's defaults, to test how clients meet them."""
         if shutil.which(self.program) is None:
             raise ServerNotInstalled(
-                f"{self.kind} is not installed ({self.program} not found); "
-                "run scripts/setup, or: apt-get install " + self.kind
+                f"{self.kind} is not installed (no {self.program} on PATH); install its package, on Debian or "
+                f"Ubuntu: sudo apt-get install {self.kind} (in xmppext's checkout: scripts/setup, or: "
+                f"apt-get install {self.kind})"
             )
         self.domain = domain
         self.host = host
         self.stanza_size_limit = stanza_size_limit
         self.rate_limit = rate_limit
-        self.port = free_port(host)
+        self.port = 0
+        self._choose_ports()
+        self._started_before = False
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"xmppext-{self.kind}-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o700)
@@ -112,10 +189,7 @@ class LocalServer(ABC):
 
     def add_account(self, localpart: str | None = None, password: str | Secret | None = None) -> Account:
         """Create an account (also while the server runs): a random localpart and password unless given."""
-        localpart = localpart or f"user{len(self.accounts) + 1}-{secrets.token_hex(3)}"
-        if password is None:
-            password = secrets.token_urlsafe(18)
-        account = Account(f"{localpart}@{self.domain}", password if isinstance(password, Secret) else Secret(password))
+        account = new_account(self.domain, localpart, password, len(self.accounts) + 1)
         self._write_account(account)
         self.accounts.append(account)
         return account
@@ -126,35 +200,34 @@ class LocalServer(ABC):
         if account in self.accounts:
             self.accounts.remove(account)
 
-    def environment_for(self, account: Account, base: dict[str, str] | None = None) -> dict[str, str]:
-        """``base`` (default: this process's environment) with the XMPPEXT_* login of ``account`` here.
-
-        For child processes: the password travels in the environment, never on a command line.
-        """
-        from xmpp_ext.envvars import login_environment
-
-        return login_environment(
-            account.jid, account.password.reveal(), self.host, self.port, self.ca_cert.resolve(), base
-        )
-
-    def settings_for(self, account: Account, resource: str | None = None, **overrides: object):
-        """The ``ConnectionSettings`` that log in as ``account`` here, TLS verified with this server's CA."""
-        from xmpp_ext.client import ConnectionSettings  # imports slixmpp: only when a client is wanted
-
-        values: dict[str, object] = dict(
-            jid=f"{account.jid}/{resource}" if resource else account.jid,
-            password=account.password,
-            host=self.host,
-            port=self.port,
-            ca_cert=self.ca_cert,
-        )
-        values.update(overrides)
-        return ConnectionSettings(**values)
-
     def start(self) -> LocalServer:
+        """Start the server and wait until it listens; on its first start, on fresh ports if ours were taken.
+
+        A port found free by binding it is free only until someone else binds
+        it: another pytest-xdist worker's server may get the same one. So the
+        wait checks that the listener is our own process's, and the first start
+        moves to new ports when it is not. A restart keeps its ports (clients
+        reconnect there) and fails instead.
+        """
         if self.running:
             return self
-        self._write_config()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self._write_config()
+            self._spawn()
+            try:
+                self._wait_until_ready()
+            except PortTaken as taken:
+                self._terminate()
+                if self._started_before or attempt == PORT_ATTEMPTS:
+                    raise ServerFailed(f"{self.kind} could not listen: {taken}") from None
+                self._choose_ports()
+                continue
+            break
+        self._started_before = True
+        self._after_start()
+        return self
+
+    def _spawn(self) -> None:
         with open(self._console, "ab") as console:
             self._process = subprocess.Popen(
                 self._command(),
@@ -166,11 +239,11 @@ class LocalServer(ABC):
                 # Its own process group: a server may be a tree of processes
                 # (ejabberdctl -> su -> beam), and stopping it must reach all.
                 start_new_session=True,
+                # The kernel signals the server when the *thread* that started
+                # it ends: start servers from a thread that lives as long as they
+                # should (pytest's main thread for the fixtures).
                 preexec_fn=die_with_parent,
             )
-        self._wait_until_ready()
-        self._after_start()
-        return self
 
     def stop(self) -> None:
         """Kill the server and remove its dir. Safe to call more than once."""
@@ -223,7 +296,7 @@ class LocalServer(ABC):
         """Extra subprocess.Popen arguments (e.g. the user to run as)."""
         return {}
 
-    def _after_start(self) -> None:  # noqa: B027  (a hook: most servers need nothing here)
+    def _after_start(self) -> None:  # a hook: most servers need nothing here
         """Runs once the port accepts connections (e.g. to create queued accounts)."""
 
     @property
@@ -233,19 +306,34 @@ class LocalServer(ABC):
 
     # -- internals ---------------------------------------------------------------
 
+    def _choose_ports(self) -> None:
+        """Pick free ports for every listener (subclasses with more listeners extend this)."""
+        self.port = free_port(self.host)
+
     def _wait_until_ready(self) -> None:
+        """Return once our own process listens on every address in ``listeners``.
+
+        Raises PortTaken when another process holds one of them, ServerFailed
+        when the server exits or does not listen in time.
+        """
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            if self._process is not None and self._process.poll() is not None:
-                raise ServerFailed(
-                    f"{self.kind} exited with status {self._process.returncode} while starting:\n{self.log_tail()}"
-                )
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.5):
+            process = self._process
+            members = group_members(process.pid) if process is not None else []
+            owned, foreign = owned_and_foreign(self.listeners, members)
+            if owned == self.listeners:
                 return
+            if foreign:
+                taken = ", ".join(f"{host}:{port}" for host, port in sorted(foreign))
+                raise PortTaken(f"{taken} already in use by another process")
+            if process is not None and process.poll() is not None:
+                raise ServerFailed(
+                    f"{self.kind} exited with status {process.returncode} while starting:\n{self.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 self._terminate()
                 raise ServerFailed(f"{self.kind} did not listen on {self.host}:{self.port} within {START_TIMEOUT}s")
-            time.sleep(0.01)  # nothing to await: the port opening is the only signal
+            time.sleep(0.02)  # nothing to await: the port opening is the only signal
 
     def _terminate(self) -> None:
         process, self._process = self._process, None

@@ -17,19 +17,16 @@ Facts this is built on, seen with Debian's package:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import pwd
 import re
 import secrets
-import threading
 from pathlib import Path
 
+from xmpp_ext.servers import inband
 from xmpp_ext.servers.base import Account, LocalServer, ServerFailed, free_port
 
 SERVICE_USER = "ejabberd"
-REGISTER_TIMEOUT = 20.0
 
 
 def _yaml_string(value: object) -> str:
@@ -54,7 +51,6 @@ class EjabberdServer(LocalServer):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.node = f"xmppext{secrets.token_hex(4)}@localhost"
-        self.dist_port = free_port(self.host)
         self._unregistered: list[Account] = []
         for name in ("logs", "spool"):
             (self.workdir / name).mkdir(exist_ok=True)
@@ -62,6 +58,10 @@ class EjabberdServer(LocalServer):
     @property
     def log_path(self) -> Path:
         return self.workdir / "logs" / "ejabberd.log"
+
+    def _choose_ports(self) -> None:
+        super()._choose_ports()
+        self.dist_port = free_port(self.host)
 
     @property
     def listeners(self) -> set[tuple[str, int]]:
@@ -195,7 +195,7 @@ modules:
 
     def _register(self, account: Account) -> None:
         """Create ``account`` by in-band registration (XEP-0077)."""
-        self._in_thread(self._register_in_band(account), f"could not register {account.jid} in-band")
+        inband.register(self, account)
 
     def _delete_account(self, account: Account) -> None:
         if not self.running:
@@ -203,84 +203,4 @@ modules:
                 self._unregistered.remove(account)
                 return
             raise ServerFailed(f"cannot remove {account.jid}: {self.kind} is not running")
-        self._in_thread(self._unregister_in_band(account), f"could not remove {account.jid} in-band")
-
-    def _in_thread(self, coroutine, failure: str) -> None:
-        """Run ``coroutine`` in a thread with its own event loop.
-
-        A thread works whether or not the caller is inside a running loop
-        (tests add accounts from both).
-        """
-        failures: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                asyncio.run(asyncio.wait_for(coroutine, REGISTER_TIMEOUT))
-            except BaseException as exc:  # reported in the caller's thread below
-                failures.append(exc)
-
-        worker = threading.Thread(target=run, name=failure)
-        worker.start()
-        worker.join()
-        if failures:
-            raise ServerFailed(f"{failure}: {failures[0]}\n{self.log_tail()}")
-
-    async def _unregister_in_band(self, account: Account) -> None:
-        """Log in as ``account`` and cancel its registration (XEP-0077 §3.2): no password on a command line."""
-        from slixmpp.exceptions import IqError, IqTimeout
-
-        from xmpp_ext.client import ConnectError, build_client, connect, disconnect
-
-        settings = self.settings_for(account, "unregister")
-        client = build_client(settings, plugins=("xep_0077",))
-        try:
-            await connect(client, settings)
-        except ConnectError as exc:
-            raise ServerFailed(str(exc)) from None
-        # ejabberd may answer by closing the stream (conflict: "User removed") before or instead of the result.
-        closed = asyncio.get_running_loop().create_future()
-        client.add_event_handler("disconnected", lambda _reason: closed.done() or closed.set_result(None))
-        answered = asyncio.ensure_future(client.plugin["xep_0077"].cancel_registration(timeout=REGISTER_TIMEOUT))
-        try:
-            await asyncio.wait({answered, closed}, return_when=asyncio.FIRST_COMPLETED)
-            if answered.done():
-                answered.result()
-        except IqError as error:
-            raise ServerFailed(f"removal refused: {error.condition}") from None
-        except IqTimeout:
-            raise ServerFailed("removal not answered") from None
-        finally:
-            answered.cancel()
-            with contextlib.suppress(Exception):
-                await disconnect(client)
-
-    async def _register_in_band(self, account: Account) -> None:
-        from slixmpp.exceptions import IqError, IqTimeout
-
-        from xmpp_ext.client import ConnectError, build_client, connect, disconnect
-
-        settings = self.settings_for(account, "register")
-        client = build_client(settings, plugins=("xep_0077",))
-        client.plugin["xep_0077"].force_registration = True
-
-        refused: list[str] = []
-
-        async def fill_in(_form: object) -> None:
-            iq = client.make_iq_set()
-            iq["register"]["username"] = account.localpart
-            iq["register"]["password"] = account.password.reveal()
-            try:
-                await iq.send(timeout=REGISTER_TIMEOUT)
-            except IqError as error:  # its text would echo the form, password included
-                refused.append(f"registration refused: {error.condition}")
-            except IqTimeout:
-                refused.append("registration not answered")
-
-        client.add_event_handler("register", fill_in)
-        # Registration happens inside the login: a session proves the account works.
-        try:
-            await connect(client, settings)
-        except ConnectError as exc:
-            raise ServerFailed(refused[0] if refused else str(exc)) from None
-        with contextlib.suppress(Exception):
-            await disconnect(client)
+        inband.unregister(self, account)

@@ -1,0 +1,51 @@
+"""The ``xmpp_client`` factory: connected, session-started slixmpp clients, all closed at teardown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+import slixmpp
+
+from xmpp_ext.client import build_client, connect, disconnect
+from xmpp_ext.servers.base import Account, XmppServer
+
+
+class ClientFactory:
+    """``await factory(account, plugins=[...])``: a client logged in to the test's server.
+
+    TLS is verified against the server's CA. A failed login raises
+    xmpp_ext.client.ConnectError, whose one line names host, port, JID and cause.
+    """
+
+    def __init__(self, server: XmppServer, make_account: Callable[[], Account]) -> None:
+        self._server = server
+        self._make_account = make_account
+        self._clients: list[slixmpp.ClientXMPP] = []
+
+    async def __call__(
+        self,
+        account: Account | None = None,
+        *,
+        plugins: Iterable[str] | Mapping[str, dict] = (),
+        resource: str | None = None,
+        connect_timeout: float = 10.0,
+    ) -> slixmpp.ClientXMPP:
+        """Log in as ``account`` (default: a fresh one) with ``plugins`` registered.
+
+        ``plugins`` names registered slixmpp plugins (import your plugin's module
+        first), or maps names to their config dicts.
+        """
+        account = account or self._make_account()
+        settings = self._server.settings_for(account, resource, connect_timeout=connect_timeout)
+        client = build_client(settings, plugins=())
+        configs = plugins if isinstance(plugins, Mapping) else dict.fromkeys(plugins)
+        for name, config in configs.items():
+            client.register_plugin(name, pconfig=config)
+        self._clients.append(client)
+        await connect(client, settings)
+        return client
+
+    async def close(self) -> None:
+        """Disconnect every client made, newest first; each wait is bounded."""
+        while self._clients:
+            await disconnect(self._clients.pop())
