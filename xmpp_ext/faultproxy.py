@@ -24,6 +24,7 @@ import ipaddress
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,8 @@ class FaultProxy:
         self._links: set[_Link] = set()
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task] = set()
-        self._connected = asyncio.Condition()
+        # wait_until's callers: each told once its condition on the counters holds.
+        self._watchers: list[tuple[Callable[[Counters], bool], asyncio.Future[None]]] = []
 
     # -- lifetime --------------------------------------------------------------
 
@@ -225,10 +227,12 @@ class FaultProxy:
             self._server.close()
         for link in list(self._links):
             self._close(link)
-        for task in list(self._handlers):
-            task.cancel()
+        # Not cancelled: asyncio (3.11) logs a cancelled connection handler as an error. With their
+        # links closed they end at once; one still connecting to the target ends within its time-out.
         if self._handlers:
-            await asyncio.wait(self._handlers, timeout=CONNECT_TIMEOUT)
+            _done, late = await asyncio.wait(self._handlers, timeout=CONNECT_TIMEOUT + 1)
+            for task in late:
+                task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -270,10 +274,23 @@ class FaultProxy:
             self._stall(link, seconds)
         return len(links)
 
-    async def wait_for_connections(self, count: int, timeout: float) -> None:
-        """Until ``count`` connections were made through the proxy in all (TimeoutError after ``timeout``)."""
-        async with self._connected:
-            await asyncio.wait_for(self._connected.wait_for(lambda: self.counters.connections >= count), timeout)
+    async def wait_until(self, predicate: Callable[[Counters], bool], timeout: float) -> Counters:
+        """Until ``predicate(counters)`` holds, e.g. ``lambda c: c.stalls >= 1``; TimeoutError after ``timeout``."""
+        watcher = (predicate, asyncio.get_running_loop().create_future())
+        if predicate(self.counters):
+            return self.counters
+        self._watchers.append(watcher)
+        try:
+            await asyncio.wait_for(watcher[1], timeout)
+        finally:
+            self._watchers.remove(watcher)
+        return self.counters
+
+    def _count(self, what: str) -> None:
+        setattr(self.counters, what, getattr(self.counters, what) + 1)
+        for predicate, future in self._watchers:
+            if not future.done() and predicate(self.counters):
+                future.set_result(None)
 
     # -- connections ------------------------------------------------------------
 
@@ -300,9 +317,7 @@ class FaultProxy:
         link = _Link(client, server, self.plan.cut_every_bytes)
         link.flowing.set()
         self._links.add(link)
-        self.counters.connections += 1
-        async with self._connected:
-            self._connected.notify_all()
+        self._count("connections")
         if self.plan.cut_every_seconds is not None:
             link.timer = asyncio.get_running_loop().call_later(self.plan.cut_every_seconds, self._planned_fault, link)
         link.tasks = [
@@ -361,14 +376,14 @@ class FaultProxy:
     def _stall(self, link: _Link, seconds: float) -> None:
         if link.closed:
             return
-        self.counters.stalls += 1
+        self._count("stalls")
         link.flowing.clear()
         asyncio.get_running_loop().call_later(seconds, link.flowing.set)
 
     def _cut(self, link: _Link) -> None:
         if link.closed:
             return
-        self.counters.cuts += 1
+        self._count("cuts")
         self._close(link)
 
     def _close(self, link: _Link) -> None:
