@@ -104,6 +104,12 @@ def track_raw(client: slixmpp.ClientXMPP, stanza: str) -> str:
     return stanza + REQUEST_ACK
 
 
+def request_ack(client: slixmpp.ClientXMPP) -> None:
+    """Ask the server for its ``h`` now (answered with an ``<a/>`` that frees the acknowledged stanzas)."""
+    if client.transport is not None:
+        client.send_raw(REQUEST_ACK)
+
+
 def state(client: slixmpp.ClientXMPP) -> StreamState:
     plugin = client.plugin[PLUGIN]
     return StreamState(
