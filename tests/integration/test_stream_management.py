@@ -7,6 +7,7 @@ on demand; the client then connects again and resumes its stream.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -15,7 +16,7 @@ from tests.integration.helpers import run, settings_for
 from xmpp_ext import streammgmt
 from xmpp_ext.client import DEFAULT_PLUGINS, build_client, connect, disconnect, session
 from xmpp_ext.faultproxy import FaultProxy
-from xmpp_ext.pipeline import IqPipeline
+from xmpp_ext.pipeline import CoalescingWriter, IqPipeline
 from xmpp_ext.plugin import ExampleTag
 from xmpp_ext.report import Status
 from xmpp_ext.responder import RESPONDER_PLUGINS, Responder, RespondOptions
@@ -188,3 +189,71 @@ def test_raw_stanzas_tracked_are_the_stanzas_the_server_acknowledges(xmpp_server
             await disconnect(client)
 
     run(scenario)
+
+
+@pytest.fixture
+def writer_tracked_by_sm(monkeypatch):
+    """CoalescingWriter.write through streammgmt.track_raw: the one-line change notes/faults-design.md
+    proposes for pipeline.py. Drop this fixture once CoalescingWriter calls track_raw itself."""
+    original = CoalescingWriter.write
+
+    def write(self, data: str) -> None:
+        original(self, streammgmt.track_raw(self._client, data))
+
+    monkeypatch.setattr(CoalescingWriter, "write", write)
+
+
+async def all_acknowledged(client) -> streammgmt.StreamState:
+    """Ask the server for its h until every stanza we sent is acknowledged (bounded by the caller)."""
+    acked = client.loop.create_future()
+
+    def check(_stanza: object = None) -> None:
+        if not acked.done() and streammgmt.state(client).unacked == 0:
+            acked.set_result(None)
+
+    client.add_event_handler("stanza_acked", check)
+    try:
+        check()
+        streammgmt.request_ack(client)
+        await asyncio.wait_for(acked, 10)
+    finally:
+        client.del_event_handler("stanza_acked", check)
+    return streammgmt.state(client)
+
+
+def test_with_raw_writes_tracked_the_server_acks_exactly_what_both_fast_paths_sent(
+    xmpp_server, make_account, writer_tracked_by_sm, caplog
+):
+    burst = 300
+
+    async def scenario():
+        answering, answering_settings = sm_client(
+            xmpp_server, make_account(), "responder", xmpp_server.port, RESPONDER_PLUGINS
+        )
+        asking, asking_settings = sm_client(xmpp_server, make_account(), "sender", xmpp_server.port)
+        answering_events = Events(answering, "sm_enabled")
+        asking_events = Events(asking, "sm_enabled")
+        responder = Responder(answering, RespondOptions(), lambda _line: None, verbose=False)
+        serving = asyncio.ensure_future(responder.run(answering_settings))
+        try:
+            await answering_events.next("sm_enabled")
+            await connect(asking, asking_settings)
+            await asking_events.next("sm_enabled")
+            tag = ExampleTag()
+            tag.fill_interfaces(True, "burst")
+            exchanges = []
+            pipeline = IqPipeline(asking, answering.boundjid.full, tag.xml, "get", 10.0, "burst", exchanges.append)
+            await pipeline.run(burst, 16)
+            assert [exchange.status for exchange in exchanges] == [Status.OK] * burst
+            for client in (asking, answering):
+                state = await all_acknowledged(client)
+                assert state.sent >= burst  # the raw requests, or the raw answers, are counted
+                assert state.acked == state.sent  # the server's h is exactly our count
+        finally:
+            responder.stop()
+            await asyncio.wait_for(serving, 10)
+            await disconnect(asking)
+
+    with caplog.at_level(logging.ERROR, logger="slixmpp.plugins.xep_0198"):
+        run(scenario, timeout=90)
+    assert not [record for record in caplog.records if "Inconsistent sequence numbers" in record.getMessage()]
