@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from slixmpp.xmlstream import tostring
 
 from tests.integration.helpers import run, settings_for
 from xmpp_ext import streammgmt
@@ -257,3 +258,42 @@ def test_with_raw_writes_tracked_the_server_acks_exactly_what_both_fast_paths_se
     with caplog.at_level(logging.ERROR, logger="slixmpp.plugins.xep_0198"):
         run(scenario, timeout=90)
     assert not [record for record in caplog.records if "Inconsistent sequence numbers" in record.getMessage()]
+
+
+def test_resumption_refused_after_a_restart_starts_a_new_session_and_drops_the_unacked(xmpp_server, make_account):
+    """What the sender's fallback builds on: <failed/>, then slixmpp binds anew and forgets what was unacked."""
+    failures: list[str] = []
+
+    async def scenario():
+        async with FaultProxy((xmpp_server.host, xmpp_server.port)) as proxy:
+            client, settings = sm_client(xmpp_server, make_account(), "restart", proxy.port)
+            events = Events(client, "sm_enabled", "session_start", "sm_failed", "disconnected")
+            original = client.incoming_filter
+
+            def keep_failed(xml):
+                if xml.tag == f"{{{SM}}}failed":
+                    failures.append(tostring(xml))
+                return original(xml)
+
+            client.incoming_filter = keep_failed
+            await connect(client, settings)
+            await events.next("sm_enabled")
+            first_id = client.plugin["xep_0198"].sm_id
+            await events.next("session_start")
+            assert proxy.cut_now() == 1
+            await events.next("disconnected")
+            # Written while cut off: kept for re-sending, since the stream could still be resumed.
+            streammgmt.track_raw(client, "<message xmlns='jabber:client' to='nobody@localhost'/>")
+            assert streammgmt.state(client).unacked >= 1
+            await asyncio.get_running_loop().run_in_executor(None, xmpp_server.restart)
+            client.connect(*settings.endpoint())
+            await events.next("sm_failed")
+            await events.next("session_start")  # a new session: resource bound again
+            await events.next("sm_enabled")
+            state = streammgmt.state(client)
+            assert state.unacked == 0  # slixmpp dropped what was never acknowledged: the caller must know it
+            assert state.resumable and client.plugin["xep_0198"].sm_id != first_id
+            await disconnect(client)
+
+    run(scenario, timeout=90)
+    assert len(failures) == 1 and "item-not-found" in failures[0]
