@@ -10,7 +10,8 @@ live beside both:
   the counter would never be counted: the server would re-send it after a
   resumption (a duplicate). ``enable`` therefore puts the counter first. It
   stays first: ``add_filter(order=0)`` appends (slixmpp tests ``if order:``)
-  and any other ``order`` inserts after index 0.
+  and a positive ``order`` inserts after index 0
+  (only a negative one could get in front of it).
 * Outbound, the fast paths write serialised stanzas with ``send_raw``, which
   no filter sees: slixmpp would neither count them nor keep them for
   re-sending, and the server's ``h`` would then free the wrong entries of its
