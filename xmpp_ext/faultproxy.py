@@ -182,7 +182,11 @@ class _Link:
     budget: int | None  # bytes until the next planned fault
     flowing: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task] = field(default_factory=list)
+    opened: float = 0.0  # event-loop time
+    moved: int = 0  # bytes forwarded, both ways
     timer: asyncio.TimerHandle | None = None
+    stalled_until: float = 0.0  # event-loop time
+    last_stall: object = None  # the latest stall's token: only its end lets data flow again
     closed: bool = False
 
 
@@ -194,7 +198,10 @@ class FaultProxy:
         target: tuple[str, int],
         listen: tuple[str, int] = (LISTEN_HOSTS[0], 0),
         plan: FaultPlan | None = None,
+        on_fault: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_fault`` is called with one line describing each cut or stall as it happens."""
+        self.on_fault = on_fault
         self.target = (loopback_host(target[0]), parse_port(str(target[1])))
         self.listen = (loopback_host(listen[0], listen=True), parse_port(str(listen[1]), allow_zero=True))
         self.plan = plan or FaultPlan()
@@ -314,7 +321,7 @@ class FaultProxy:
             log.warning("cannot reach %s:%d: %s", *self.target, exc)
             client.transport.abort()
             return
-        link = _Link(client, server, self.plan.cut_every_bytes)
+        link = _Link(client, server, self.plan.cut_every_bytes, opened=asyncio.get_running_loop().time())
         link.flowing.set()
         self._links.add(link)
         self._count("connections")
@@ -346,6 +353,7 @@ class FaultProxy:
                 size = len(data) if link.budget is None else min(len(data), link.budget)
                 sink.write(data[:size])
                 data = data[size:]
+                link.moved += size
                 if to_server:
                     self.counters.bytes_to_server += size
                 else:
@@ -377,14 +385,34 @@ class FaultProxy:
         if link.closed:
             return
         self._count("stalls")
+        self._tell(link, f"stalled for {seconds:g}s")
+        loop = asyncio.get_running_loop()
+        # Overlapping stalls: the connection flows again when the one ending last ends.
+        if loop.time() + seconds <= link.stalled_until:
+            return
+        link.stalled_until = loop.time() + seconds
+        link.last_stall = token = object()
         link.flowing.clear()
-        asyncio.get_running_loop().call_later(seconds, link.flowing.set)
+        loop.call_at(link.stalled_until, self._end_stall, link, token)
+
+    @staticmethod
+    def _end_stall(link: _Link, token: object) -> None:
+        if link.last_stall is token:
+            link.flowing.set()
 
     def _cut(self, link: _Link) -> None:
         if link.closed:
             return
         self._count("cuts")
+        self._tell(link, "cut")
         self._close(link)
+
+    def _tell(self, link: _Link, what: str) -> None:
+        if self.on_fault is None:
+            return
+        age = asyncio.get_running_loop().time() - link.opened
+        peer = link.client.get_extra_info("peername") or ("?", 0)
+        self.on_fault(f"{what}: connection from port {peer[1]}, {age:.1f}s old, {link.moved} bytes forwarded")
 
     def _close(self, link: _Link) -> None:
         if link.closed:

@@ -77,14 +77,14 @@ class CannotListen(click.ClickException):
     show_default=True,
     help="Stop after this many seconds (at most 3600).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print only the final counts.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final counts, not each fault.")
 def command(listen, target, plan, stall, duration, quiet) -> None:
     """Forward TCP connections from LISTEN to TO on loopback, cutting or stalling them on purpose.
 
     Point a client (xmppext send --host/--port, or any other) at the proxy to
     rehearse dropped connections and frozen links. TLS passes through untouched.
-    Prints LISTENING HOST:PORT once it accepts connections, and the counts of
-    connections, cuts, stalls and bytes when it stops.
+    Prints LISTENING HOST:PORT once it accepts connections, one line per cut or
+    stall, and the counts of connections, cuts, stalls and bytes when it stops.
     """
     plan = plan or FaultPlan()
     if stall is not None:
@@ -92,16 +92,16 @@ def command(listen, target, plan, stall, duration, quiet) -> None:
             plan = dataclasses.replace(plan, stall=stall)
         except FaultProxyError as exc:
             raise click.UsageError(str(exc)) from None
-    try:
-        asyncio.run(_serve(listen, target, plan, duration, quiet))
-    except OSError as exc:
-        raise CannotListen(f"cannot listen on {_address(listen)}: {exc.strerror or exc}") from None
+    asyncio.run(_serve(listen, target, plan, duration, quiet))
 
 
 async def _serve(listen: tuple[str, int], target: tuple[str, int], plan: FaultPlan, duration: float, quiet: bool):
-    proxy = FaultProxy(target, listen, plan)
+    proxy = FaultProxy(target, listen, plan, on_fault=None if quiet else click.echo)
     stop = asyncio.Event()
-    await proxy.start()
+    try:
+        await proxy.start()
+    except OSError as exc:
+        raise CannotListen(f"cannot listen on {_address(listen)}: {exc.strerror or exc}") from None
     try:
         if not quiet:
             click.echo(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -85,6 +86,24 @@ def test_a_stall_holds_the_stream_without_closing_it(xmpp_server, make_account):
     run(scenario)
 
 
+def test_overlapping_stalls_hold_until_the_last_one_ends(xmpp_server, make_account):
+    async def scenario():
+        faults: list[str] = []
+        async with FaultProxy(target(xmpp_server), on_fault=faults.append) as proxy:
+            client, lost = await logged_in_through(proxy, xmpp_server, make_account())
+            disco = client.plugin["xep_0030"]
+            proxy.stall_now(3.0)
+            proxy.stall_now(0.1)  # ends first: must not let data through
+            with pytest.raises(IqTimeout):
+                await disco.get_info(jid=xmpp_server.domain, timeout=1.0)
+            info = await disco.get_info(jid=xmpp_server.domain, timeout=10)
+            assert info["type"] == "result" and not lost.done()
+            assert [line.split(":")[0] for line in faults] == ["stalled for 3s", "stalled for 0.1s"]
+            await disconnect(client)
+
+    run(scenario)
+
+
 def test_planned_cuts_by_time_and_by_bytes(xmpp_server, make_account):
     async def scenario():
         async with FaultProxy(target(xmpp_server), plan=FaultPlan(cut_every_seconds=1.0)) as proxy:
@@ -155,5 +174,6 @@ def test_the_command_cuts_clients_and_prints_its_counts(xmpp_server, make_accoun
             process.wait(10)
     assert process.returncode == 0, stderr
     assert stderr == ""
-    summary = stdout.strip().splitlines()[-1]
+    cut, summary = stdout.strip().splitlines()
+    assert re.fullmatch(r"cut: connection from port \d+, 1\.\ds old, \d+ bytes forwarded", cut), cut
     assert summary.startswith("fault-proxy: 1 connection(s), 1 cut(s), 0 stall(s), ")
