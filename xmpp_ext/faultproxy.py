@@ -19,6 +19,7 @@ and a run via ``run_for`` is bounded in time.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ipaddress
 import logging
@@ -483,6 +484,17 @@ class ProxyThread:
 
     def stall_now(self, seconds: float) -> int:
         return self._call(self.proxy.stall_now, seconds)
+
+    def wait_until(self, predicate: Callable[[Counters], bool], timeout: float) -> Counters:
+        """FaultProxy.wait_until, from the caller's thread (TimeoutError after ``timeout``)."""
+        assert self._loop is not None
+        waiting = asyncio.run_coroutine_threadsafe(self.proxy.wait_until(predicate, timeout), self._loop)
+        try:
+            waiting.result(timeout + 1)
+        except concurrent.futures.TimeoutError:
+            waiting.cancel()
+            raise TimeoutError(f"the proxy's counters did not get there within {timeout:g}s") from None
+        return self.counters
 
     def __enter__(self) -> ProxyThread:
         self._thread.start()

@@ -55,6 +55,17 @@ def test_a_send_and_respond_exchange_passes_through_unchanged(xmpp_server, make_
     assert counters.bytes_to_server > 0 and counters.bytes_to_client > 0
 
 
+def test_a_responder_cut_off_says_so_and_comes_back_through_the_proxy(xmpp_server, responder):
+    with ProxyThread(target(xmpp_server)) as proxy:
+        peer = responder("--port", str(proxy.port))
+        assert proxy.cut_now() == 1
+        line = peer.wait_for_line(lambda line: line.startswith("disconnected ("))
+        assert line.endswith("; reconnecting in 0.5s")
+        counters = proxy.wait_until(lambda counters: counters.connections >= 2, timeout=15)
+        assert counters.cuts == 1
+        peer.stop()
+
+
 def test_a_cut_is_seen_by_the_client_at_once(xmpp_server, make_account):
     async def scenario():
         async with FaultProxy(target(xmpp_server)) as proxy:
