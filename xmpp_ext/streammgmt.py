@@ -17,13 +17,16 @@ live beside both:
   re-sending, and the server's ``h`` would then free the wrong entries of its
   queue. ``track_raw`` records such a stanza exactly as the ``out_sync``
   filter records a stanza object, and asks for an ack every ``window``
-  stanzas as slixmpp does.
+  stanzas as slixmpp does. ``SessionWriter`` (a coalescing writer for the fast
+  paths) calls it at the moment it writes, so the wire carries stanzas in the
+  order they were counted, and writes only inside a session.
 
 Written against slixmpp 1.17 (see xmpp_ext.patches for the same pinning).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -56,9 +59,12 @@ def enable(client: slixmpp.ClientXMPP, resume: bool = True, window: int = DEFAUL
 
     Safe to call after other incoming filters were added: the plugin's counter
     is moved in front of them, so a stanza any of them swallows is still counted.
+    Calling it again changes only ``resume`` and ``window``.
     """
     if window < 1:
         raise ValueError("the ack window must be at least 1 stanza")
+    if client.is_component:  # slixmpp's plugin does nothing for components (no feature negotiation)
+        raise ValueError("stream management is for client connections, not components")
     if client.plugin.get(PLUGIN, None) is None:
         client.register_plugin(PLUGIN, {"allow_resume": resume, "window": window})
     plugin = client.plugin[PLUGIN]
@@ -80,16 +86,17 @@ def counter_is_first(client: slixmpp.ClientXMPP) -> bool:
 
 
 def track_raw(client: slixmpp.ClientXMPP, stanza: str) -> str:
-    """Count one stanza about to be written with ``send_raw``; returns what to write.
+    """Count one stanza being written now with ``send_raw``; returns what to write.
 
     That is ``stanza`` itself, followed by an ack request when the window is
-    full. Call it once per stanza (not per batch: the server counts stanzas).
-    Without stream management, or before it is negotiated, it changes nothing.
+    full. Call it once per stanza (not per batch: the server counts stanzas),
+    right when it goes to the connection: the server acknowledges a count and
+    slixmpp frees that many of its oldest kept stanzas, so counting order must
+    be wire order (``SessionWriter`` does both). Without stream management, or
+    before it is negotiated, it changes nothing.
 
-    The stanza is kept for re-sending also while the connection is down but
-    the stream can still be resumed: written then, it is lost with the
-    connection, and slixmpp re-sends it once the server's ``<resumed h=.../>``
-    shows it never arrived.
+    Kept also while the stream can still be resumed though the connection is
+    gone: slixmpp re-sends it once ``<resumed h=.../>`` shows it never arrived.
     """
     plugin = client.plugin.get(PLUGIN, None)
     if plugin is None:
@@ -138,3 +145,69 @@ def _put_counter_first(client: slixmpp.ClientXMPP, plugin) -> None:
         filters.remove(counter)
         log.debug("xep_0198's counter moved in front of %d incoming filter(s)", len(filters))
     filters.insert(0, counter)
+
+
+class SessionWriter:
+    """Joins the stanzas written during one event-loop pass into one write, counted for stream management.
+
+    A drop-in for the fast paths' ``CoalescingWriter`` (same ``write``/``flush``)
+    that also keeps stream management right:
+
+    * each stanza is counted (``track_raw``) when it goes to the connection,
+      not when it is handed over, so counting order is wire order;
+    * while slixmpp still has stanzas queued (right after a resumption, the
+      ones it re-sends), ours wait until its queue is written;
+    * outside a session (cut off, or negotiating a new stream) nothing is
+      written: into a dead connection it would be lost, into a stream not yet
+      authenticated the server would close it. The stanzas wait, at most
+      ``MAX_HELD``, and go out after ``session_resumed`` or ``session_start``.
+    """
+
+    MAX_HELD = 65536
+
+    def __init__(self, client: slixmpp.ClientXMPP) -> None:
+        self._client = client
+        self._buffer: list[str] = []
+        self._scheduled = False
+        self._after_queue: asyncio.Future | None = None
+        self.dropped = 0  # stanzas refused because MAX_HELD were waiting
+        client.add_event_handler("session_start", self._session_back)
+        client.add_event_handler("session_resumed", self._session_back)
+
+    def write(self, data: str) -> bool:
+        """Queue one stanza; False (and counted in ``dropped``) if MAX_HELD are already waiting."""
+        if len(self._buffer) >= self.MAX_HELD:
+            self.dropped += 1
+            return False
+        self._buffer.append(data)
+        if not self._scheduled:
+            self._scheduled = True
+            self._client.loop.call_soon(self.flush)
+        return True
+
+    @property
+    def held(self) -> int:
+        return len(self._buffer)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._buffer or not _in_session(self._client):
+            return  # kept until the session is back
+        if not self._client.waiting_queue.empty():
+            if self._after_queue is None or self._after_queue.done():
+                self._after_queue = asyncio.ensure_future(self._flush_after_queue())
+            return
+        stanzas, self._buffer = self._buffer, []
+        self._client.send_raw("".join(track_raw(self._client, stanza) for stanza in stanzas))
+
+    async def _flush_after_queue(self) -> None:
+        await self._client.waiting_queue.join()
+        self.flush()
+
+    def _session_back(self, _event: object) -> None:
+        self.flush()
+
+
+def _in_session(client: slixmpp.ClientXMPP) -> bool:
+    # The test slixmpp's send() makes before holding a stanza back, plus a live connection.
+    return (client._session_started or client._always_send_everything) and client.transport is not None

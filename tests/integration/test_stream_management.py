@@ -14,10 +14,11 @@ import pytest
 from slixmpp.xmlstream import tostring
 
 from tests.integration.helpers import run, settings_for
-from xmpp_ext import streammgmt
+from xmpp_ext import pipeline, streammgmt
+from xmpp_ext import responder as responder_module
 from xmpp_ext.client import DEFAULT_PLUGINS, build_client, connect, disconnect, session
 from xmpp_ext.faultproxy import FaultProxy
-from xmpp_ext.pipeline import CoalescingWriter, IqPipeline
+from xmpp_ext.pipeline import IqPipeline
 from xmpp_ext.plugin import ExampleTag
 from xmpp_ext.report import Status
 from xmpp_ext.responder import RESPONDER_PLUGINS, Responder, RespondOptions
@@ -194,14 +195,10 @@ def test_raw_stanzas_tracked_are_the_stanzas_the_server_acknowledges(xmpp_server
 
 @pytest.fixture
 def writer_tracked_by_sm(monkeypatch):
-    """CoalescingWriter.write through streammgmt.track_raw: the one-line change notes/faults-design.md
-    proposes for pipeline.py. Drop this fixture once CoalescingWriter calls track_raw itself."""
-    original = CoalescingWriter.write
-
-    def write(self, data: str) -> None:
-        original(self, streammgmt.track_raw(self._client, data))
-
-    monkeypatch.setattr(CoalescingWriter, "write", write)
+    """The fast paths write through streammgmt.SessionWriter instead of CoalescingWriter: the change
+    notes/faults-design.md proposes for pipeline.py and responder.py. Drop this fixture once it is made."""
+    monkeypatch.setattr(pipeline, "CoalescingWriter", streammgmt.SessionWriter)
+    monkeypatch.setattr(responder_module, "CoalescingWriter", streammgmt.SessionWriter)
 
 
 async def all_acknowledged(client) -> streammgmt.StreamState:
@@ -285,7 +282,9 @@ def test_resumption_refused_after_a_restart_starts_a_new_session_and_drops_the_u
             # Written while cut off: kept for re-sending, since the stream could still be resumed.
             streammgmt.track_raw(client, "<message xmlns='jabber:client' to='nobody@localhost'/>")
             assert streammgmt.state(client).unacked >= 1
-            await asyncio.get_running_loop().run_in_executor(None, xmpp_server.restart)
+            # In this thread, blocking the loop for the restart: the server dies with the thread that
+            # started it (xmpp_ext.children.die_with_parent), and an executor's thread ends with the loop.
+            xmpp_server.restart()
             client.connect(*settings.endpoint())
             await events.next("sm_failed")
             await events.next("session_start")  # a new session: resource bound again
@@ -297,3 +296,68 @@ def test_resumption_refused_after_a_restart_starts_a_new_session_and_drops_the_u
 
     run(scenario, timeout=90)
     assert len(failures) == 1 and "item-not-found" in failures[0]
+
+
+def test_a_burst_cut_on_both_sides_ends_all_ok_with_nothing_twice(xmpp_server, make_account, writer_tracked_by_sm):
+    """The whole chain the sender's design relies on: cuts mid-burst, resumptions, every reply once."""
+    burst = 2400
+
+    async def scenario():
+        async with (
+            FaultProxy((xmpp_server.host, xmpp_server.port)) as answering_proxy,
+            FaultProxy((xmpp_server.host, xmpp_server.port)) as asking_proxy,
+        ):
+            answering, answering_settings = sm_client(
+                xmpp_server, make_account(), "responder", answering_proxy.port, RESPONDER_PLUGINS
+            )
+            asking, asking_settings = sm_client(xmpp_server, make_account(), "sender", asking_proxy.port)
+            answering_events = Events(answering, "sm_enabled", "session_start", "session_resumed")
+            asking_events = Events(asking, "sm_enabled", "session_start", "session_resumed")
+            responder = Responder(answering, RespondOptions(), lambda _line: None, verbose=False)
+            serving = asyncio.ensure_future(responder.run(answering_settings))
+            running = True
+
+            def reconnect(_reason: object) -> None:  # what the sender will do (design 3.2), at once here
+                if running:
+                    asking.connect(*asking_settings.endpoint())
+
+            asking.add_event_handler("disconnected", reconnect)
+            unclaimed: list[str] = []  # replies the pipeline did not claim: a second copy of one
+
+            def after_the_claims(stanza):
+                if stanza.xml.tag == "{jabber:client}iq" and stanza.xml.get("type") == "result":
+                    unclaimed.append(stanza.xml.get("id", ""))
+                return stanza
+
+            # Cut the sender at 600 and 1800 exchanges, the responder at 1200.
+            cuts = {600: asking_proxy, 1200: answering_proxy, 1800: asking_proxy}
+            exchanges = []
+
+            def report(exchange) -> None:
+                if not exchanges:  # the pipeline's claiming filter is in place: go after it
+                    asking.add_filter("in", after_the_claims)
+                exchanges.append(exchange)
+                if len(exchanges) in cuts:
+                    assert cuts[len(exchanges)].cut_now() == 1
+
+            try:
+                await answering_events.next("sm_enabled")
+                await connect(asking, asking_settings)
+                await asking_events.next("sm_enabled")
+                tag = ExampleTag()
+                tag.fill_interfaces(True, "burst")
+                burst_pipeline = IqPipeline(asking, answering.boundjid.full, tag.xml, "get", 30.0, "burst", report)
+                await burst_pipeline.run(burst, 16)
+                await asking.plugin["xep_0030"].get_info(jid=xmpp_server.domain, timeout=10)
+            finally:
+                running = False
+                responder.stop()
+                await asyncio.wait_for(serving, 10)
+                await disconnect(asking)
+            assert [exchange.status for exchange in exchanges] == [Status.OK] * burst
+            assert responder.answered == burst  # no request reached the responder twice
+            assert [iq_id for iq_id in unclaimed if iq_id.startswith(burst_pipeline._id_prefix)] == []  # none twice
+            assert (asking_events.counts["session_resumed"], answering_events.counts["session_resumed"]) == (2, 1)
+            assert asking_events.counts["session_start"] == answering_events.counts["session_start"] == 1
+
+    run(scenario, timeout=90)

@@ -194,3 +194,75 @@ def test_enable_refuses_a_window_below_one():
     else:
         raise AssertionError("window=0 accepted")
     assert not streammgmt.enabled(client)
+
+
+class TestSessionWriter(StreamTest):
+    def setUp(self):
+        self.stream_start(jid="sender@localhost/s", plugins=["xep_0030"])
+        self.plugin = streammgmt.enable(self.xmpp, window=3)
+        self.plugin.enabled_out = True  # as once <enable/> has gone out
+        self.plugin.sm_id = "sm-1"
+        self.writer = streammgmt.SessionWriter(self.xmpp)
+
+    def cut_off(self):
+        """As between a lost connection and the next session: slixmpp holds its stanzas back."""
+        self.xmpp._always_send_everything = False
+        self.xmpp._session_started = False
+
+    def test_one_write_per_loop_pass_each_stanza_counted(self):
+        for number in range(1, 5):
+            self.writer.write(f"<iq type='get' id='w{number}'/>")
+        self.wait_()
+        assert self.drain() == [
+            "<iq type='get' id='w1'/><iq type='get' id='w2'/><iq type='get' id='w3'/><r xmlns='urn:xmpp:sm:3'/>"
+            "<iq type='get' id='w4'/>"
+        ]
+        assert streammgmt.state(self.xmpp).sent == 4
+
+    def test_held_while_cut_off_and_sent_once_after_what_slixmpp_resends(self):
+        self.writer.write("<iq type='get' id='before'/>")
+        self.wait_()
+        self.drain()
+        self.cut_off()
+        self.writer.write("<iq type='get' id='during'/>")
+        self.wait_()
+        assert self.drain() == [] and self.writer.held == 1
+        assert streammgmt.state(self.xmpp).sent == 1  # not counted before it is written
+        self.recv(f'<resumed xmlns="{SM}" previd="sm-1" h="0"/>')  # the server never got "before"
+        self.wait_()
+        self.wait_for_send_queue()
+        self.wait_()
+        assert "".join(self.drain()) == "<iq type='get' id='before'/><iq type='get' id='during'/>"
+        state = streammgmt.state(self.xmpp)
+        assert (state.sent, state.unacked, self.writer.held) == (2, 2, 0)
+
+    def test_behind_stanzas_slixmpp_has_already_counted(self):
+        self.plugin.window = self.plugin.window_counter = 100
+        self.xmpp.send_raw(streammgmt.track_raw(self.xmpp, "<iq type='get' id='kept'/>"))
+        self.drain()
+        self.xmpp.send("<iq type='get' id='kept'/>", use_filters=False)  # as slixmpp re-sends after <resumed/>
+        self.writer.write("<iq type='get' id='new'/>")
+        self.wait_()
+        assert self.drain() == []  # waits for slixmpp's queue
+        self.wait_for_send_queue()
+        self.wait_()
+        assert "".join(self.drain()) == "<iq type='get' id='kept'/><iq type='get' id='new'/>"
+        assert [seq for seq, _stanza in self.plugin.unacked_queue] == [1, 2]
+
+    def test_refuses_beyond_its_bound(self):
+        self.cut_off()
+        self.writer.MAX_HELD = 2
+        assert [self.writer.write(f"<iq id='{n}'/>") for n in range(3)] == [True, True, False]
+        assert self.writer.dropped == 1
+
+
+def test_enable_twice_keeps_one_counter_in_front():
+    from slixmpp import ClientXMPP
+
+    client = ClientXMPP("me@localhost", "unused")
+    client.add_filter("in", lambda stanza: stanza)
+    first = streammgmt.enable(client)
+    second = streammgmt.enable(client, window=4)
+    assert first is second and second.window == 4
+    assert streammgmt.counter_is_first(client)
+    assert streammgmt._incoming_filters(client).count(first._handle_incoming) == 1
