@@ -1,7 +1,7 @@
 """Stream management (XEP-0198) on the local servers: enabled, resumed after a cut, counters exact.
 
-Each client connects through the fault proxy, which cuts its TCP connection
-on demand; the client then connects again and resumes its stream.
+A client a test cuts off connects through the fault proxy, which cuts its
+TCP connection on demand; the client then connects again and resumes its stream.
 """
 
 from __future__ import annotations
