@@ -138,6 +138,8 @@ modules:
   mod_disco: {{}}
   mod_ping: {{}}
   mod_roster: {{}}
+  # Stream management (XEP-0198); resumption is on by default (resume_timeout 300 s).
+  mod_stream_mgmt: {{}}
   mod_version:
     show_os: false
   mod_register:

@@ -40,7 +40,8 @@ class ProsodyServer(LocalServer):
         limits = ""
         if self.stanza_size_limit is not None:
             limits += f"c2s_stanza_size_limit = {int(self.stanza_size_limit)}\n"
-        modules = '"roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "uptime"'
+        # smacks: stream management (XEP-0198) with resumption, so clients can prove nothing is lost on a cut.
+        modules = '"roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "uptime"; "smacks"'
         if self.rate_limit is not None:
             modules += '; "limits"'
             limits += f"limits = {{ c2s = {{ rate = {_lua_string(self.rate_limit)}; burst = '1s' }} }}\n"
