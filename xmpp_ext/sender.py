@@ -466,16 +466,17 @@ def custom_tag(
     text: str | None = None,
     inner: tuple[tuple[str, dict[str, str]], ...] = (),
 ) -> ExampleTag:
-    """The tag for a single stanza: from a file or string, then the given fields on top.
+    """The tag for a single stanza: from a file, a string or the bundled payload, then the given fields on top.
 
-    With neither ``path`` nor ``xml`` and no field, the bundled tutorial payload.
+    Fields always change a complete tag: ``--boolean`` alone on an empty tag
+    would be a request without some_string, which every peer refuses.
     """
     tag = ExampleTag()
     if path is not None:
         tag.setup_from_file(path)
     elif xml is not None:
         tag.setup_from_string(xml)
-    elif boolean is None and some_string is None and text is None and not inner:
+    else:
         tag.setup_from_file(bundled_payload())
     if boolean is not None:
         tag.set_boolean(boolean)

@@ -19,7 +19,7 @@ from xmpp_ext.faultproxy import FaultPlan, FaultProxy, ProxyThread
 
 pytestmark = pytest.mark.integration
 
-FAULT_PROXY = [sys.executable, "-c", "from xmpp_ext.faultproxy_command import command; command()"]
+FAULT_PROXY = [sys.executable, "-m", "xmpp_ext", "fault-proxy"]
 
 
 def target(server) -> tuple[str, int]:

@@ -7,6 +7,7 @@ import socket
 import pytest
 from click.testing import CliRunner
 
+from xmpp_ext.cli.fault_proxy import command
 from xmpp_ext.faultproxy import (
     MAX_DURATION,
     FaultPlan,
@@ -17,7 +18,6 @@ from xmpp_ext.faultproxy import (
     parse_endpoint,
     parse_seconds,
 )
-from xmpp_ext.faultproxy_command import command
 
 
 @pytest.mark.parametrize(

@@ -90,3 +90,13 @@ class TestStalledBurst(SlixTest):
         stop = self.run_coro(asyncio.wait_for(task, 10))
         assert stop is None
         assert [exchange.status for exchange in self.exchanges] == [Status.LOST] * 4
+
+
+def test_fields_without_a_tag_source_change_the_bundled_tag():
+    from xmpp_ext.sender import custom_tag
+
+    tag = custom_tag(boolean=False, inner=(("inside_tag", {"first_field": "9"}),))
+    assert tag["some_string"] == "StringFromFile"  # still a valid request: the bundled tag's
+    assert tag["boolean"] is False
+    assert [inner["first_field"] for inner in tag] == ["3", "9"]
+    assert tag.validation_problem() is None

@@ -46,10 +46,12 @@ EPILOG = help_epilog(
     "--boolean",
     type=BooleanWord(),
     metavar="true|false",
-    help="Set the boolean attribute (with --kind).",
+    help="Set the boolean attribute (with --kind; on top of --path, --xml or the bundled tag).",
 )
-@click.option("--some-string", type=XmlText(), help="Set the some_string attribute (with --kind).")
-@click.option("--text", type=XmlText(), help="Set the element's text (with --kind).")
+@click.option(
+    "--some-string", type=XmlText(), help="Set the some_string attribute (with --kind; on top of the tag as above)."
+)
+@click.option("--text", type=XmlText(), help="Set the element's text (with --kind; on top of the tag as above).")
 @click.option("--inner", multiple=True, type=InnerTag(), help="Add NAME:K=V,... as an inner tag (repeatable).")
 @click.option(
     "--iq-type", type=click.Choice(["get", "set"]), default="get", show_default=True, help="Type of the iq request."
