@@ -16,7 +16,8 @@ from slixmpp.xmlstream import ET
 from xmpp_ext.scenario.matching import Difference, attribute_name, qualified
 from xmpp_ext.scenario.xmlblock import CLIENT_NS
 
-COLUMN = 58  # characters per side
+COLUMN = 58  # characters of the expected side
+RIGHT_COLUMN = 90  # the received side: its extra attributes (to, xml:lang) come first
 MAX_LINES = 40  # per side
 MAX_TEXT = 40  # characters of an element's text
 
@@ -70,7 +71,9 @@ def side_by_side(
         right_text = right_lines[index] if index < len(right_lines) else ""
         left_margin = ">" if index == left_mark else " "
         right_margin = ">" if index == right_mark else " "
-        rows.append(f"{left_margin} {_clip(left_text, COLUMN):<{COLUMN}} |{right_margin}{_clip(right_text, COLUMN)}")
+        rows.append(
+            f"{left_margin} {_clip(left_text, COLUMN):<{COLUMN}} |{right_margin}{_clip(right_text, RIGHT_COLUMN)}"
+        )
     return rows
 
 
