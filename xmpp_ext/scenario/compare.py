@@ -65,6 +65,8 @@ def _stanza_difference(
         for key, value in expected.attrib.items()
         if value == ANY or CAPTURE.match(value)
     }
+    if step_a.matched != step_b.matched and sorted(step_a.matched, key=str) == sorted(step_b.matched, key=str):
+        return f"the stanzas came in another order: {first.server} {_order(step_a)}, {second.server} {_order(step_b)}"
     matcher = Matcher(str)
     for stanza_a, stanza_b in zip(step_a.received, step_b.received, strict=True):
         norm_a = _normalised(stanza_a, first.bound_jids, open_attributes)
@@ -76,6 +78,15 @@ def _stanza_difference(
         if difference is not None:
             return f"{first.server} differs from {second.server} {difference}"
     return None
+
+
+def _order(step: StepResult) -> str:
+    return " then ".join(_short(stanza) for stanza in step.received)
+
+
+def _short(stanza: ET.Element) -> str:
+    local = stanza.tag.rpartition("}")[2]
+    return f"<{local} type={stanza.get('type')!r}>" if stanza.get("type") else f"<{local}>"
 
 
 def _normalised(stanza: ET.Element, bound_jids: dict[str, str], open_attributes: set[str]) -> ET.Element:

@@ -71,6 +71,7 @@ class StepResult:
     message: str = ""
     report: list[str] = field(default_factory=list)  # the side-by-side diff of a failed receives:
     received: list[ET.Element] = field(default_factory=list)  # what this step read, in order
+    matched: list[int | None] = field(default_factory=list)  # per received stanza: the block's stanza it matched
 
     def received_xml(self) -> list[str]:
         return [_clip(tostring(stanza, xmlns=CLIENT_NS)) for stanza in self.received]
@@ -199,11 +200,12 @@ class ScriptRun:
                 step.status = Status.FAILED
                 step.message = f"nothing received within {self.timeout:g}s (waiting for {missing})"
                 if step.received:
-                    step.message += f"; received before: {len(step.received)} matching"
+                    step.message += f"; {len(step.received)} stanza(s) of this block did arrive and match"
                 return
             step.received.append(received)
             outcomes = [(expected, *self.matcher.compare(expected, received)) for expected in waiting]
             matched = next((outcome for outcome in outcomes if outcome[1] is None), None)
+            step.matched.append(None if matched is None else action.stanzas.index(matched[0]))
             if matched is not None:
                 waiting.remove(matched[0])
                 self.variables.captures.update(matched[2])
