@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from xmpp_ext.localserver import LocalServer, ServerFailed, ServerNotInstalled, start_server
 from xmpp_ext.scenario.accounts import AccountError, fresh_accounts
@@ -15,12 +15,14 @@ class LocalRunFailed(Exception):
     """A local server could not be started: no script can run on it."""
 
 
-def run_on_server(script: Script, server: LocalServer, timeout: float) -> ScriptResult:
+def run_on_server(
+    script: Script, server: LocalServer, timeout: float, environ: Mapping[str, str] | None = None
+) -> ScriptResult:
     """``script`` on ``server`` with its accounts made before and removed after."""
     try:
         with fresh_accounts(script, server):
             endpoint = Endpoint(server.host, server.port, server.ca_cert)
-            return asyncio.run(run_script(script, endpoint, server.kind, timeout))
+            return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ))
     except AccountError as exc:
         first = min(spec.line for spec in script.clients.values())
         return ScriptResult(script, server.kind, [StepResult(first, "create accounts", Status.ERROR, message=str(exc))])
