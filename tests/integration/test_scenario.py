@@ -123,7 +123,8 @@ def test_a_failing_script_shows_the_difference_side_by_side(xmpp_server, make_ac
     # The last receives: waits --timeout and says so.
     waited = next(line for line in lines if "line 21   Juliet receives " in line)
     assert f'nothing received within 3s (waiting for <message type="chat" from="{romeo}/' in waited
-    assert f"FAILED {path} on {xmpp_server.host}:{xmpp_server.port}: 3 of 7 steps failed, first at line 14" in lines
+    verdict = f"FAILED {path} on {xmpp_server.host}:{xmpp_server.port}: 3 of 7 steps failed, first at line 14"
+    assert f"{verdict} (Juliet receives)" in lines
     assert lines[-1] == "1 scripts: 0 passed, 1 failed"
 
 
