@@ -93,6 +93,17 @@ def test_text_is_compared_without_indentation_and_absent_text_matches_any():
     assert not matches("<message><body>hello</body></message>", "<message><body/></message>")
 
 
+def test_among_several_children_of_that_name_a_missing_one_is_named_with_its_attributes():
+    want = '<iq><query xmlns="urn:q" scansion:strict="false"><feature var="a"/><feature var="c"/></query></iq>'
+    assert matches(want, '<iq><query xmlns="urn:q"><feature var="c"/><feature var="b"/><feature var="a"/></query></iq>')
+    found = difference(want, '<iq><query xmlns="urn:q"><feature var="a"/><feature var="b"/></query></iq>')
+    assert (found.kind, found.path, found.detail) == (
+        "missing child",
+        "iq/query/feature[2]",
+        'missing child <feature var="c"> (urn:q)',
+    )
+
+
 def test_stanza_name_and_namespace_must_be_equal():
     assert difference("<iq/>", "<message/>").detail == "expected <iq>, received <message>"
     found = difference('<iq><query xmlns="jabber:iq:roster"/></iq>', '<iq><query xmlns="jabber:iq:version"/></iq>')

@@ -201,6 +201,7 @@ class Matcher:
         used: set[int] = set()
         for index, want in enumerate(wanted):
             nearest: Difference | None = None
+            namesakes = sum(have.tag == want.tag for position, have in enumerate(got) if position not in used)
             for position, have in enumerate(got[:MAX_CANDIDATES]):
                 if position in used:
                     continue
@@ -210,14 +211,31 @@ class Matcher:
                     used.add(position)
                     captures.update(trial)
                     break
-                if nearest is None and have.tag == want.tag:
+                if nearest is None and have.tag == want.tag and (namesakes == 1 or _inside(difference, want)):
                     nearest = difference
             else:
-                # No child matches: the first one of the same name shows why.
+                # The only child of that name, or one that agrees up to its own attributes, shows
+                # why; among several of that name, none is "the" one: the child is missing.
                 return nearest or Difference(
-                    "missing child", child_path(index), f"missing child {element_name(want.tag)}", want, None
+                    "missing child", child_path(index), f"missing child {self._describe(want)}", want, None
                 )
         return None
+
+    def _describe(self, element: ET.Element) -> str:
+        """``<name key="value"...>`` (namespace) of an expected element, variables filled in, for a report."""
+        namespace, local = qualified(element.tag)
+        attributes = "".join(
+            f' {attribute_name(key)}="{_clip(self.fill(value), 60)}"'
+            for key, value in element.attrib.items()
+            if not key.startswith(f"{{{SCANSION_NS}}}")
+        )
+        where = f" ({namespace})" if namespace and namespace != CLIENT_NS else ""
+        return f"<{local}{attributes}>{where}"
+
+
+def _inside(difference: Difference, element: ET.Element) -> bool:
+    """Whether ``difference`` lies in ``element``'s text or below it, not in its name or attributes."""
+    return difference.expected is not element or difference.kind == "text"
 
 
 def _clip(text: str, limit: int = 80) -> str:
