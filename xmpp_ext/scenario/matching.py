@@ -201,7 +201,7 @@ class Matcher:
         used: set[int] = set()
         for index, want in enumerate(wanted):
             nearest: Difference | None = None
-            namesakes = sum(have.tag == want.tag for position, have in enumerate(got) if position not in used)
+            namesakes = sum(have.tag == want.tag for have in got)
             for position, have in enumerate(got[:MAX_CANDIDATES]):
                 if position in used:
                     continue
