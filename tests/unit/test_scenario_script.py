@@ -115,6 +115,13 @@ def test_corpus_constructs_comments_no_colon_blank_lines_several_stanzas():
     assert parsed.actions[2].verb == "receives"
 
 
+def test_a_second_disconnect_is_tolerated_but_not_one_without_connecting():
+    # Prosody's presence_preapproval.scs disconnects Bob twice.
+    parsed = parse(script("Romeo connects\nRomeo disconnects\nRomeo disconnects\n"))
+    assert [action.verb for action in parsed.actions] == ["connects", "disconnects", "disconnects"]
+    assert "Juliet disconnects but has not connected" in error_of(script("Juliet disconnects\n")).message
+
+
 def test_variables_become_marks_and_are_listed():
     text = script(
         """\

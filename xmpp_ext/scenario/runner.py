@@ -144,7 +144,9 @@ class ScriptRun:
             if action.verb == "connects":
                 await self._connect(action.client)
             elif action.verb == "disconnects":
-                await disconnect(self.clients.pop(action.client))
+                client = self.clients.pop(action.client, None)
+                if client is not None:  # else: disconnected already, which Scansion tolerates
+                    await disconnect(client)
             elif action.verb == "sends":
                 self._send(action)
             elif action.nothing:

@@ -404,18 +404,23 @@ class _Parser:
 
 
 def check_order(script: Script) -> None:
-    """Every client connects before it sends or receives, and not twice; ScriptError otherwise."""
+    """Every client connects before it sends or receives, and not twice; ScriptError otherwise.
+
+    A second ``disconnects`` of a client that did connect is allowed and does
+    nothing: Prosody's own scripts have one.
+    """
     connected: set[str] = set()
+    ever: set[str] = set()
     for action in script.actions:
         name = action.client
         if action.verb == "connects":
             if name in connected:
                 raise ScriptError(script.path, action.line, f"{name} connects again without disconnecting first")
             connected.add(name)
-        elif name not in connected:
-            what = "disconnects" if action.verb == "disconnects" else f"{action.verb}"
-            raise ScriptError(
-                script.path, action.line, f"{name} {what} but has not connected (add '{name} connects' before)"
-            )
-        elif action.verb == "disconnects":
+            ever.add(name)
+        elif action.verb == "disconnects" and name in ever:
             connected.discard(name)
+        elif name not in connected:
+            raise ScriptError(
+                script.path, action.line, f"{name} {action.verb} but has not connected (add '{name} connects' before)"
+            )
