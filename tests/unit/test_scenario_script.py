@@ -115,10 +115,10 @@ def test_corpus_constructs_comments_no_colon_blank_lines_several_stanzas():
     assert parsed.actions[2].verb == "receives"
 
 
-def test_a_second_disconnect_is_tolerated_but_not_one_without_connecting():
-    # Prosody's presence_preapproval.scs disconnects Bob twice.
-    parsed = parse(script("Romeo connects\nRomeo disconnects\nRomeo disconnects\n"))
-    assert [action.verb for action in parsed.actions] == ["connects", "disconnects", "disconnects"]
+def test_a_second_disconnect_or_a_send_after_it_is_tolerated_but_not_without_connecting():
+    # Prosody's presence_preapproval.scs disconnects Bob twice; blocking.scs sends after disconnecting.
+    parsed = parse(script("Romeo connects\nRomeo disconnects\nRomeo disconnects\nRomeo sends:\n\t<presence/>\n"))
+    assert [action.verb for action in parsed.actions] == ["connects", "disconnects", "disconnects", "sends"]
     assert "Juliet disconnects but has not connected" in error_of(script("Juliet disconnects\n")).message
 
 
@@ -182,7 +182,7 @@ BAD_INPUTS = [
     # (actions, the line's marker, the expected message)
     ("Benvolio connects\n", "Benvolio", "unknown client 'Benvolio' (the script defines: Romeo, Juliet)"),
     ("Romeo receives:\n\t<message/>\n", "Romeo receives", "Romeo receives but has not connected"),
-    ("Romeo connects\nRomeo disconnects\nRomeo sends:\n\t<presence/>\n", "Romeo sends", "has not connected"),
+    ("Romeo connects\nRomeo disconnects\nRomeo receives:\n\t<presence/>\n", "Romeo receives", "has not connected"),
     ("Romeo connects\nRomeo connects\n", "<last>Romeo connects", "connects again"),
     ("Romeo connects\nRomeo sends:\n\t<message><body>hi</message>\n", "<body>", "malformed XML: mismatched tag"),
     ("Romeo connects\nRomeo sends:\n\t<message>\n", "<message>", "<message> is not closed by the end of the block"),

@@ -148,7 +148,10 @@ class ScriptRun:
                 if client is not None:  # else: disconnected already, which Scansion tolerates
                     await disconnect(client)
             elif action.verb == "sends":
-                self._send(action)
+                if action.client in self.clients:
+                    self._send(action)
+                else:
+                    step.message = f"nothing sent: {action.client} has disconnected"
             elif action.nothing:
                 await self._expect_nothing(action, step)
             else:

@@ -406,8 +406,9 @@ class _Parser:
 def check_order(script: Script) -> None:
     """Every client connects before it sends or receives, and not twice; ScriptError otherwise.
 
-    A second ``disconnects`` of a client that did connect is allowed and does
-    nothing: Prosody's own scripts have one.
+    A second ``disconnects``, or a ``sends:``, of a client that did connect but
+    has disconnected is allowed and sends nothing, as in Scansion: Prosody's
+    own scripts have both.
     """
     connected: set[str] = set()
     ever: set[str] = set()
@@ -420,6 +421,8 @@ def check_order(script: Script) -> None:
             ever.add(name)
         elif action.verb == "disconnects" and name in ever:
             connected.discard(name)
+        elif action.verb == "sends" and name in ever:
+            pass
         elif name not in connected:
             raise ScriptError(
                 script.path, action.line, f"{name} {action.verb} but has not connected (add '{name} connects' before)"
