@@ -10,6 +10,7 @@ Before that, stream negotiation (TLS, SASL, bind) is slixmpp's as usual.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -79,6 +80,19 @@ class ScenarioClient(slixmpp.ClientXMPP):
                 await asyncio.wait_for(self._arrived.wait(), remaining)
             except TimeoutError:
                 return None
+
+    async def stop_tasks(self) -> None:
+        """End the send task slixmpp keeps per client, while the loop still runs.
+
+        slixmpp cancels it only when the client object is collected, which
+        after ``asyncio.run`` returns is too late for it to finish: Python
+        then warns "Task was destroyed but it is pending!".
+        """
+        task = getattr(self, "_run_out_filters", None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def take(self, predicate) -> ET.Element | None:
         """Remove and return the first unread stanza ``predicate`` accepts (for the runner's own pings)."""

@@ -120,7 +120,8 @@ class ScriptRun:
         self.timeout = timeout
         self.variables = Variables(script, environ)
         self.matcher = Matcher(self.variables.fill)
-        self.clients: dict[str, ScenarioClient] = {}
+        self.clients: dict[str, ScenarioClient] = {}  # connected now
+        self.created: list[ScenarioClient] = []  # every client of this run
         self.result = ScriptResult(script, server)
 
     async def run(self) -> ScriptResult:
@@ -134,6 +135,8 @@ class ScriptRun:
         finally:
             for client in self.clients.values():
                 await disconnect(client)
+            for client in self.created:
+                await client.stop_tasks()
             self.result.seconds = time.perf_counter() - started
         return self.result
 
@@ -168,6 +171,7 @@ class ScriptRun:
     async def _connect(self, name: str) -> None:
         settings = client_settings(self.script, name, self.endpoint)
         client = ScenarioClient(str(settings.jid), settings.password.reveal(), settings.ca_cert)
+        self.created.append(client)
         if settings.endpoint() is not None:
             client.enable_direct_tls = False  # an explicit port is a STARTTLS client port
         await connect(client, settings)
