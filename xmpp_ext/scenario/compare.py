@@ -95,8 +95,8 @@ def _normalised(stanza: ET.Element, bound_jids: dict[str, str], open_attributes:
         copied.attrib.pop(key, None)
     # Longest first: a full JID contains its bare JID.
     names = sorted(
-        [(jid, f"{{{name}'s full JID}}") for name, jid in bound_jids.items()]
-        + [(jid.split("/", 1)[0], f"{{{name}'s JID}}") for name, jid in bound_jids.items()],
+        [(jid, f"${{{name}'s full JID}}") for name, jid in bound_jids.items()]
+        + [(jid.split("/", 1)[0], f"${{{name}'s JID}}") for name, jid in bound_jids.items()],
         key=lambda pair: -len(pair[0]),
     )
     for node in copied.iter():
