@@ -177,6 +177,12 @@ def test_variables_are_filled_before_comparing():
     assert found is None
 
 
+def test_a_jid_variable_is_the_jid_line_as_written():
+    # Juliet's definition names a resource: Scansion's ${Juliet's JID} keeps it (Prosody's MUC scripts rely on that).
+    assert compare('<message from="${Juliet\'s JID}"/>', '<message from="juliet@localhost/balcony"/>')[0] is None
+    assert compare('<message from="${Juliet\'s JID}"/>', '<message from="juliet@localhost"/>')[0] is not None
+
+
 def test_a_full_jid_without_resource_before_connecting_is_an_error():
     stanza, script = expected('<message from="${Romeo\'s full JID}"/>')
     with pytest.raises(VariableError, match="Romeo has not connected"):

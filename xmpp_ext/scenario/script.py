@@ -14,7 +14,7 @@ The format is Scansion's, with the constructs Prosody's own scripts use:
   nothing``;
 * comments (``#``, ``//``, ``--`` at the start of an unindented line), blank
   lines anywhere, also inside a block;
-* ``${Name's JID}``, ``${Name's full JID}``, ``${NAME}`` (a value captured
+* ``${Name's JID}`` (the jid: line as written), ``${Name's full JID}`` (as bound), ``${NAME}`` (a value captured
   earlier with ``{scansion:capture:NAME}``) and ``${env:XMPPEXT_SCENARIO_X}``
   (an environment variable; only that prefix, so a script cannot read other
   secrets of the environment) in attribute values and text.

@@ -39,7 +39,8 @@ class Variables:
     def value(self, index: int) -> str:
         variable = self.script.variables[index]
         if variable.kind == "bare":
-            return self.script.clients[variable.key].bare_jid
+            # As written in the definition: Scansion's ${Name's JID} keeps a resource the jid: line gives.
+            return self.script.clients[variable.key].jid
         if variable.kind == "full":
             if variable.key in self.full_jids:
                 return self.full_jids[variable.key]
