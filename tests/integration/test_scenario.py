@@ -49,13 +49,15 @@ def test_the_live_responder_script_checks_a_running_xmppext_respond(xmpp_server,
     script = load(SCENARIOS / "live_responder.scs")
     result = run_on_server(script, xmpp_server, timeout=10, environ={"XMPPEXT_SCENARIO_RESPONDER": running.full_jid})
     assert result.status == Status.PASSED, explain(result)
-    # Without the variable the first step that needs it says which one is missing.
+    # Without the variable the first step that needs it says which one is missing, and the script ends there
+    # (the command refuses such a script before running it; the runner checks again).
     result = run_on_server(script, xmpp_server, timeout=10, environ={})
     problem = result.first_problem
     assert problem is not None and problem.line == 15  # the first step using it
     assert problem.message == (
         "${env:XMPPEXT_SCENARIO_RESPONDER}: the environment variable XMPPEXT_SCENARIO_RESPONDER is not set"
     )
+    assert {step.status for step in result.steps[result.steps.index(problem) + 1 :]} == {Status.NOT_RUN}
 
 
 # -- the command, against the test server as any server ---------------------------------

@@ -56,6 +56,15 @@ def test_local_needs_the_scripts_accounts_on_its_domain(tmp_path):
     )
 
 
+def test_an_environment_variable_a_script_uses_must_be_set_before_anything_runs(tmp_path):
+    path = write(tmp_path, "peer.scs", GOOD + "Romeo sends:\n\t<iq to='${env:XMPPEXT_SCENARIO_PEER}' id='1'/>\n")
+    result = invoke(str(path), "--local", env={"XMPPEXT_SCENARIO_PEER": ""})
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.output == (
+        f"Error: {path}:9: ${{env:XMPPEXT_SCENARIO_PEER}}: the environment variable XMPPEXT_SCENARIO_PEER is not set\n"
+    )
+
+
 def test_usage_errors_exit_2(tmp_path):
     path = write(tmp_path, "good.scs", GOOD)
     server_without_local = invoke(str(path), "--server", "ejabberd")

@@ -8,6 +8,7 @@ runner.py, printed by output.py and junit.py.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import click
@@ -113,6 +114,12 @@ def command(
             for spec in script.clients.values()
             if spec.domain != LOCAL_DOMAIN
         ]
+    problems += [
+        f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set"
+        for script in scripts
+        for variable in script.variables
+        if variable.kind == "env" and not os.environ.get(variable.key)
+    ]
     if problems:
         for problem in problems:
             click.echo(f"Error: {problem}", err=True)

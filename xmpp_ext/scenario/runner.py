@@ -18,7 +18,8 @@ What it does, step by step:
 
 Unlike Scansion, a failed step does not end the script: later steps run and
 get their own verdicts (a failed receives: still consumed what it read).
-A connection failure does end it, with the step's error.
+A connection failure ends it, with the step's error, and so does a variable
+without a value (nothing could be sent or checked).
 """
 
 from __future__ import annotations
@@ -122,13 +123,14 @@ class ScriptRun:
         self.matcher = Matcher(self.variables.fill)
         self.clients: dict[str, ScenarioClient] = {}  # connected now
         self.created: list[ScenarioClient] = []  # every client of this run
+        self.stopped = False  # a step ended the script: the rest is not run
         self.result = ScriptResult(script, server)
 
     async def run(self) -> ScriptResult:
         started = time.perf_counter()
         try:
             for action in self.script.actions:
-                if self.result.status == Status.ERROR:
+                if self.stopped:
                     self.result.steps.append(StepResult(action.line, action.label, Status.NOT_RUN))
                     continue
                 self.result.steps.append(await self._step(action))
@@ -161,10 +163,14 @@ class ScriptRun:
                 await self._receive(action, step)
         except ConnectError as exc:
             step.status, step.message = Status.ERROR, str(exc)
+            self.stopped = True
         except ClosedError as exc:
             step.status, step.message = Status.ERROR, f"{action.client}: {exc}"
+            self.stopped = True
         except VariableError as exc:
+            # Nothing was sent or checked: what follows would only wait for answers that cannot come.
             step.status, step.message = Status.FAILED, str(exc)
+            self.stopped = True
         step.seconds = time.perf_counter() - started
         return step
 
