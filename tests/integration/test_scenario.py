@@ -150,6 +150,21 @@ def test_junit_has_a_case_per_script_with_the_diff(xmpp_server, make_account, tm
     assert result.output.splitlines()[-1] == "2 scripts: 1 passed, 1 failed"
 
 
+def test_without_host_each_client_goes_where_its_definition_says(xmpp_server, make_account, tmp_path):
+    clients, _romeo, _juliet = two_accounts(make_account)
+    where = f"\tconnect_host: {xmpp_server.host}\n\tconnect_port: {xmpp_server.port}\n"
+    clients = clients.replace("[Client] Juliet", where + "[Client] Juliet").replace("-----", where + "-----")
+    path = tmp_path / "own_server.scs"
+    path.write_text(clients + "Romeo connects\nJuliet connects\nJuliet receives: nothing\n")
+    result = CliRunner().invoke(command, [str(path), "--ca-cert", str(xmpp_server.ca_cert)])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"PASSED {path} on the scripts' servers: 3 steps in " in result.output
+    # The same script without the server's CA: TLS is verified, so no session.
+    untrusted = CliRunner().invoke(command, [str(path)])
+    assert untrusted.exit_code == ExitCode.CONNECT, untrusted.output
+    assert "TLS certificate not trusted" in untrusted.output
+
+
 def test_a_wrong_password_exits_3_with_one_line(xmpp_server, make_account, tmp_path):
     clients, romeo, _juliet = two_accounts(make_account)
     path = tmp_path / "wrong.scs"

@@ -7,6 +7,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from click.testing import CliRunner
+from slixmpp.xmlstream import ET
 
 from xmpp_ext.exitcodes import ExitCode
 from xmpp_ext.scenario.command import command
@@ -154,6 +155,17 @@ def test_json_output_is_one_object_per_step_and_script():
     }
     assert objects[2]["status"] == "failed" and objects[2]["failed_steps"] == 1
     assert objects[3] == {"summary": {"scripts": 2, "passed": 1, "failed": 1}}
+
+
+def test_a_hostile_stanza_nested_too_deep_is_named_not_serialised():
+    deep = ET.Element("{jabber:client}message")
+    inner = deep
+    for _ in range(120):  # deeper than a script may nest: only a peer sends this
+        inner = ET.SubElement(inner, "{urn:x}x")
+    step = StepResult(1, "Romeo receives", Status.FAILED, received=[deep])
+    assert step.received_xml() == ["<message> (nested deeper than 100 levels: not shown)"]
+    shallow = StepResult(1, "Romeo receives", Status.PASSED, received=[ET.Element("{jabber:client}message", id="1")])
+    assert shallow.received_xml() == ['<message id="1" />']
 
 
 def test_junit_has_one_case_per_script_and_server_with_the_diff_in_the_failure():

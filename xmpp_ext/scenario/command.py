@@ -169,7 +169,7 @@ def _run(scripts, local, kind, timeout, as_json, junit, host, port, ca_cert) -> 
             return ExitCode.CONNECT
     else:
         endpoint = Endpoint(host, port, ca_cert)
-        label = f"{host or 'the script servers'}" + (f":{port}" if port else "")
+        label = (host or "the scripts' servers") + (f":{port}" if port else "")
         for script in scripts:
             result = asyncio.run(run_script(script, endpoint, label, timeout))
             output.script(result)

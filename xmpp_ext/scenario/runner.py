@@ -44,6 +44,7 @@ from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
 
 PING_NS = "urn:xmpp:ping"
 MAX_SHOWN = 4000  # characters of a received stanza kept for reports
+MAX_SHOWN_DEPTH = 100  # levels: slixmpp's serializer recurses once per level
 
 
 class Status:
@@ -75,7 +76,7 @@ class StepResult:
     matched: list[int | None] = field(default_factory=list)  # per received stanza: the block's stanza it matched
 
     def received_xml(self) -> list[str]:
-        return [_clip(tostring(stanza, xmlns=CLIENT_NS)) for stanza in self.received]
+        return [_shown(stanza) for stanza in self.received]
 
 
 @dataclass
@@ -275,6 +276,17 @@ def _summary(stanza: ET.Element, show) -> str:
         f'{key}="{show(value)}"' for key, value in stanza.attrib.items() if key in ("type", "id", "from")
     )
     return f"<{local}{' ' + attributes if attributes else ''}>"
+
+
+def _shown(stanza: ET.Element) -> str:
+    """A received stanza as text for reports, clipped; one nested too deep for a recursive serializer is named only."""
+    depth, level = 0, [stanza]
+    while level and depth <= MAX_SHOWN_DEPTH:
+        depth += 1
+        level = [child for element in level for child in element]
+    if level:
+        return f"<{stanza.tag.rpartition('}')[2]}> (nested deeper than {MAX_SHOWN_DEPTH} levels: not shown)"
+    return _clip(tostring(stanza, xmlns=CLIENT_NS))
 
 
 def _clip(text: str) -> str:
