@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from xmpp_ext.exitcodes import ExitCode, help_epilog
+
+if TYPE_CHECKING:
+    from xmpp_ext.scenario.script import Script
 
 SERVER_CHOICES = ("prosody", "ejabberd", "all")
 LOCAL_DOMAIN = "localhost"
@@ -98,6 +102,7 @@ def command(
     if local and (host or port or ca_cert):
         raise click.UsageError("--host, --port and --ca-cert name a server of your own; --local starts one")
 
+    # Imported here, not at the top: they pull in slixmpp, which --help and usage errors do not need.
     from xmpp_ext.scenario.script import ScriptError, load
 
     scripts, problems = [], []
@@ -147,15 +152,25 @@ def _script_files(paths: tuple[Path, ...]) -> list[Path]:
     return files
 
 
-def _run(scripts, local, kind, timeout, as_json, junit, host, port, ca_cert) -> ExitCode:
+def _run(
+    scripts: list[Script],
+    local: bool,
+    kind: str,
+    timeout: float,
+    as_json: bool,
+    junit: Path | None,
+    host: str | None,
+    port: int | None,
+    ca_cert: Path | None,
+) -> ExitCode:
     from xmpp_ext import patches
     from xmpp_ext.scenario.compare import differences
     from xmpp_ext.scenario.output import JsonOutput, TextOutput
-    from xmpp_ext.scenario.runner import Endpoint, Status, run_script
+    from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, run_script
 
     patches.apply()  # the command's clients run with the project's slixmpp patches
     output = JsonOutput(click.echo) if as_json else TextOutput(click.echo)
-    results = []
+    results: list[ScriptResult] = []
     kinds = [choice for choice in SERVER_CHOICES if choice != "all"] if kind == "all" else [kind]
     if local:
         from xmpp_ext.scenario.local import LocalRunFailed, run_on_local_servers
