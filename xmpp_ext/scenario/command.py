@@ -39,6 +39,7 @@ def _tags(values: tuple[str, ...]) -> set[str]:
         failed="a script failed (a step did not get what it expected)",
         bad_input="bad usage, or a script does not parse (file:line says where); nothing was run",
         connect="a client could not connect or log in, or a local server did not start",
+        interrupted="interrupted by Ctrl-C (local servers are stopped)",
     ),
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
