@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +41,7 @@ def _tags(values: tuple[str, ...]) -> set[str]:
         failed="a script failed (a step did not get what it expected)",
         bad_input="bad usage, or a script does not parse (file:line says where); nothing was run",
         connect="a client could not connect or log in, or a local server did not start",
-        interrupted="interrupted by Ctrl-C (local servers are stopped)",
+        interrupted="interrupted by Ctrl-C or SIGTERM (local servers are stopped)",
     ),
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
@@ -132,11 +134,18 @@ def command(
         context.exit(ExitCode.BAD_INPUT)
     only, skip = _tags(only_tags), _tags(skip_tags)
     scripts = [script for script in scripts if (not only or only & set(script.tags)) and not (skip & set(script.tags))]
+    # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed
+    # (only the main thread may handle signals; a run on another thread leaves them to its caller).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
     try:
         code = _run(scripts, local, kind, timeout, as_json, junit, host, port, ca_cert)
     except KeyboardInterrupt:
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     context.exit(code)
 
 
