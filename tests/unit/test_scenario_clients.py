@@ -1,0 +1,45 @@
+"""The runner's client (xmpp_ext.scenario.clients) offline through SlixTest: it captures, slixmpp answers nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from unittest import mock
+
+from slixmpp.test import SlixTest, slixtest
+
+from xmpp_ext.scenario.clients import MAX_UNREAD, ClosedError, ScenarioClient
+
+
+class TestCapture(SlixTest):
+    def setUp(self):
+        def make_client(jid, password, **_options):
+            return ScenarioClient(jid, password, None)
+
+        with mock.patch.object(slixtest, "ClientXMPP", make_client):
+            self.stream_start(jid="romeo@localhost/r", plugins=[])
+        self.xmpp.event("session_start")
+
+    def tearDown(self):
+        self.stream_close()
+
+    def next_stanza(self, timeout=0.2):
+        loop = asyncio.get_event_loop()
+        return loop.run_until_complete(self.xmpp.next_stanza(loop.time() + timeout))
+
+    def test_an_unknown_iq_and_a_roster_push_are_captured_and_not_answered(self):
+        self.recv('<iq type="get" id="q1" from="juliet@localhost/j"><query xmlns="urn:example:unknown"/></iq>')
+        self.recv('<iq type="set" id="push1"><query xmlns="jabber:iq:roster"><item jid="a@b"/></query></iq>')
+        self.wait_()
+        # slixmpp would answer the first with feature-not-implemented and the second with a result.
+        assert self.xmpp.socket.next_sent(timeout=0.1) is None
+        first, second = self.next_stanza(), self.next_stanza()
+        assert (first.get("id"), second.get("id")) == ("q1", "push1")
+
+    def test_nothing_arriving_ends_the_wait_at_the_deadline(self):
+        assert self.next_stanza(timeout=0.05) is None
+
+    def test_a_flood_beyond_the_limit_fails_the_next_read(self):
+        for number in range(MAX_UNREAD + 1):
+            self.xmpp._spawn_event(self.parse_xml(f'<message xmlns="jabber:client" id="m{number}"/>'))
+        with self.assertRaises(ClosedError):
+            self.next_stanza()

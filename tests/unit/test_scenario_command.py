@@ -1,0 +1,181 @@
+"""``xmppext scenario`` offline (xmpp_ext.scenario.command): usage, bad scripts, tags, output shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+from click.testing import CliRunner
+from slixmpp.xmlstream import ET
+
+from xmpp_ext.exitcodes import ExitCode
+from xmpp_ext.scenario.command import command
+from xmpp_ext.scenario.junit import junit_xml
+from xmpp_ext.scenario.output import JsonOutput, TextOutput, summary_line
+from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
+from xmpp_ext.scenario.script import parse
+
+GOOD = "# Good\n## smoke\n[Client] Romeo\n\tjid: romeo@localhost\n\tpassword: pw\n-----\nRomeo connects\n"
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(command, list(args), env=env or {}, catch_exceptions=False)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_script_that_does_not_parse_exits_2_with_file_line_and_runs_nothing(tmp_path):
+    write(tmp_path, "a_good.scs", GOOD)
+    bad = write(tmp_path, "b_bad.scs", GOOD + "Romeo sends:\n\t<message><body></message>\n")
+    result = invoke(str(tmp_path), "--local")
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.output == f"Error: {bad}:9: malformed XML: mismatched tag (column 19)\n"
+
+
+def test_every_bad_script_is_named(tmp_path):
+    first = write(tmp_path, "one.scs", GOOD + "Paris connects\n")
+    second = write(tmp_path, "two.scs", GOOD + "Romeo sends:\n\t<message to='${Nurse}'/>\n")
+    result = invoke(str(first), str(second))
+    assert result.exit_code == ExitCode.BAD_INPUT
+    lines = result.output.splitlines()
+    assert lines[0] == f"Error: {first}:8: unknown client 'Paris' (the script defines: Romeo)"
+    assert lines[1].startswith(f"Error: {second}:9: variable ${{Nurse}} does not exist")
+    assert "Traceback" not in result.output
+
+
+def test_local_needs_the_scripts_accounts_on_its_domain(tmp_path):
+    path = write(tmp_path, "far.scs", GOOD.replace("romeo@localhost", "romeo@example.net"))
+    result = invoke(str(path), "--local")
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.output == (
+        f"Error: {path}:3: client Romeo's JID romeo@example.net is not on the local server's domain (localhost)\n"
+    )
+
+
+def test_an_environment_variable_a_script_uses_must_be_set_before_anything_runs(tmp_path):
+    path = write(tmp_path, "peer.scs", GOOD + "Romeo sends:\n\t<iq to='${env:XMPPEXT_SCENARIO_PEER}' id='1'/>\n")
+    result = invoke(str(path), "--local", env={"XMPPEXT_SCENARIO_PEER": ""})
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.output == (
+        f"Error: {path}:9: ${{env:XMPPEXT_SCENARIO_PEER}}: the environment variable XMPPEXT_SCENARIO_PEER is not set\n"
+    )
+
+
+def test_usage_errors_exit_2(tmp_path):
+    path = write(tmp_path, "good.scs", GOOD)
+    server_without_local = invoke(str(path), "--server", "ejabberd")
+    assert server_without_local.exit_code == ExitCode.BAD_INPUT
+    assert "--server chooses the server --local starts; use it with --local" in server_without_local.output
+    host_with_local = invoke(str(path), "--local", "--host", "127.0.0.1")
+    assert host_with_local.exit_code == ExitCode.BAD_INPUT
+    assert "--local starts one" in host_with_local.output
+    (tmp_path / "empty").mkdir()
+    empty = invoke(str(tmp_path / "empty"))
+    assert empty.exit_code == ExitCode.BAD_INPUT
+    assert "no *.scs scripts in" in empty.output
+    missing = invoke(str(tmp_path / "nowhere.scs"))
+    assert missing.exit_code == ExitCode.BAD_INPUT
+    timeout = invoke(str(path), "--timeout", "0")
+    assert timeout.exit_code == ExitCode.BAD_INPUT
+
+
+def test_tags_select_scripts_before_anything_connects(tmp_path):
+    path = write(tmp_path, "good.scs", GOOD)
+    # Nothing selected: nothing connects, and the summary says so.
+    result = invoke(str(path), "--skip-tags", "slow,smoke")
+    assert result.exit_code == ExitCode.OK
+    assert result.output == "0 scripts: 0 passed, 0 failed\n"
+    result = invoke(str(path), "--only-tags", "pep", "--json")
+    assert json.loads(result.output) == {"summary": {"scripts": 0, "passed": 0, "failed": 0}}
+
+
+def test_help_lists_the_exit_codes():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for line in ("0    every script passed", "1    a script failed", "2    bad usage, or a script does not parse"):
+        assert line in result.output
+
+
+# -- output shapes, from results made by hand -----------------------------------------
+
+
+def results() -> list[ScriptResult]:
+    script = parse(GOOD + "Romeo receives: nothing\n", "demo.scs")
+    passed = ScriptResult(script, "prosody", [StepResult(7, "Romeo connects", Status.PASSED, 0.012)], seconds=0.02)
+    failed = ScriptResult(
+        script,
+        "ejabberd",
+        [
+            StepResult(7, "Romeo connects", Status.PASSED, 0.015),
+            StepResult(8, "Romeo receives: nothing", Status.FAILED, 0.003, "expected nothing", ["  a diff row"]),
+        ],
+        seconds=0.05,
+    )
+    return [passed, failed]
+
+
+def test_text_output_has_steps_verdicts_and_the_summary_line():
+    lines: list[str] = []
+    output = TextOutput(lines.append)
+    for result in results():
+        output.script(result)
+    output.summary(results())
+    assert lines[0] == "demo.scs on prosody  (Good)"
+    assert lines[1].split() == ["line", "7", "Romeo", "connects", "ok", "12.0", "ms"]
+    assert lines[2] == "PASSED demo.scs on prosody: 1 steps in 20.0 ms"
+    assert "FAILED" in lines[5] and lines[5].endswith("expected nothing")
+    assert lines[6] == "      a diff row"
+    assert lines[7] == "FAILED demo.scs on ejabberd: 1 of 2 steps failed, first at line 8 (Romeo receives: nothing)"
+    assert lines[-1] == summary_line(results()) == "2 scripts: 1 passed, 1 failed"
+
+
+def test_json_output_is_one_object_per_step_and_script():
+    lines: list[str] = []
+    output = JsonOutput(lines.append)
+    output.script(results()[1])
+    output.summary(results())
+    objects = [json.loads(line) for line in lines]
+    assert [item.get("type") for item in objects] == ["step", "step", "script", None]
+    assert objects[1] | {"ms": None} == {
+        "type": "step",
+        "script": "demo.scs",
+        "server": "ejabberd",
+        "line": 8,
+        "action": "Romeo receives: nothing",
+        "status": "failed",
+        "ms": None,
+        "message": "expected nothing",
+        "received": [],
+        "diff": ["  a diff row"],
+    }
+    assert objects[2]["status"] == "failed" and objects[2]["failed_steps"] == 1
+    assert objects[3] == {"summary": {"scripts": 2, "passed": 1, "failed": 1}}
+
+
+def test_a_hostile_stanza_nested_too_deep_is_named_not_serialised():
+    deep = ET.Element("{jabber:client}message")
+    inner = deep
+    for _ in range(120):  # deeper than a script may nest: only a peer sends this
+        inner = ET.SubElement(inner, "{urn:x}x")
+    step = StepResult(1, "Romeo receives", Status.FAILED, received=[deep])
+    assert step.received_xml() == ["<message> (nested deeper than 100 levels: not shown)"]
+    shallow = StepResult(1, "Romeo receives", Status.PASSED, received=[ET.Element("{jabber:client}message", id="1")])
+    assert shallow.received_xml() == ['<message id="1" />']
+
+
+def test_junit_has_one_case_per_script_and_server_with_the_diff_in_the_failure():
+    root = ElementTree.fromstring(ElementTree.tostring(junit_xml(results()).getroot()))
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("2", "1", "0")
+    cases = root.findall("testsuite/testcase")
+    assert [(case.get("classname"), case.get("name")) for case in cases] == [
+        ("scenario.prosody", "demo.scs"),
+        ("scenario.ejabberd", "demo.scs"),
+    ]
+    failure = cases[1].find("failure")
+    assert failure.get("message") == "line 8 Romeo receives: nothing: expected nothing"
+    assert "a diff row" in failure.text

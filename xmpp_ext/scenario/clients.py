@@ -1,0 +1,120 @@
+"""A slixmpp client that hands every stanza to the script, before slixmpp's own handlers see it.
+
+Once the session has started, each <message/>, <presence/> and <iq/> the
+server sends goes into the client's inbox and nowhere else: slixmpp answers
+nothing on its own (no feature-not-implemented to an iq, no roster-push
+acknowledgement), so what a client says is exactly what the script says.
+Before that, stream negotiation (TLS, SASL, bind) is slixmpp's as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections import deque
+from pathlib import Path
+
+import slixmpp
+from slixmpp.xmlstream import ET
+
+from xmpp_ext.scenario.xmlblock import CLIENT_NS
+
+log = logging.getLogger(__name__)
+
+STANZAS = frozenset(f"{{{CLIENT_NS}}}{name}" for name in ("message", "presence", "iq"))
+#: Unread stanzas a client keeps; a peer flooding it beyond this fails the next receives: step.
+MAX_UNREAD = 1000
+
+
+class ClosedError(Exception):
+    """The client's stream ended while the script still expected something on it."""
+
+
+class ScenarioClient(slixmpp.ClientXMPP):
+    def __init__(self, jid: str, password: str, ca_cert: Path | None) -> None:
+        context = ssl.create_default_context(cafile=str(ca_cert)) if ca_cert else None
+        super().__init__(jid, password, ssl_context=context)
+        self.inbox: deque[tuple[float, ET.Element]] = deque()
+        self.overflowed = False
+        self.closed: str | None = None  # why the stream ended, once it has
+        self._capturing = False
+        self._arrived = asyncio.Event()
+        self.add_event_handler("session_start", self._start_capturing)
+        self.add_event_handler("disconnected", self._on_disconnected)
+
+    def _start_capturing(self, _event: object) -> None:
+        self._capturing = True
+
+    def _on_disconnected(self, reason: object) -> None:
+        if self._capturing:
+            self.closed = str(reason or "connection closed")
+            self._arrived.set()
+
+    def _spawn_event(self, xml: ET.Element) -> None:
+        if not (self._capturing and xml.tag in STANZAS):
+            super()._spawn_event(xml)
+            return
+        if len(self.inbox) >= MAX_UNREAD:
+            self.overflowed = True
+            return
+        self.inbox.append((time.monotonic(), xml))
+        self._arrived.set()
+
+    async def next_stanza(self, deadline: float) -> ET.Element | None:
+        """The oldest unread stanza, waiting until ``deadline`` (loop time) at most; None when none came."""
+        while True:
+            if self.overflowed:
+                raise ClosedError(f"more than {MAX_UNREAD} unread stanzas arrived: the rest were dropped")
+            if self.inbox:
+                return self.inbox.popleft()[1]
+            if self.closed is not None:
+                raise ClosedError(f"the connection was closed ({self.closed})")
+            self._arrived.clear()
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                return None
+
+    async def stop_tasks(self) -> None:
+        """End the send task slixmpp keeps per client, while the loop still runs.
+
+        slixmpp cancels it only when the client object is collected, which
+        after ``asyncio.run`` returns is too late for it to finish: Python
+        then warns "Task was destroyed but it is pending!".
+        """
+        task = getattr(self, "_run_out_filters", None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def take(self, predicate) -> ET.Element | None:
+        """Remove and return the first unread stanza ``predicate`` accepts (for the runner's own pings)."""
+        for entry in self.inbox:
+            if predicate(entry[1]):
+                self.inbox.remove(entry)
+                return entry[1]
+        return None
+
+    async def wait_for(self, predicate, deadline: float) -> ET.Element | None:
+        """Wait until a stanza ``predicate`` accepts arrives and take it; others stay unread."""
+        while True:
+            found = self.take(predicate)
+            if found is not None:
+                return found
+            if self.closed is not None:
+                raise ClosedError(f"the connection was closed ({self.closed})")
+            self._arrived.clear()
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return None
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                return None

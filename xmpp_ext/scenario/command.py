@@ -1,0 +1,215 @@
+"""``xmppext scenario``: run Scansion scripts against real servers and say what differs.
+
+The Click command lives here as ``command``; the root group registers it.
+Parsing and presentation only: scripts are read by script.py, run by
+runner.py, printed by output.py and junit.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from xmpp_ext.exitcodes import ExitCode, help_epilog
+
+if TYPE_CHECKING:
+    from xmpp_ext.scenario.script import Script
+
+SERVER_CHOICES = ("prosody", "ejabberd", "all")
+LOCAL_DOMAIN = "localhost"
+
+
+def _tags(values: tuple[str, ...]) -> set[str]:
+    return {tag.strip() for value in values for tag in value.split(",") if tag.strip()}
+
+
+@click.command(
+    "scenario",
+    epilog=help_epilog(
+        ExitCode.OK,
+        ExitCode.FAILED,
+        ExitCode.BAD_INPUT,
+        ExitCode.CONNECT,
+        ExitCode.INTERRUPTED,
+        ok="every script passed",
+        failed="a script failed (a step did not get what it expected)",
+        bad_input="bad usage, or a script does not parse (file:line says where); nothing was run",
+        connect="a client could not connect or log in, or a local server did not start",
+        interrupted="interrupted by Ctrl-C or SIGTERM (local servers are stopped)",
+    ),
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--local", is_flag=True, help="Start throwaway server(s) and create each script's accounts on them.")
+@click.option(
+    "--server",
+    "kind",
+    type=click.Choice(SERVER_CHOICES),
+    default="prosody",
+    show_default=True,
+    help="Which local server --local starts; 'all' runs every script on each and shows where they differ.",
+)
+@click.option("--only-tags", multiple=True, metavar="T[,T]", help="Run only scripts with one of these ## tags.")
+@click.option("--skip-tags", multiple=True, metavar="T[,T]", help="Skip scripts with one of these ## tags.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 600),
+    default=5.0,
+    show_default=True,
+    help="Longest wait of a receives: step, in seconds.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per step, script and difference, then a summary."
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write JUnit XML here: one test case per script and server.",
+)
+@click.option("--host", envvar="XMPPEXT_HOST", help="Connect every client here instead of the script's server.")
+@click.option("--port", envvar="XMPPEXT_PORT", type=click.IntRange(1, 65535), help="Client port (STARTTLS).")
+@click.option(
+    "--ca-cert",
+    envvar="XMPPEXT_CA_CERT",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trust this CA certificate (PEM) for the server.",
+)
+def command(
+    paths: tuple[Path, ...],
+    local: bool,
+    kind: str,
+    only_tags: tuple[str, ...],
+    skip_tags: tuple[str, ...],
+    timeout: float,
+    as_json: bool,
+    junit: Path | None,
+    host: str | None,
+    port: int | None,
+    ca_cert: Path | None,
+) -> None:
+    """Run Scansion scripts (FILE.scs, or every *.scs in DIR) and check each stanza received.
+
+    \b
+    Without --local the clients log in where the scripts say (connect_host,
+    connect_port, or the JID's domain), TLS verified; --host/--port/--ca-cert
+    send every client to one server instead. The accounts must exist there.
+    """
+    context = click.get_current_context()
+    if not local and context.get_parameter_source("kind") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--server chooses the server --local starts; use it with --local")
+    if local and (host or port or ca_cert):
+        raise click.UsageError("--host, --port and --ca-cert name a server of your own; --local starts one")
+
+    # Imported here, not at the top: they pull in slixmpp, which --help and usage errors do not need.
+    from xmpp_ext.scenario.script import ScriptError, load
+
+    scripts, problems = [], []
+    for path in _script_files(paths):
+        try:
+            scripts.append(load(path))
+        except ScriptError as exc:
+            problems.append(str(exc))
+    if local:
+        problems += [
+            f"{script.path}:{spec.line}: client {spec.name}'s JID {spec.bare_jid} is not on the local server's "
+            f"domain ({LOCAL_DOMAIN})"
+            for script in scripts
+            for spec in script.clients.values()
+            if spec.domain != LOCAL_DOMAIN
+        ]
+    problems += [
+        f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set"
+        for script in scripts
+        for variable in script.variables
+        if variable.kind == "env" and not os.environ.get(variable.key)
+    ]
+    if problems:
+        for problem in problems:
+            click.echo(f"Error: {problem}", err=True)
+        context.exit(ExitCode.BAD_INPUT)
+    only, skip = _tags(only_tags), _tags(skip_tags)
+    scripts = [script for script in scripts if (not only or only & set(script.tags)) and not (skip & set(script.tags))]
+    # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed
+    # (only the main thread may handle signals; a run on another thread leaves them to its caller).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
+    try:
+        code = _run(scripts, local, kind, timeout, as_json, junit, host, port, ca_cert)
+    except KeyboardInterrupt:
+        click.echo("interrupted: the scripts that ran are not summarised", err=True)
+        code = ExitCode.INTERRUPTED
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    context.exit(code)
+
+
+def _script_files(paths: tuple[Path, ...]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.rglob("*.scs"))
+            if not found:
+                raise click.BadParameter(f"no *.scs scripts in {path}", param_hint="PATHS")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _run(
+    scripts: list[Script],
+    local: bool,
+    kind: str,
+    timeout: float,
+    as_json: bool,
+    junit: Path | None,
+    host: str | None,
+    port: int | None,
+    ca_cert: Path | None,
+) -> ExitCode:
+    from xmpp_ext import patches
+    from xmpp_ext.scenario.compare import differences
+    from xmpp_ext.scenario.output import JsonOutput, TextOutput
+    from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, run_script
+
+    patches.apply()  # the command's clients run with the project's slixmpp patches
+    output = JsonOutput(click.echo) if as_json else TextOutput(click.echo)
+    results: list[ScriptResult] = []
+    kinds = [choice for choice in SERVER_CHOICES if choice != "all"] if kind == "all" else [kind]
+    if local:
+        from xmpp_ext.scenario.local import LocalRunFailed, run_on_local_servers
+
+        try:
+            for result in run_on_local_servers(scripts, kinds, timeout, None if as_json else click.echo):
+                output.script(result)
+                results.append(result)
+        except LocalRunFailed as exc:
+            click.echo(f"Error: {exc}", err=True)
+            return ExitCode.CONNECT
+    else:
+        endpoint = Endpoint(host, port, ca_cert)
+        label = (host or "the scripts' servers") + (f":{port}" if port else "")
+        for script in scripts:
+            result = asyncio.run(run_script(script, endpoint, label, timeout))
+            output.script(result)
+            results.append(result)
+    if len(kinds) > 1 and local:
+        for script in scripts:
+            runs = [result for result in results if result.script is script]
+            if len(runs) == 2:
+                output.differences(runs, differences(*runs))
+    if junit is not None:
+        from xmpp_ext.scenario.junit import write_junit
+
+        write_junit(results, junit)
+    output.summary(results)
+    statuses = {result.status for result in results}
+    if Status.ERROR in statuses:
+        return ExitCode.CONNECT
+    return ExitCode.FAILED if Status.FAILED in statuses else ExitCode.OK

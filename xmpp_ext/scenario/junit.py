@@ -1,0 +1,60 @@
+"""``--junit FILE``: JUnit XML, one test case per script and server, a failure carrying the step's diff.
+
+The shape CI systems read (Jenkins, GitLab, GitHub test reporters): one
+``<testsuite>`` per server, ``<testcase classname="scenario.SERVER"
+name="SCRIPT">``; a failed step becomes ``<failure message="line N ACTION:
+what">`` with the side-by-side report as its text, a connection problem an
+``<error>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree
+
+from xmpp_ext.scenario.runner import ScriptResult, Status
+
+
+def junit_xml(results: list[ScriptResult]) -> ElementTree.ElementTree:
+    root = ElementTree.Element("testsuites", name="xmppext scenario")
+    suites: dict[str, ElementTree.Element] = {}
+    for result in results:
+        suite = suites.get(result.server)
+        if suite is None:
+            suite = suites[result.server] = ElementTree.SubElement(root, "testsuite", name=result.server)
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f"scenario.{result.server}",
+            name=result.script.path.name,
+            file=str(result.script.path),
+            time=f"{result.seconds:.3f}",
+        )
+        problem = result.first_problem
+        if problem is not None:
+            kind = "error" if result.status == Status.ERROR else "failure"
+            failure = ElementTree.SubElement(
+                case, kind, message=f"line {problem.line} {problem.action}: {problem.message}"
+            )
+            failure.text = "\n".join(
+                f"line {step.line} {step.action}: {step.message}\n" + "\n".join(step.report)
+                for step in result.steps
+                if step.status in (Status.FAILED, Status.ERROR)
+            )
+    for suite in [root, *suites.values()]:
+        cases = suite.iter("testcase")
+        counted = [
+            (case.find("failure") is not None, case.find("error") is not None, float(case.get("time", 0)))
+            for case in cases
+        ]
+        suite.set("tests", str(len(counted)))
+        suite.set("failures", str(sum(failed for failed, _error, _time in counted)))
+        suite.set("errors", str(sum(error for _failed, error, _time in counted)))
+        suite.set("time", f"{sum(seconds for *_flags, seconds in counted):.3f}")
+    return ElementTree.ElementTree(root)
+
+
+def write_junit(results: list[ScriptResult], path: Path) -> None:
+    tree = junit_xml(results)
+    ElementTree.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

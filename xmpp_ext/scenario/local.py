@@ -1,0 +1,46 @@
+"""``--local``: each script on throwaway servers, one server kind at a time, fresh accounts per script."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
+
+from xmpp_ext.localserver import LocalServer, ServerFailed, ServerNotInstalled, start_server
+from xmpp_ext.scenario.accounts import AccountError, fresh_accounts
+from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, StepResult, run_script
+from xmpp_ext.scenario.script import Script
+
+
+class LocalRunFailed(Exception):
+    """A local server could not be started: no script can run on it."""
+
+
+def run_on_server(
+    script: Script, server: LocalServer, timeout: float, environ: Mapping[str, str] | None = None
+) -> ScriptResult:
+    """``script`` on ``server`` with its accounts made before and removed after."""
+    try:
+        with fresh_accounts(script, server):
+            endpoint = Endpoint(server.host, server.port, server.ca_cert)
+            return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ))
+    except AccountError as exc:
+        first = min(spec.line for spec in script.clients.values())
+        return ScriptResult(script, server.kind, [StepResult(first, "create accounts", Status.ERROR, message=str(exc))])
+
+
+def run_on_local_servers(
+    scripts: list[Script], kinds: list[str], timeout: float, announce: Callable[[str], None] | None = None
+) -> Iterator[ScriptResult]:
+    """Every script on a fresh server of each kind, one server running at a time (they share the machine)."""
+    for kind in kinds:
+        try:
+            server = start_server(kind, accounts=())
+        except (ServerNotInstalled, ServerFailed) as exc:
+            raise LocalRunFailed(f"cannot start a local {kind}: {str(exc).splitlines()[0]}") from None
+        try:
+            if announce is not None:
+                announce(f"local {kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
+            for script in scripts:
+                yield run_on_server(script, server, timeout)
+        finally:
+            server.stop()

@@ -1,0 +1,304 @@
+"""Running one script against one server: each step's verdict and latency.
+
+What it does, step by step:
+
+* ``connects``: a slixmpp client logs in (TLS verified against the given CA),
+  and from then on every stanza it receives waits in its inbox, in order of
+  arrival (see clients.py): nothing is answered behind the script's back.
+* ``sends``: the stanzas, variables filled in, written as they are.
+* ``receives``: the next unread stanzas must match the block's stanzas (in any
+  order within one block). As in Scansion, a stanza that arrives unasked is
+  not skipped: it is the next one read, and fails the step if it does not
+  match. Waits ``timeout`` seconds at most.
+* ``receives: nothing``: every connected client pings its server in turn, this
+  client last; anything this client received before its own pong fails the
+  step. The pongs order the check after whatever the server was still
+  routing, instead of sleeping for a guessed time.
+* ``disconnects``: a polite close, bounded.
+
+Unlike Scansion, a failed step does not end the script: later steps run and
+get their own verdicts (a failed receives: still consumed what it read).
+A connection failure ends it, with the step's error, and so does a variable
+without a value (nothing could be sent or checked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slixmpp.xmlstream import ET, tostring
+
+from xmpp_ext.client import ConnectError, ConnectionSettings, connect, disconnect
+from xmpp_ext.scenario.clients import ClosedError, ScenarioClient
+from xmpp_ext.scenario.matching import Difference, Matcher
+from xmpp_ext.scenario.script import Action, Script
+from xmpp_ext.scenario.sidebyside import mismatch, pretty
+from xmpp_ext.scenario.variables import VariableError, Variables
+from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
+
+PING_NS = "urn:xmpp:ping"
+MAX_SHOWN = 4000  # characters of a received stanza kept for reports
+MAX_SHOWN_DEPTH = 100  # levels: slixmpp's serializer recurses once per level
+
+
+class Status:
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # could not connect, or the connection was lost
+    NOT_RUN = "not run"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where clients log in, overriding the script's connect_host/connect_port; None: the script's own."""
+
+    host: str | None = None
+    port: int | None = None
+    ca_cert: Path | None = None
+    connect_timeout: float = 10.0
+
+
+@dataclass
+class StepResult:
+    line: int
+    action: str
+    status: str
+    seconds: float | None = None
+    message: str = ""
+    report: list[str] = field(default_factory=list)  # the side-by-side diff of a failed receives:
+    received: list[ET.Element] = field(default_factory=list)  # what this step read, in order
+    matched: list[int | None] = field(default_factory=list)  # per received stanza: the block's stanza it matched
+
+    def received_xml(self) -> list[str]:
+        return [_shown(stanza) for stanza in self.received]
+
+
+@dataclass
+class ScriptResult:
+    script: Script
+    server: str
+    steps: list[StepResult] = field(default_factory=list)
+    seconds: float = 0.0
+    bound_jids: dict[str, str] = field(default_factory=dict)  # client name -> full JID
+
+    @property
+    def status(self) -> str:
+        statuses = {step.status for step in self.steps}
+        if Status.ERROR in statuses:
+            return Status.ERROR
+        return Status.FAILED if Status.FAILED in statuses else Status.PASSED
+
+    @property
+    def first_problem(self) -> StepResult | None:
+        return next((step for step in self.steps if step.status in (Status.FAILED, Status.ERROR)), None)
+
+
+def client_settings(script: Script, name: str, endpoint: Endpoint) -> ConnectionSettings:
+    spec = script.clients[name]
+    resource = spec.resource
+    assert spec.password is not None  # the parser requires one
+    return ConnectionSettings(
+        jid=f"{spec.bare_jid}/{resource}" if resource else spec.bare_jid,
+        password=spec.password,
+        host=endpoint.host or spec.connect_host,
+        port=endpoint.port or spec.connect_port,
+        ca_cert=endpoint.ca_cert,
+        connect_timeout=endpoint.connect_timeout,
+    )
+
+
+class ScriptRun:
+    def __init__(
+        self, script: Script, server: str, endpoint: Endpoint, timeout: float, environ: Mapping[str, str] | None
+    ) -> None:
+        self.script = script
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.variables = Variables(script, environ)
+        self.matcher = Matcher(self.variables.fill)
+        self.clients: dict[str, ScenarioClient] = {}  # connected now
+        self.created: list[ScenarioClient] = []  # every client of this run
+        self.stopped = False  # a step ended the script: the rest is not run
+        self.result = ScriptResult(script, server)
+
+    async def run(self) -> ScriptResult:
+        started = time.perf_counter()
+        try:
+            for action in self.script.actions:
+                if self.stopped:
+                    self.result.steps.append(StepResult(action.line, action.label, Status.NOT_RUN))
+                    continue
+                self.result.steps.append(await self._step(action))
+        finally:
+            for client in self.clients.values():
+                await disconnect(client)
+            for client in self.created:
+                await client.stop_tasks()
+            self.result.seconds = time.perf_counter() - started
+        return self.result
+
+    async def _step(self, action: Action) -> StepResult:
+        step = StepResult(action.line, action.label, Status.PASSED)
+        started = time.perf_counter()
+        try:
+            if action.verb == "connects":
+                await self._connect(action.client)
+            elif action.verb == "disconnects":
+                client = self.clients.pop(action.client, None)
+                if client is not None:  # else: disconnected already, which Scansion tolerates
+                    await disconnect(client)
+            elif action.verb == "sends":
+                if action.client in self.clients:
+                    self._send(action)
+                else:
+                    step.message = f"nothing sent: {action.client} has disconnected"
+            elif action.nothing:
+                await self._expect_nothing(action, step)
+            else:
+                await self._receive(action, step)
+        except ConnectError as exc:
+            step.status, step.message = Status.ERROR, str(exc)
+            self.stopped = True
+        except ClosedError as exc:
+            step.status, step.message = Status.ERROR, f"{action.client}: {exc}"
+            self.stopped = True
+        except VariableError as exc:
+            # Nothing was sent or checked: what follows would only wait for answers that cannot come.
+            step.status, step.message = Status.FAILED, str(exc)
+            self.stopped = True
+        step.seconds = time.perf_counter() - started
+        return step
+
+    async def _connect(self, name: str) -> None:
+        settings = client_settings(self.script, name, self.endpoint)
+        client = ScenarioClient(str(settings.jid), settings.password.reveal(), settings.ca_cert)
+        self.created.append(client)
+        if settings.endpoint() is not None:
+            client.enable_direct_tls = False  # an explicit port is a STARTTLS client port
+        await connect(client, settings)
+        self.clients[name] = client
+        self.variables.full_jids[name] = str(client.boundjid)
+        self.result.bound_jids[name] = str(client.boundjid)
+
+    def _send(self, action: Action) -> None:
+        client = self.clients[action.client]
+        for stanza in action.stanzas:
+            client.send_raw(tostring(self._filled(stanza), xmlns=CLIENT_NS))
+
+    def _filled(self, element: ET.Element) -> ET.Element:
+        """A copy with variables filled in and the scansion: attributes (instructions to us) removed."""
+        filled = copy.deepcopy(element)
+        for node in filled.iter():
+            for key in [key for key in node.attrib if key.startswith(f"{{{SCANSION_NS}}}")]:
+                del node.attrib[key]
+            for key, value in node.attrib.items():
+                node.set(key, self.variables.fill(value))
+            if node.text:
+                node.text = self.variables.fill(node.text)
+            if node.tail:
+                node.tail = self.variables.fill(node.tail)
+        return filled
+
+    async def _receive(self, action: Action, step: StepResult) -> None:
+        client = self.clients[action.client]
+        waiting = list(action.stanzas)
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while waiting:
+            received = await client.next_stanza(deadline)
+            if received is None:
+                missing = ", ".join(_summary(stanza, self.variables.show) for stanza in waiting)
+                step.status = Status.FAILED
+                step.message = f"nothing received within {self.timeout:g}s (waiting for {missing})"
+                if step.received:
+                    step.message += f"; {len(step.received)} stanza(s) of this block did arrive and match"
+                return
+            step.received.append(received)
+            outcomes = [(expected, *self.matcher.compare(expected, received)) for expected in waiting]
+            matched = next((outcome for outcome in outcomes if outcome[1] is None), None)
+            step.matched.append(None if matched is None else action.stanzas.index(matched[0]))
+            if matched is not None:
+                waiting.remove(matched[0])
+                self.variables.captures.update(matched[2])
+                continue
+            expected, difference = _closest(outcomes, received)
+            step.status = Status.FAILED
+            step.message = f"received a stanza that does not match: {difference}"
+            step.report = mismatch(expected, received, difference, self.variables.show, self.script.line_of)
+            return
+
+    async def _expect_nothing(self, action: Action, step: StepResult) -> None:
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        for name, client in self.clients.items():
+            if name != action.client:
+                await self._ping(client, deadline)
+        client = self.clients[action.client]
+        pong = await self._ping(client, deadline)
+        unexpected = list(client.inbox)
+        if unexpected:
+            client.inbox.clear()
+            step.received = [stanza for _arrived, stanza in unexpected]
+            step.status = Status.FAILED
+            step.message = f"expected nothing, received {len(unexpected)} stanza(s): {_summary(step.received[0], str)}"
+            step.report = ["  received:", *("  " + line for line in pretty(step.received[0])[0])]
+        elif pong is None:
+            step.status = Status.FAILED
+            step.message = f"could not check: the server did not answer a ping within {self.timeout:g}s"
+
+    async def _ping(self, client: ScenarioClient, deadline: float) -> ET.Element | None:
+        """Ping the client's server and take the answer out of its inbox (others stay unread)."""
+        ping_id = f"xmppext-scenario-{secrets.token_hex(6)}"
+        client.send_raw(f"<iq type='get' id='{ping_id}' to='{client.boundjid.domain}'><ping xmlns='{PING_NS}'/></iq>")
+
+        def is_pong(stanza: ET.Element) -> bool:
+            return stanza.get("id") == ping_id and stanza.get("type") in ("result", "error")
+
+        return await client.wait_for(is_pong, deadline)
+
+
+def _closest(outcomes: list[tuple[ET.Element, Difference | None, dict]], received: ET.Element):
+    """The expected stanza a non-matching one is best compared with: the first of the same name, else the first."""
+    for expected, difference, _captures in outcomes:
+        if expected.tag == received.tag and difference is not None:
+            return expected, difference
+    expected, difference, _captures = outcomes[0]
+    return expected, difference
+
+
+def _summary(stanza: ET.Element, show) -> str:
+    local = stanza.tag.rpartition("}")[2]
+    attributes = " ".join(
+        f'{key}="{show(value)}"' for key, value in stanza.attrib.items() if key in ("type", "id", "from")
+    )
+    return f"<{local}{' ' + attributes if attributes else ''}>"
+
+
+def _shown(stanza: ET.Element) -> str:
+    """A received stanza as text for reports, clipped; one nested too deep for a recursive serializer is named only."""
+    depth, level = 0, [stanza]
+    while level and depth <= MAX_SHOWN_DEPTH:
+        depth += 1
+        level = [child for element in level for child in element]
+    if level:
+        return f"<{stanza.tag.rpartition('}')[2]}> (nested deeper than {MAX_SHOWN_DEPTH} levels: not shown)"
+    return _clip(tostring(stanza, xmlns=CLIENT_NS))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+async def run_script(
+    script: Script,
+    endpoint: Endpoint,
+    server: str = "server",
+    timeout: float = 5.0,
+    environ: Mapping[str, str] | None = None,
+) -> ScriptResult:
+    """Run ``script`` against the server at ``endpoint``; accounts must exist (see accounts.py for --local)."""
+    return await ScriptRun(script, server, endpoint, timeout, environ).run()
