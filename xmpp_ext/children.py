@@ -9,6 +9,7 @@ import select
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -71,3 +72,20 @@ def stop_group(process: subprocess.Popen, grace: float) -> None:
             os.close(descriptor)
     signal_group(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def stop_detached(pid: int) -> None:
+    """SIGTERM a process that escaped our process group, with its children (found through /proc)."""
+    targets = [pid]
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ")".
+                    stat = Path(f"/proc/{entry.name}/stat").read_text()
+                    fields = stat.rsplit(")", 1)[1].split()
+                    if int(fields[1]) == pid:
+                        targets.append(int(entry.name))
+    for target in targets:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(target, signal.SIGTERM)

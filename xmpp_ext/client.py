@@ -28,7 +28,15 @@ DEFAULT_PLUGINS = ("xep_0030", "example_tag")
 
 
 class ConnectError(Exception):
-    """No session could be established; the message says why in one line."""
+    """No session could be established; the message says why in one line.
+
+    ``cause`` sorts the failure for whoever suggests a next step:
+    ``unreachable``, ``tls``, ``auth``, ``timeout``, ``stream`` or ``other``.
+    """
+
+    def __init__(self, message: str, cause: str = "other") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -102,19 +110,25 @@ async def connect(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> N
     outcome: asyncio.Future[None] = loop.create_future()
     where = f"{settings.address} as {settings.jid.bare}"
 
-    def fail(reason: str) -> None:
+    def fail(reason: str, cause: str) -> None:
         if not outcome.done():
-            outcome.set_exception(ConnectError(f"cannot log in to {where}: {reason}"))
+            outcome.set_exception(ConnectError(f"cannot log in to {where}: {reason}", cause))
+
+    def lost(reason: object) -> None:
+        explanation = _explain_disconnect(reason)
+        fail(explanation, "tls" if explanation.startswith("TLS") else "other")
 
     handlers = {
         "session_start": lambda _event: outcome.done() or outcome.set_result(None),
-        "connection_failed": lambda error: fail(f"connection failed ({_describe_os_error(error)})"),
-        "ssl_invalid_chain": lambda error: fail(f"TLS certificate not trusted ({_describe_ssl_error(error)})"),
-        "failed_auth": lambda stanza: fail(f"authentication failed ({stanza['condition'] or 'not-authorized'})"),
-        "failed_all_auth": lambda _event: fail("authentication failed"),
-        "no_auth": lambda _event: fail("no usable SASL mechanism offered"),
-        "stream_error": lambda error: fail(f"stream error {error['condition']}" + _text(error)),
-        "disconnected": lambda reason: fail(_explain_disconnect(reason)),
+        "connection_failed": lambda error: fail(f"connection failed ({_describe_os_error(error)})", "unreachable"),
+        "ssl_invalid_chain": lambda error: fail(f"TLS certificate not trusted ({_describe_ssl_error(error)})", "tls"),
+        "failed_auth": lambda stanza: fail(
+            f"authentication failed ({stanza['condition'] or 'not-authorized'})", "auth"
+        ),
+        "failed_all_auth": lambda _event: fail("authentication failed", "auth"),
+        "no_auth": lambda _event: fail("no usable SASL mechanism offered", "auth"),
+        "stream_error": lambda error: fail(f"stream error {error['condition']}" + _text(error), "stream"),
+        "disconnected": lost,
     }
     for event, handler in handlers.items():
         client.add_event_handler(event, handler)
@@ -124,7 +138,9 @@ async def connect(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> N
         await asyncio.wait_for(outcome, settings.connect_timeout)
     except TimeoutError:
         await _give_up(client)
-        raise ConnectError(f"cannot log in to {where}: no session within {settings.connect_timeout:g}s") from None
+        raise ConnectError(
+            f"cannot log in to {where}: no session within {settings.connect_timeout:g}s", "timeout"
+        ) from None
     except ConnectError:
         await _give_up(client)
         raise

@@ -43,7 +43,11 @@ def read_env_file(path: Path) -> PairCredentials:
     if not path.is_file():
         if path.exists():
             raise EnvFileError(f"{path}: not a regular file")
-        raise EnvFileError(f"{path}: no such file (copy .env.example to .env and fill it in)")
+        raise EnvFileError(
+            f"{path}: no such file (xmppext local-server writes one for a throwaway server; run-pair --local "
+            "needs none; for your own accounts write SENDER_JID, SENDER_PASSWORD, RESPONDER_JID, "
+            "RESPONDER_PASSWORD, as in the repository's .env.example)"
+        )
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_ENV_FILE_BYTES + 1)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xmpp_ext.children import die_with_parent, signal_group
+from xmpp_ext.children import die_with_parent, signal_group, stop_detached
 from xmpp_ext.envfile import PairCredentials
 from xmpp_ext.envvars import login_environment
 from xmpp_ext.exitcodes import ExitCode
@@ -154,6 +154,8 @@ class Pair:
         if line is not None and line.startswith("READY "):
             self.responder_jid = line.split(" ", 1)[1].strip()
             return child
+        if process.returncode is not None and self.options.terminal and not (scratch / "responder-status").exists():
+            raise PairError(await self._returned_early(scratch, "responder"), exit_code=ExitCode.BAD_INPUT)
         if process.returncode is not None:
             await asyncio.sleep(0)  # let the output pump print the responder's last lines
             raise PairError(
@@ -183,13 +185,16 @@ class Pair:
 
     async def _spawn(self, name: str, command: list[str], env: dict[str, str], scratch: Path) -> Child:
         if self.options.terminal:
-            # Record the client's exit status: a terminal emulator does not pass it on.
+            # Record the client's exit status (a terminal emulator does not pass it on) and the shell's
+            # process id: a program that returns at once (tmux new-window -d) leaves the client running
+            # where our process group does not reach.
             env["XMPPEXT_STATUS_FILE"] = str(scratch / f"{name}-status")
+            env["XMPPEXT_PID_FILE"] = str(scratch / f"{name}-pid")
             command = [
                 *shlex.split(self.options.terminal),
                 "sh",
                 "-c",
-                '"$@"; echo $? > "$XMPPEXT_STATUS_FILE"',
+                'echo $$ > "$XMPPEXT_PID_FILE"; "$@"; echo $? > "$XMPPEXT_STATUS_FILE"',
                 "sh",
                 *command,
             ]
@@ -217,9 +222,29 @@ class Pair:
         if sender.pump is not None:
             await sender.pump
         if self.options.terminal:
+            status_file = scratch / "sender-status"
+            if not status_file.exists():
+                raise PairError(await self._returned_early(scratch, "sender"), exit_code=ExitCode.BAD_INPUT)
             with contextlib.suppress(OSError, ValueError):
-                status = int((scratch / "sender-status").read_text().strip())
+                status = int(status_file.read_text().strip())
         return status
+
+    async def _returned_early(self, scratch: Path, name: str) -> str:
+        """Stop the clients a --terminal program left running on their own; the message says what happened."""
+        # The detached shell may not have written its pid yet: give it a moment (bounded).
+        pid_file = scratch / f"{name}-pid"
+        for _ in range(40):
+            if pid_file.exists():
+                break
+            await asyncio.sleep(0.05)
+        for client in ("responder", "sender"):
+            with contextlib.suppress(OSError, ValueError):
+                stop_detached(int((scratch / f"{client}-pid").read_text().strip()))
+        program = shlex.split(self.options.terminal or "")[:1] or ["?"]
+        return (
+            f"the --terminal program {program[0]!r} returned before the client it started ended (does it run "
+            'commands in the background?); both clients were stopped. Use one that waits, e.g. "xterm -e"'
+        )
 
     async def _pump_responder(self, stream: asyncio.StreamReader, child: Child) -> None:
         async for raw in stream:

@@ -41,6 +41,12 @@ def main() -> None:
         from xmpp_ext.cli import main as cli_main
 
         import_command_module(sys.argv[1:])  # the bulk of start-up: asyncio, ssl, slixmpp
+    except KeyboardInterrupt:
+        # Ctrl-C before any command ran: nothing to close, one line and the documented code.
+        from xmpp_ext.exitcodes import ExitCode
+
+        sys.stderr.write("interrupted (SIGINT)\n")
+        sys.exit(ExitCode.INTERRUPTED)
     finally:
         gc.freeze()
         gc.enable()

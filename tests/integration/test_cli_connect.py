@@ -27,6 +27,7 @@ def test_wrong_password_exits_3(xmpp_server, make_account, command):
     assert result.returncode == 3
     line = one_line_error(result)
     assert f"127.0.0.1:{xmpp_server.port} as {account.jid}: authentication failed" in line
+    assert line.endswith("check the JID (-j) and the password (XMPPEXT_PASSWORD, -p or the prompt)")
     assert "definitely-wrong-password" not in result.stdout + result.stderr
 
 
@@ -41,7 +42,9 @@ def test_untrusted_certificate_exits_3(xmpp_server, make_account):
         timeout=30,
     )
     assert result.returncode == 3
-    assert "TLS certificate not trusted" in one_line_error(result)
+    line = one_line_error(result)
+    assert "TLS certificate not trusted" in line
+    assert line.endswith("trust its CA with --ca-cert PEM")
 
 
 def test_insecure_connects_but_warns(xmpp_server, make_account, responder):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import signal
 import stat
 import subprocess
@@ -60,3 +62,71 @@ def test_writes_a_working_env_file_and_cleans_up_on_sigterm(tmp_path: Path, xmpp
         assert process.wait(20) == 0
     assert not workdir.exists()
     assert "server stopped" in process.stderr.read()
+
+
+def test_printed_commands_just_work(tmp_path: Path, xmpp_server):
+    """local-server in one terminal, its two printed commands in two others: nothing to retype."""
+    env_file = tmp_path / "local.env"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "xmpp_ext", "local-server", "--env-file", str(env_file), "--server", xmpp_server.kind],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    responder = None
+    try:
+        commands = []
+        for line in server.stdout:
+            if line.startswith("  xmppext "):
+                commands.append(shlex.split(line)[1:])
+            if "press Ctrl-C" in line:
+                break
+        respond_command, send_command = commands
+        assert respond_command[:3] == ["respond", "--as", "responder"]
+        clean = {name: value for name, value in os.environ.items() if not name.startswith("XMPPEXT_")}
+        responder = subprocess.Popen(
+            [sys.executable, "-m", "xmpp_ext", *respond_command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**clean, "PYTHONUNBUFFERED": "1"},
+        )
+        ready = responder.stdout.readline()
+        assert ready.startswith("READY "), ready
+        sent = subprocess.run(
+            [sys.executable, "-m", "xmpp_ext", *send_command, "--kind", "iq"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean,
+        )
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert sent.stdout.splitlines()[-1].startswith("sent 1: 1 ok")
+    finally:
+        if responder is not None:
+            responder.terminate()
+            responder.wait(20)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(20) == 0
+
+
+def test_stale_env_file_is_one_line(tmp_path: Path, xmpp_server, make_account):
+    from xmpp_ext.envfile import PairCredentials, write_env_file
+
+    account = make_account()
+    env_file = tmp_path / ".env"
+    write_env_file(
+        env_file,
+        PairCredentials(account.jid, account.password, account.jid, account.password, ca_cert=tmp_path / "gone.pem"),
+    )
+    for command in (
+        ["run-pair", "--env-file", str(env_file)],
+        ["respond", "--as", "responder", "--env-file", str(env_file)],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "xmpp_ext", *command], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()[-1:]
+        assert "XMPP_CA_CERT" in line and "was its local server stopped?" in line
+        assert "Usage:" not in result.stdout

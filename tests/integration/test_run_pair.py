@@ -11,12 +11,13 @@ import stat
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.processes import XMPPEXT
-from xmpp_ext.envfile import PairCredentials, write_env_file
+from xmpp_ext.envfile import PairCredentials, read_env_file, write_env_file
 from xmpp_ext.secret import Secret
 
 pytestmark = pytest.mark.integration
@@ -226,8 +227,8 @@ def test_local_end_to_end(xmpp_server):
         shutil.rmtree(scratch, ignore_errors=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"local {xmpp_server.kind} on 127.0.0.1:" in result.stdout and "TLS verified" in result.stdout
-    assert "exchange                 outcome" in result.stdout
-    assert "7 sent, 7 ok, 0 failed, 0 lost" in result.stdout
+    assert "[sender] sent 7: 7 ok, 0 failed, 0 lost" in result.stdout
+    assert result.stdout.count("iq from file") == 1  # each exchange shown once, no second table
     assert "local server stopped; exit status 0" in result.stdout
     assert left == []  # the server's dir is gone
 
@@ -262,3 +263,31 @@ def test_quiet_reaches_both_clients(env_file):
     # Quiet: no exchange lines from either client, only READY and the sender's summary.
     assert [line.split(" ", 1)[0] for line in lines] == ["[responder]", "[sender]"]
     assert lines[1].startswith("[sender] sent 7: 7 ok")
+
+
+def test_terminal_program_that_returns_at_once_stops_everything(env_file, tmp_path):
+    # Like "tmux new-window -d": starts the command in a session of its own and returns at once.
+    detaching = tmp_path / "detaching-terminal"
+    detaching.write_text('#!/bin/sh\nsetsid "$@" >/dev/null 2>&1 &\nexit 0\n')
+    detaching.chmod(0o755)
+    path = env_file()
+    result = run_pair("--env-file", str(path), "--terminal", str(detaching), "--ready-timeout", "20")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "returned before the client it started ended" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Nothing it started is left running: no process still reads this .env's accounts.
+    responder_jid = read_env_file(path).responder_jid
+
+    def leftovers() -> list[str]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if responder_jid.encode() in (entry / "cmdline").read_bytes():
+                        found.append(entry.name)
+        return found
+
+    deadline = time.monotonic() + 10
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.1)  # SIGTERM was sent; the processes need a moment to end
+    assert leftovers() == []

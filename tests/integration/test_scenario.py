@@ -9,8 +9,8 @@ from xml.etree import ElementTree
 import pytest
 from click.testing import CliRunner
 
+from xmpp_ext.cli.scenario import command
 from xmpp_ext.exitcodes import ExitCode
-from xmpp_ext.scenario.command import command
 from xmpp_ext.scenario.local import run_on_server
 from xmpp_ext.scenario.output import TextOutput
 from xmpp_ext.scenario.runner import Status

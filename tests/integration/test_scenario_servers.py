@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from xmpp_ext.cli.scenario import command
 from xmpp_ext.exitcodes import ExitCode
-from xmpp_ext.scenario.command import command
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,7 @@ Romeo receives:
 def test_an_interrupted_local_run_exits_130_and_stops_its_server(tmp_path, signum):
     script = tmp_path / "waits.scs"
     script.write_text(WAITING)
-    code = "from xmpp_ext.scenario.command import command; command(prog_name='xmppext scenario')"
+    code = "from xmpp_ext.cli.scenario import command; command(prog_name='xmppext scenario')"
     process = subprocess.Popen(
         [sys.executable, "-c", code, str(script), "--local", "--timeout", "60"],
         stdout=subprocess.PIPE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -34,6 +35,19 @@ def test_first_start_moves_off_a_port_another_process_took(xmpp_server, taken_po
         server.stop()
 
 
+def bind_when_free(sock: socket.socket, address: tuple[str, int], within: float = 10.0) -> None:
+    """Bind ``sock`` once the stopped server's last process has let the port go (ejabberd's VM can take a moment)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            sock.bind(address)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # no event tells when another process closes its socket
+
+
 def test_restart_keeps_its_port_and_fails_clearly_when_it_was_taken(xmpp_server):
     server = SERVERS[xmpp_server.kind]()
     try:
@@ -43,7 +57,7 @@ def test_restart_keeps_its_port_and_fails_clearly_when_it_was_taken(xmpp_server)
         with socket.socket() as other:
             # The server's closed connections may linger in TIME_WAIT; a listener may still bind.
             other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            other.bind(("127.0.0.1", port))
+            bind_when_free(other, ("127.0.0.1", port))
             other.listen()
             with pytest.raises(ServerFailed, match=f"could not listen: 127.0.0.1:{port} already in use"):
                 server.start()

@@ -217,6 +217,7 @@ def test_nothing_listening_exits_3_with_one_line(invoke):
     assert (
         lines[0].startswith("Error: cannot log in to 127.0.0.1:") and "as me@localhost: connection failed" in lines[0]
     )
+    assert lines[0].endswith("is the server running there? (--host/--port, or the JID's domain by DNS SRV)")
     assert "pw-not-used" not in result.output
 
 
@@ -279,3 +280,36 @@ def test_local_server_never_overwrites_a_file_it_did_not_write(tmp_path):
     assert str(mine) in result.output and "--env-file" in result.output
     assert "listening" not in result.output  # refused before any server started
     assert mine.read_text() == "SENDER_JID=me@example.net\nSENDER_PASSWORD=my-real-password\n"
+
+
+def test_bad_value_from_the_environment_names_the_variable(invoke):
+    result = invoke("send", "-t", "p@localhost/r", XMPPEXT_PORT="abc")
+    assert result.exit_code == 2, result.output
+    assert "read from the environment variable XMPPEXT_PORT" in result.output
+
+
+def test_as_role_takes_the_login_from_the_env_file(invoke, tmp_path):
+    from xmpp_ext.envfile import PairCredentials, write_env_file
+    from xmpp_ext.secret import Secret
+
+    port = free_port()
+    env_file = tmp_path / ".env"
+    write_env_file(
+        env_file,
+        PairCredentials("alice@localhost", Secret("a-pw"), "bob@localhost", Secret("b-pw"), "127.0.0.1", port),
+    )
+    unset = dict.fromkeys(("XMPPEXT_JID", "XMPPEXT_PASSWORD", "XMPPEXT_HOST", "XMPPEXT_PORT"))
+    result = invoke(
+        "send", "--as", "sender", "--env-file", str(env_file), "-t", "p@localhost/r", "--kind", "iq", **unset
+    )
+    assert result.exit_code == 3, result.output  # it tried to log in: with the file's JID, host and port
+    assert f"cannot log in to 127.0.0.1:{port} as alice@localhost" in result.output
+    assert "a-pw" not in result.output
+    typed = invoke("respond", "--as", "responder", "--env-file", str(env_file), "-j", "carol@localhost", **unset)
+    assert f"127.0.0.1:{port} as carol@localhost" in typed.output  # the command line wins
+
+
+def test_no_jid_anywhere_is_a_usage_error(invoke):
+    result = invoke("send", "-t", "p@localhost/r", XMPPEXT_JID=None)
+    assert result.exit_code == 2
+    assert "Missing option '-j' / '--jid'" in result.output and "--as sender|responder" in result.output

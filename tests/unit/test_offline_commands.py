@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ def test_missing_env_file(tmp_path):
     result = run_pair("--env-file", str(tmp_path / "absent.env"))
     assert result.returncode == 2
     assert "absent.env: no such file" in result.stderr
+    assert "xmppext local-server writes one" in result.stderr  # a next step that works from a pip install
 
 
 def test_missing_keys(tmp_path):
@@ -54,3 +56,22 @@ def test_missing_server_program_is_a_clear_error(monkeypatch, tmp_path, kind):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ServerNotInstalled, match=f"scripts/setup, or: apt-get install {kind}"):
         SERVERS[kind]()
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("xmppext disco fea", "plain,features"),
+        ("xmppext run-pair --server e", "plain,ejabberd"),
+        ("xmppext sc", "plain,scenario"),
+    ],
+)
+def test_shell_completion(words, expected):
+    env = {
+        **os.environ,
+        "_XMPPEXT_COMPLETE": "bash_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - 1),
+    }
+    result = subprocess.run([*XMPPEXT], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == [expected]

@@ -1,4 +1,4 @@
-"""``xmppext scenario`` offline (xmpp_ext.scenario.command): usage, bad scripts, tags, output shapes."""
+"""``xmppext scenario`` offline (xmpp_ext.cli.scenario): usage, bad scripts, tags, output shapes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from xml.etree import ElementTree
 from click.testing import CliRunner
 from slixmpp.xmlstream import ET
 
+from xmpp_ext.cli.scenario import command
 from xmpp_ext.exitcodes import ExitCode
-from xmpp_ext.scenario.command import command
 from xmpp_ext.scenario.junit import junit_xml
 from xmpp_ext.scenario.output import JsonOutput, TextOutput, summary_line
 from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
@@ -97,7 +97,7 @@ def test_tags_select_scripts_before_anything_connects(tmp_path):
 def test_help_lists_the_exit_codes():
     result = invoke("--help")
     assert result.exit_code == 0
-    for line in ("0    every script passed", "1    a script failed", "2    bad usage, or a script does not parse"):
+    for line in ("0  every script passed", "1  a script failed", "2  bad usage, or a script does not parse"):
         assert line in result.output
 
 

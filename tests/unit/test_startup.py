@@ -153,3 +153,23 @@ def test_deferred_module_is_imported_once_even_for_missing_names():
         """
     )
     assert probe.stdout.split() == ["2", "True", "True", "True"]
+
+
+def test_ctrl_c_while_importing_is_one_line_and_130():
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, xmpp_ext.startup as startup\n"
+            "def interrupted(arguments):\n"
+            "    raise KeyboardInterrupt\n"
+            "startup.import_command_module = interrupted\n"
+            "sys.argv = ['xmppext', 'send']\n"
+            "startup.main()\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 130
+    assert probe.stderr == "interrupted (SIGINT)\n"

@@ -20,6 +20,7 @@ COMMANDS = {
     "disco": "xmpp_ext.cli.disco",
     "run-pair": "xmpp_ext.cli.run_pair",
     "local-server": "xmpp_ext.cli.local_server",
+    "scenario": "xmpp_ext.cli.scenario",
     "fault-proxy": "xmpp_ext.cli.fault_proxy",
 }
 

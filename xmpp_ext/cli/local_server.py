@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def command(env_file: Path, server_kind: str) -> None:
     """
     from xmpp_ext.cli.run_pair import start_pair_server
     from xmpp_ext.envfile import EnvFileError, check_replaceable, write_env_file
+    from xmpp_ext.responder import DEFAULT_RESOURCE
 
     try:
         check_replaceable(env_file)  # before the server starts: never over a file someone else wrote
@@ -45,7 +47,11 @@ def command(env_file: Path, server_kind: str) -> None:
         click.echo(f"{server_kind} listening on {server.host}:{server.port} for domain {server.domain}")
         click.echo(f"accounts: {credentials.sender_jid} (sender), {credentials.responder_jid} (responder)")
         click.echo(f"CA certificate: {server.ca_cert}")
-        click.echo(f"credentials written to {env_file}; press Ctrl-C to stop")
+        click.echo(f"credentials written to {env_file}; in two other terminals:")
+        file_option = "" if env_file == Path(".env") else f" --env-file {shlex.quote(str(env_file))}"
+        click.echo(f"  xmppext respond --as responder{file_option}")
+        click.echo(f"  xmppext send --as sender{file_option} -t {credentials.responder_jid}/{DEFAULT_RESOURCE}")
+        click.echo("press Ctrl-C to stop")
         _wait_for_stop_signal()
     finally:
         server.stop()

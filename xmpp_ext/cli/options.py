@@ -140,6 +140,18 @@ class CaCertFile(click.Path):
         return path
 
 
+class EnvironmentOption(click.Option):
+    """An option whose bad value, when it came from its environment variable, names that variable."""
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        try:
+            return super().process_value(ctx, value)
+        except click.BadParameter as exc:
+            if self.envvar and ctx.get_parameter_source(self.name) is click.core.ParameterSource.ENVIRONMENT:
+                exc.message = f"{exc.message} (read from the environment variable {self.envvar})"
+            raise
+
+
 # -- the login ----------------------------------------------------------------------------------
 
 
@@ -202,6 +214,40 @@ class Login:
         )
 
 
+def all_of(decorators: list[Decorator]) -> Decorator:
+    """One decorator applying ``decorators`` in their order of listing (as if stacked top to bottom)."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return decorate
+
+
+def server_address_options(host_help: str) -> list[Decorator]:
+    """--host, --port and --ca-cert: where a client connects and which CA it trusts there."""
+    return [
+        click.option("--host", envvar=envvars.HOST, cls=EnvironmentOption, show_envvar=True, help=host_help),
+        click.option(
+            "--port",
+            envvar=envvars.PORT,
+            cls=EnvironmentOption,
+            show_envvar=True,
+            type=click.IntRange(1, 65535),
+            help="Client port (STARTTLS).",
+        ),
+        click.option(
+            "--ca-cert",
+            envvar=envvars.CA_CERT,
+            cls=EnvironmentOption,
+            show_envvar=True,
+            type=CaCertFile(),
+            help="Trust this CA certificate (PEM) for the server, e.g. a self-signed one.",
+        ),
+    ]
+
+
 _LOGIN_PARAMETERS = ("jid", "password", "host", "port", "ca_cert", "insecure", "login_timeout")
 
 
@@ -212,38 +258,20 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "-j",
             "--jid",
             envvar=envvars.JID,
+            cls=EnvironmentOption,
             show_envvar=True,
-            required=True,
             type=JidType(need_user=True),
-            help="Log in as this JID.",
+            help="Log in as this JID (required unless --as takes it from the .env file).",
         ),
         click.option(
             "-p",
             "--password",
             envvar=envvars.PASSWORD,
+            cls=EnvironmentOption,
             show_envvar=True,
             help="Password (prefer the environment variable or the prompt: a command line is visible to other users).",
         ),
-        click.option(
-            "--host",
-            envvar=envvars.HOST,
-            show_envvar=True,
-            help="Server address [default: the JID's domain, via DNS SRV].",
-        ),
-        click.option(
-            "--port",
-            envvar=envvars.PORT,
-            show_envvar=True,
-            type=click.IntRange(1, 65535),
-            help="Client port (STARTTLS).",
-        ),
-        click.option(
-            "--ca-cert",
-            envvar=envvars.CA_CERT,
-            show_envvar=True,
-            type=CaCertFile(),
-            help="Trust this CA certificate (PEM) for the server, e.g. a self-signed one.",
-        ),
+        *server_address_options("Server address [default: the JID's domain, via DNS SRV]."),
         click.option(
             "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
         ),
@@ -255,6 +283,16 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="Seconds to wait for a session (connect, TLS, authentication).",
         ),
     ]
+    options += [
+        click.option(
+            "--as",
+            "role",
+            type=click.Choice(ROLES),
+            help="Log in as this account of the .env file (xmppext local-server writes one): its JID, password, "
+            "host, port and CA; options given on the command line still win.",
+        ),
+        env_file_option("The .env file --as reads."),
+    ]
     for option in reversed(options):
         function = option(function)
 
@@ -262,10 +300,54 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(**kwargs: Any) -> Any:
         context = click.get_current_context()
         values = {name: kwargs.pop(name) for name in _LOGIN_PARAMETERS}
+        role, env_file = kwargs.pop("role"), kwargs.pop("env_file")
+        if role is not None:
+            values = _from_env_file(context, values, role, env_file)
+        if values["jid"] is None:
+            raise click.UsageError(
+                f"Missing option '-j' / '--jid' (or {envvars.JID}, or --as sender|responder with a .env file)"
+            )
         from_command_line = context.get_parameter_source("password") is click.core.ParameterSource.COMMANDLINE
         return function(login=Login(password_on_command_line=from_command_line, **values), **kwargs)
 
     return wrapper
+
+
+ROLES = ("sender", "responder")
+
+
+def _from_env_file(context: click.Context, values: dict[str, Any], role: str, env_file: Path) -> dict[str, Any]:
+    """``values`` completed from ``role``'s account in ``env_file``: what was typed on the command line wins."""
+    from xmpp_ext.envfile import EnvFileError, exposure_warnings, read_env_file
+
+    try:
+        credentials = read_env_file(env_file)
+    except EnvFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    for warning in exposure_warnings(env_file):
+        click.secho(f"WARNING: {warning}", fg="yellow", err=True)
+    from_file = {
+        "jid": JidType(need_user=True).convert(getattr(credentials, f"{role}_jid"), None, context),
+        "password": getattr(credentials, f"{role}_password").reveal(),
+        "host": credentials.host,
+        "port": credentials.port,
+        "ca_cert": credentials.ca_cert,
+        "insecure": credentials.insecure,
+    }
+    if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
+        raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
+    completed = dict(values)
+    for name, value in from_file.items():
+        if context.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
+            completed[name] = value
+    return completed
+
+
+def missing_ca_message(env_file: Path, ca_cert: Path) -> str:
+    return (
+        f"{env_file}: XMPP_CA_CERT {ca_cert} does not exist (was its local server stopped? "
+        "run xmppext local-server again, or xmppext run-pair --local)"
+    )
 
 
 def verbosity_options(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -30,6 +30,15 @@ class Stopped(click.ClickException):
         click.echo(self.message, err=True)
 
 
+#: The next step to suggest for each kind of login failure (ConnectError.cause).
+CONNECT_HINTS = {
+    "unreachable": "is the server running there? (--host/--port, or the JID's domain by DNS SRV)",
+    "tls": "for a server with a self-signed certificate, trust its CA with --ca-cert PEM",
+    "auth": "check the JID (-j) and the password (XMPPEXT_PASSWORD, -p or the prompt)",
+    "timeout": "is that an XMPP client port? (--login-timeout waits longer)",
+}
+
+
 def run_job(job: Coroutine[Any, Any, T]) -> T:
     """Run a job in a fresh event loop; its expected failures become one-line errors with their exit codes."""
     from xmpp_ext import patches
@@ -44,7 +53,8 @@ def run_job(job: Coroutine[Any, Any, T]) -> T:
         # asyncio.run has cancelled the job (which closed its session) before re-raising Ctrl-C.
         raise Stopped("interrupted (SIGINT)") from None
     except ConnectError as exc:
-        raise CommandFailed(str(exc), ExitCode.CONNECT) from None
+        hint = CONNECT_HINTS.get(exc.cause)
+        raise CommandFailed(f"{exc}; {hint}" if hint else str(exc), ExitCode.CONNECT) from None
     except (ResolveError, DiscoError, NotSupported) as exc:
         raise CommandFailed(str(exc), ExitCode.FAILED) from None
 

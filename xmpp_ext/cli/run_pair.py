@@ -9,7 +9,14 @@ from pathlib import Path
 
 import click
 
-from xmpp_ext.cli.options import Seconds, env_file_option, server_option, timeout_option, verbosity_options
+from xmpp_ext.cli.options import (
+    Seconds,
+    env_file_option,
+    missing_ca_message,
+    server_option,
+    timeout_option,
+    verbosity_options,
+)
 from xmpp_ext.cli.outcome import CommandFailed, Stopped
 from xmpp_ext.exitcodes import ExitCode, help_epilog
 
@@ -31,7 +38,7 @@ def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 
 @click.command(epilog=EPILOG)
-@env_file_option("Credentials (keys as in .env.example).")
+@env_file_option("Credentials: SENDER_JID, SENDER_PASSWORD, RESPONDER_JID, RESPONDER_PASSWORD, XMPP_HOST, ...")
 @click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="XML file for the sender's file step.")
 @verbosity_options
 @timeout_option("Seconds the sender waits for each reply.")
@@ -85,6 +92,8 @@ def command(
             credentials = read_env_file(env_file)
         except EnvFileError as exc:
             raise click.UsageError(str(exc)) from None
+        if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
+            raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
         for warning in exposure_warnings(env_file):
             click.secho(f"WARNING: {warning}", fg="yellow", err=True)
         status, _pair = _run(credentials, options)
@@ -118,10 +127,9 @@ def _run_locally(options, kind: str) -> int:
     server, credentials = start_pair_server(kind)
     try:
         click.echo(f"local {server.kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
-        status, pair = _run(credentials, options)
+        status, _pair = _run(credentials, options)
     finally:
         server.stop()
-    _print_table(pair.exchanges, pair.summary)
     click.echo(f"local server stopped; exit status {status}")
     return status
 
@@ -148,14 +156,3 @@ def start_pair_server(kind: str):
         ca_cert=server.ca_cert.resolve(),
     )
     return server, credentials
-
-
-def _print_table(exchanges, summary) -> None:
-    if not exchanges or summary is None:
-        return
-    click.echo("")
-    click.echo(f"{'exchange':<24} {'outcome':<8} {'latency':>10}")
-    for exchange in exchanges:
-        latency = "-" if exchange.latency is None else f"{exchange.latency * 1000:.1f} ms"
-        click.echo(f"{exchange.name:<24} {exchange.status!s:<8} {latency:>10}")
-    click.echo(f"{summary['sent']} sent, {summary['ok']} ok, {summary['failed']} failed, {summary['lost']} lost")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from xmpp_ext.cli.options import Seconds, all_of, server_address_options
 from xmpp_ext.exitcodes import ExitCode, help_epilog
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def _tags(values: tuple[str, ...]) -> set[str]:
 @click.option("--skip-tags", multiple=True, metavar="T[,T]", help="Skip scripts with one of these ## tags.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(0.1, 600),
+    type=Seconds(600),
     default=5.0,
     show_default=True,
     help="Longest wait of a receives: step, in seconds.",
@@ -71,14 +72,7 @@ def _tags(values: tuple[str, ...]) -> set[str]:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Also write JUnit XML here: one test case per script and server.",
 )
-@click.option("--host", envvar="XMPPEXT_HOST", help="Connect every client here instead of the script's server.")
-@click.option("--port", envvar="XMPPEXT_PORT", type=click.IntRange(1, 65535), help="Client port (STARTTLS).")
-@click.option(
-    "--ca-cert",
-    envvar="XMPPEXT_CA_CERT",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Trust this CA certificate (PEM) for the server.",
-)
+@all_of(server_address_options("Connect every client here instead of the script's server."))
 def command(
     paths: tuple[Path, ...],
     local: bool,
