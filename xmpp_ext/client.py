@@ -25,6 +25,8 @@ from xmpp_ext.secret import Secret
 log = logging.getLogger(__name__)
 
 DEFAULT_PLUGINS = ("xep_0030", "example_tag")
+STARTTLS_PORT = 5222  # RFC 6120's client port
+DIRECT_TLS_PORT = 5223  # the usual direct TLS port (XEP-0368 finds others through SRV)
 
 
 class ConnectError(Exception):
@@ -48,6 +50,7 @@ class ConnectionSettings:
     ca_cert: Path | None = None  # trust exactly this CA/certificate
     insecure: bool = False  # skip certificate verification (warned about by the CLI)
     connect_timeout: float = 10.0
+    direct_tls: bool = False  # XEP-0368: TLS from the first byte (a dedicated port), never STARTTLS
 
     def __post_init__(self) -> None:
         if not isinstance(self.jid, JID):
@@ -62,7 +65,7 @@ class ConnectionSettings:
         """
         if self.host is None and self.port is None:
             return None
-        return self.host or self.jid.domain, self.port or 5222
+        return self.host or self.jid.domain, self.port or (DIRECT_TLS_PORT if self.direct_tls else STARTTLS_PORT)
 
     @property
     def address(self) -> str:
@@ -73,7 +76,10 @@ class ConnectionSettings:
 def build_client(settings: ConnectionSettings, plugins: Iterable[str] = DEFAULT_PLUGINS) -> slixmpp.ClientXMPP:
     """A ClientXMPP configured for ``settings`` with ``plugins`` registered; not yet connected."""
     client = slixmpp.ClientXMPP(settings.jid, settings.password.reveal(), ssl_context=_ssl_context(settings))
-    if settings.endpoint() is not None:
+    if settings.direct_tls:
+        # Only TLS from the first byte: no STARTTLS, never plain text.
+        client.enable_direct_tls, client.enable_starttls, client.enable_plaintext = True, False, False
+    elif settings.endpoint() is not None:
         # An explicit address is a client port with STARTTLS (5222-style); slixmpp
         # would otherwise first try direct TLS on it and fail once per attempt.
         client.enable_direct_tls = False

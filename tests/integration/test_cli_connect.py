@@ -80,3 +80,22 @@ def test_password_prompt_is_refused_without_terminal(xmpp_server, make_account):
     )
     assert result.returncode == 2
     assert "no password" in result.stderr
+
+
+def test_direct_tls_on_the_servers_dedicated_port(xmpp_server, make_account, responder):
+    peer = responder()
+    env = client_env(xmpp_server, make_account())
+    env["XMPPEXT_PORT"] = str(xmpp_server.direct_tls_port)
+    command = [*XMPPEXT, "send", "-t", peer.full_jid, "--kind", "iq"]
+    direct = subprocess.run([*command, "--direct-tls"], env=env, capture_output=True, text=True, timeout=60)
+    assert direct.returncode == 0, direct.stdout + direct.stderr
+    # Without the switch the same port is taken for a STARTTLS port: the login cannot succeed.
+    starttls = subprocess.run([*command, "--login-timeout", "5"], env=env, capture_output=True, text=True, timeout=60)
+    assert starttls.returncode == 3, starttls.stdout + starttls.stderr
+    # And direct TLS against the STARTTLS port fails cleanly, in one line.
+    env["XMPPEXT_PORT"] = str(xmpp_server.port)
+    wrong = subprocess.run(
+        [*command, "--direct-tls", "--login-timeout", "5"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert wrong.returncode == 3
+    assert "Traceback" not in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
 import subprocess
+import termios
 import time
 
 import pytest
@@ -18,7 +20,15 @@ pytestmark = pytest.mark.integration
 def run_on_terminal(args: list[str], env: dict[str, str], answer: tuple[bytes, bytes] | None = None) -> tuple[int, str]:
     """Run a command on a pseudo-terminal (stdin, stdout, stderr); type ``answer[1]`` once ``answer[0]`` shows."""
     controller, terminal = pty.openpty()
-    process = subprocess.Popen(args, env=env, stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True)
+
+    def controlling_terminal() -> None:
+        # As a shell starts a command: its own session, the terminal its controlling one (so ^C is SIGINT).
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        args, env=env, stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True, preexec_fn=controlling_terminal
+    )
     os.close(terminal)
     output = b""
     deadline = time.monotonic() + 60
@@ -67,3 +77,31 @@ def test_burst_shows_a_progress_bar_on_a_terminal(xmpp_server, make_account, res
     assert status == 0, output
     assert "sending" in output and "100%" in output
     assert "sent 200: 200 ok, 0 failed, 0 lost" in output
+
+
+def test_ctrl_c_at_the_password_prompt_is_one_line_and_130(xmpp_server, make_account):
+    account = make_account()
+    env = client_env(xmpp_server, account)
+    del env["XMPPEXT_PASSWORD"]
+    status, output = run_on_terminal(
+        [*XMPPEXT, "send", "-t", f"{account.jid}/r", "--kind", "iq"],
+        env,
+        answer=(f"Password for {account.jid}: ".encode(), b"\x03"),  # the terminal turns ^C into SIGINT
+    )
+    assert status == 130, output
+    assert "interrupted at the password prompt" in output
+    assert "Traceback" not in output and "Aborted" not in output
+
+
+def test_lines_printed_during_a_burst_do_not_collide_with_the_bar(xmpp_server, make_account, responder):
+    # Every request refused (the sender is not allowed): each failure line must start a line of its own.
+    peer = responder("-q", "--allow", "nobody@localhost")
+    status, output = run_on_terminal(
+        [*XMPPEXT, "send", "-t", peer.full_jid, "--repeat", "20", "--window", "4"],
+        client_env(xmpp_server, make_account()),
+    )
+    assert status == 1, output
+    lines = output.replace("\r\x1b[K", "\n").replace("\r", "\n").splitlines()
+    failures = [line for line in lines if "error forbidden" in line]
+    assert len(failures) == 20
+    assert all(line.startswith("iq") for line in failures), failures  # never glued behind "sending [###"

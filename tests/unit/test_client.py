@@ -23,3 +23,13 @@ def test_connection_endpoint(host, port, endpoint, address):
     assert settings.address == address
     # With an explicit address slixmpp must not try direct TLS on a STARTTLS port first.
     assert build_client(settings, plugins=()).enable_direct_tls is (endpoint is None)
+
+
+def test_direct_tls_means_tls_from_the_first_byte_and_port_5223():
+    from xmpp_ext.client import ConnectionSettings, build_client
+    from xmpp_ext.secret import Secret
+
+    settings = ConnectionSettings(jid="me@example.net", password=Secret("x"), host="127.0.0.1", direct_tls=True)
+    assert settings.endpoint() == ("127.0.0.1", 5223)
+    client = build_client(settings, plugins=())
+    assert (client.enable_direct_tls, client.enable_starttls, client.enable_plaintext) == (True, False, False)

@@ -45,6 +45,7 @@ def command(env_file: Path, server_kind: str) -> None:
         except EnvFileError as exc:
             raise click.UsageError(str(exc)) from None
         click.echo(f"{server_kind} listening on {server.host}:{server.port} for domain {server.domain}")
+        click.echo(f"direct TLS (XEP-0368, --direct-tls) on port {server.direct_tls_port}")
         click.echo(f"accounts: {credentials.sender_jid} (sender), {credentials.responder_jid} (responder)")
         click.echo(f"CA certificate: {server.ca_cert}")
         click.echo(f"credentials written to {env_file}; in two other terminals:")

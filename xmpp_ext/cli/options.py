@@ -167,6 +167,7 @@ class Login:
     ca_cert: Path | None
     insecure: bool
     login_timeout: float
+    direct_tls: bool = False
 
     def settings(self, jid: JID | None = None):
         """The ConnectionSettings to log in with; asks for the password on a terminal when none was given.
@@ -211,6 +212,7 @@ class Login:
             ca_cert=self.ca_cert,
             insecure=self.insecure,
             connect_timeout=self.login_timeout,
+            direct_tls=self.direct_tls,
         )
 
 
@@ -248,7 +250,7 @@ def server_address_options(host_help: str) -> list[Decorator]:
     ]
 
 
-_LOGIN_PARAMETERS = ("jid", "password", "host", "port", "ca_cert", "insecure", "login_timeout")
+_LOGIN_PARAMETERS = ("jid", "password", "host", "port", "ca_cert", "insecure", "login_timeout", "direct_tls")
 
 
 def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -274,6 +276,11 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
         *server_address_options("Server address [default: the JID's domain, via DNS SRV]."),
         click.option(
             "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
+        ),
+        click.option(
+            "--direct-tls",
+            is_flag=True,
+            help="TLS from the first byte on a dedicated port (XEP-0368; --port default 5223) instead of STARTTLS.",
         ),
         click.option(
             "--login-timeout",

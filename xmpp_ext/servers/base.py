@@ -157,6 +157,7 @@ class LocalServer(XmppServer):
         self.stanza_size_limit = stanza_size_limit
         self.rate_limit = rate_limit
         self.port = 0
+        self.direct_tls_port = 0
         self._choose_ports()
         self._started_before = False
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"xmppext-{self.kind}-"))
@@ -301,14 +302,16 @@ class LocalServer(XmppServer):
 
     @property
     def listeners(self) -> set[tuple[str, int]]:
-        """Every TCP (address, port) the server is meant to listen on."""
-        return {(self.host, self.port)}
+        """Every TCP (address, port) the server is meant to listen on: the client ports, STARTTLS and direct TLS."""
+        return {(self.host, self.port), (self.host, self.direct_tls_port)}
 
     # -- internals ---------------------------------------------------------------
 
     def _choose_ports(self) -> None:
         """Pick free ports for every listener (subclasses with more listeners extend this)."""
         self.port = free_port(self.host)
+        # XEP-0368: TLS from the first byte, for clients that connect with --direct-tls.
+        self.direct_tls_port = free_port(self.host)
 
     def _wait_until_ready(self) -> None:
         """Return once our own process listens on every address in ``listeners``.

@@ -65,8 +65,8 @@ class EjabberdServer(LocalServer):
 
     @property
     def listeners(self) -> set[tuple[str, int]]:
-        # The client port, and Erlang distribution (for ejabberdctl), both on loopback.
-        return {(self.host, self.port), (self.host, self.dist_port)}
+        # The client ports, and Erlang distribution (for ejabberdctl), all on loopback.
+        return {*super().listeners, (self.host, self.dist_port)}
 
     def _command(self) -> list[str]:
         return [
@@ -115,6 +115,13 @@ certfiles:
 listen:
   -
 {listen}
+  -
+    port: {self.direct_tls_port}
+    ip: {_yaml_string(self.host)}
+    module: ejabberd_c2s
+    tls: true
+    access: c2s
+    shaper: c2s_shaper
 auth_method: internal
 auth_password_format: scram
 # Accounts are created by in-band registration from this process: no delay between them.

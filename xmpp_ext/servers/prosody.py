@@ -56,7 +56,7 @@ log = {{ info = {_lua_string(self.log_path)} }}
 interfaces = {{ {_lua_string(self.host)} }}
 local_interfaces = {{ {_lua_string(self.host)} }}
 c2s_ports = {{ {self.port} }}
-c2s_direct_tls_ports = {{}}
+c2s_direct_tls_ports = {{ {self.direct_tls_port} }}
 legacy_ssl_ports = {{}}
 s2s_ports = {{}}
 component_ports = {{}}
