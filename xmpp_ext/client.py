@@ -33,12 +33,15 @@ class ConnectError(Exception):
     """No session could be established; the message says why in one line.
 
     ``cause`` sorts the failure for whoever suggests a next step:
-    ``unreachable``, ``tls``, ``auth``, ``timeout``, ``stream`` or ``other``.
+    ``unreachable``, ``tls``, ``not-direct-tls`` (direct TLS on a STARTTLS port),
+    ``reset`` (the server hung up at once: a direct TLS port?), ``auth``,
+    ``timeout``, ``stream`` or ``other``.
     """
 
-    def __init__(self, message: str, cause: str = "other") -> None:
+    def __init__(self, message: str, cause: str = "other", password_source: str = "the password") -> None:
         super().__init__(message)
         self.cause = cause
+        self.password_source = password_source  # where the password came from, for the user's next step
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class ConnectionSettings:
     insecure: bool = False  # skip certificate verification (warned about by the CLI)
     connect_timeout: float = 10.0
     direct_tls: bool = False  # XEP-0368: TLS from the first byte (a dedicated port), never STARTTLS
+    password_source: str = "the password"  # e.g. "XMPPEXT_PASSWORD", named in a failed login's next step
 
     def __post_init__(self) -> None:
         if not isinstance(self.jid, JID):
@@ -118,15 +122,24 @@ async def connect(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> N
 
     def fail(reason: str, cause: str) -> None:
         if not outcome.done():
-            outcome.set_exception(ConnectError(f"cannot log in to {where}: {reason}", cause))
+            outcome.set_exception(ConnectError(f"cannot log in to {where}: {reason}", cause, settings.password_source))
 
     def lost(reason: object) -> None:
         explanation = _explain_disconnect(reason)
-        fail(explanation, "tls" if explanation.startswith("TLS") else "other")
+        if explanation.startswith("TLS"):
+            fail(explanation, "tls")
+        elif not settings.direct_tls:  # hung up before any stream error or TLS: e.g. a direct TLS port
+            fail(explanation, "reset")
+        else:
+            fail(explanation, "other")
+
+    def refused(error: object) -> None:
+        wrong_tls = settings.direct_tls and "WRONG_VERSION_NUMBER" in str(error)
+        fail(f"connection failed ({_describe_os_error(error)})", "not-direct-tls" if wrong_tls else "unreachable")
 
     handlers = {
         "session_start": lambda _event: outcome.done() or outcome.set_result(None),
-        "connection_failed": lambda error: fail(f"connection failed ({_describe_os_error(error)})", "unreachable"),
+        "connection_failed": refused,
         "ssl_invalid_chain": lambda error: fail(f"TLS certificate not trusted ({_describe_ssl_error(error)})", "tls"),
         "failed_auth": lambda stanza: fail(
             f"authentication failed ({stanza['condition'] or 'not-authorized'})", "auth"
@@ -145,7 +158,9 @@ async def connect(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> N
     except TimeoutError:
         await _give_up(client)
         raise ConnectError(
-            f"cannot log in to {where}: no session within {settings.connect_timeout:g}s", "timeout"
+            f"cannot log in to {where}: no session within {settings.connect_timeout:g}s",
+            "timeout",
+            settings.password_source,
         ) from None
     except ConnectError:
         await _give_up(client)

@@ -1,4 +1,4 @@
-"""SIGINT (Ctrl-C) and SIGTERM, handled inside a job's event loop for as long as it runs."""
+"""SIGINT (Ctrl-C) and SIGTERM: handled inside a job's event loop, or turned into Ctrl-C for blocking work."""
 
 from __future__ import annotations
 
@@ -27,3 +27,21 @@ def on_stop_signals(handler: Callable[[signal.Signals], None]) -> Iterator[None]
     finally:
         for signum in signums:
             loop.remove_signal_handler(signum)
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, for as long as the block runs (main thread only).
+
+    For blocking work outside an event loop (starting a local server): its
+    clean-up then runs on SIGTERM too, instead of the process dying with a
+    half-started server left behind.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

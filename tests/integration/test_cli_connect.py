@@ -27,7 +27,7 @@ def test_wrong_password_exits_3(xmpp_server, make_account, command):
     assert result.returncode == 3
     line = one_line_error(result)
     assert f"127.0.0.1:{xmpp_server.port} as {account.jid}: authentication failed" in line
-    assert line.endswith("check the JID (-j) and the password (XMPPEXT_PASSWORD, -p or the prompt)")
+    assert line.endswith("check the JID and the password (XMPPEXT_PASSWORD)")
     assert "definitely-wrong-password" not in result.stdout + result.stderr
 
 
@@ -92,10 +92,14 @@ def test_direct_tls_on_the_servers_dedicated_port(xmpp_server, make_account, res
     # Without the switch the same port is taken for a STARTTLS port: the login cannot succeed.
     starttls = subprocess.run([*command, "--login-timeout", "5"], env=env, capture_output=True, text=True, timeout=60)
     assert starttls.returncode == 3, starttls.stdout + starttls.stderr
+    assert starttls.stderr.strip().endswith("if that is a direct TLS port (XEP-0368), add --direct-tls")
     # And direct TLS against the STARTTLS port fails cleanly, in one line.
     env["XMPPEXT_PORT"] = str(xmpp_server.port)
     wrong = subprocess.run(
         [*command, "--direct-tls", "--login-timeout", "5"], env=env, capture_output=True, text=True, timeout=60
     )
     assert wrong.returncode == 3
+    assert wrong.stderr.strip().endswith(
+        "that port speaks STARTTLS: drop --direct-tls, or give the server's direct TLS --port"
+    )
     assert "Traceback" not in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1

@@ -77,8 +77,11 @@ def test_printed_commands_just_work(tmp_path: Path, xmpp_server):
     try:
         commands = []
         for line in server.stdout:
-            if line.startswith("  xmppext "):
-                commands.append(shlex.split(line)[1:])
+            if line.startswith("  ") and " --as " in line:
+                words = shlex.split(line)
+                # Run as `python -m xmpp_ext`, it names that (no xmppext on PATH needs to be this one).
+                assert words[:3] == [sys.executable, "-m", "xmpp_ext"], line
+                commands.append(words[3:])
             if "press Ctrl-C" in line:
                 break
         respond_command, send_command = commands
@@ -130,3 +133,30 @@ def test_stale_env_file_is_one_line(tmp_path: Path, xmpp_server, make_account):
         (line,) = result.stderr.strip().splitlines()[-1:]
         assert "XMPP_CA_CERT" in line and "was its local server stopped?" in line
         assert "Usage:" not in result.stdout
+
+
+def test_a_second_local_server_does_not_take_over_a_running_ones_env_file(tmp_path: Path, xmpp_server):
+    env_file = tmp_path / ".env"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "xmpp_ext", "local-server", "--env-file", str(env_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in first.stdout:
+            if "press Ctrl-C" in line:
+                break
+        before = env_file.read_bytes()
+        second = subprocess.run(
+            [sys.executable, "-m", "xmpp_ext", "local-server", "--env-file", str(env_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "belongs to a local server still running on 127.0.0.1:" in second.stderr
+        assert env_file.read_bytes() == before
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(20) == 0

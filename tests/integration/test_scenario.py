@@ -46,7 +46,7 @@ def test_accounts_are_fresh_for_each_script(xmpp_server, patched_slixmpp):
 
 def test_the_live_responder_script_checks_a_running_xmppext_respond(xmpp_server, patched_slixmpp, responder):
     running = responder()
-    script = load(SCENARIOS / "live_responder.scs")
+    script = load(SCENARIOS / "live" / "live_responder.scs")
     result = run_on_server(script, xmpp_server, timeout=10, environ={"XMPPEXT_SCENARIO_RESPONDER": running.full_jid})
     assert result.status == Status.PASSED, explain(result)
     # Without the variable the first step that needs it says which one is missing, and the script ends there

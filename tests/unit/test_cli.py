@@ -107,9 +107,13 @@ def test_bad_xml_string(invoke):
         (["-t", "p@localhost/r", "--kind", "iq", "--boolean", "maybe"], "'maybe' is not one of 'true', 'false'"),
         (["-t", "p@localhost/r", "--port", "70000"], "70000 is not in the range"),
         (["-t", "p@localhost/r", "--timeout", "0"], "--timeout"),
-        (["-t", "p@localhost/r", "--timeout", "nan"], "'nan' is not between more than 0 and 3600 seconds"),
-        (["-t", "p@localhost/r", "--timeout", "inf"], "'inf' is not between"),
-        (["-t", "p@localhost/r", "--timeout", "1e300"], "'1e300' is not between"),
+        (
+            ["-t", "p@localhost/r", "--timeout", "nan"],
+            "'nan': seconds must be a finite number, more than 0 and at most 3600",
+        ),
+        (["-t", "p@localhost/r", "--timeout", "inf"], "'inf': seconds must be a finite number"),
+        (["-t", "p@localhost/r", "--timeout", "1e300"], "'1e300': seconds must be a finite number"),
+        (["-t", "p@localhost/r", "--kind", "iq", "--inner", "inside_tag:a=1,a=2"], "'a' is given twice"),
         (["-t", "p@localhost/r", "--login-timeout", "nan"], "--login-timeout"),
         (["-t", ""], "a JID cannot be empty"),
         (["-t", "p@localhost/r", "--kind", "iq", "--window", "4"], "use it with --repeat"),
@@ -186,7 +190,7 @@ def test_run_pair_terminal_not_installed_exits_2(tmp_path):
         ("send", ["0", "1", "2", "3", "130"]),
         ("respond", ["0", "2", "3"]),
         ("disco", ["0", "1", "2", "3", "130"]),
-        ("local-server", ["0", "1", "2"]),
+        ("local-server", ["0", "2", "3", "130"]),
         ("run-pair", ["0", "1", "2", "3", "130"]),
     ],
 )
@@ -237,7 +241,8 @@ def test_version():
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        (["info"], "expected [info|items|identities|features|all] TARGET [NODE]"),
+        (["info"], "missing TARGET: expected [info|items|identities|features|all] TARGET [NODE]"),
+        ([], "missing TARGET"),
         (["a@localhost", "node", "extra"], "expected [info|items"),
         (["info", "bad@@jid"], "is not a valid JID"),
     ],
@@ -285,7 +290,7 @@ def test_local_server_never_overwrites_a_file_it_did_not_write(tmp_path):
 def test_bad_value_from_the_environment_names_the_variable(invoke):
     result = invoke("send", "-t", "p@localhost/r", XMPPEXT_PORT="abc")
     assert result.exit_code == 2, result.output
-    assert "read from the environment variable XMPPEXT_PORT" in result.output
+    assert "(env var: 'XMPPEXT_PORT')" in result.output
 
 
 def test_as_role_takes_the_login_from_the_env_file(invoke, tmp_path):
@@ -313,3 +318,17 @@ def test_no_jid_anywhere_is_a_usage_error(invoke):
     result = invoke("send", "-t", "p@localhost/r", XMPPEXT_JID=None)
     assert result.exit_code == 2
     assert "Missing option '-j' / '--jid'" in result.output and "--as sender|responder" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["run-pair", "--server", "ejabberd"], "--server chooses the server --local starts"),
+        (["run-pair", "--local", "--env-file", "x.env"], "--local makes its own accounts"),
+        (["local-server", "--env-file", "/nonexistent-dir/x.env"], "cannot write in /nonexistent-dir"),
+    ],
+)
+def test_options_that_cannot_apply_are_usage_errors(args, problem):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert problem in result.output

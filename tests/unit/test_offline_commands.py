@@ -54,7 +54,7 @@ def test_env_example_documents_every_key():
 @pytest.mark.parametrize("kind", sorted(SERVERS))
 def test_missing_server_program_is_a_clear_error(monkeypatch, tmp_path, kind):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ServerNotInstalled, match=f"scripts/setup, or: apt-get install {kind}"):
+    with pytest.raises(ServerNotInstalled, match=f"sudo apt-get install {kind} on Debian or Ubuntu"):
         SERVERS[kind]()
 
 

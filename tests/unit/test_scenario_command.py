@@ -57,12 +57,27 @@ def test_local_needs_the_scripts_accounts_on_its_domain(tmp_path):
     )
 
 
+def test_a_skipped_scripts_environment_variables_need_not_be_set(tmp_path):
+    path = write(tmp_path, "peer.scs", GOOD + "Romeo sends:\n\t<iq to='${env:XMPPEXT_SCENARIO_PEER}' id='1'/>\n")
+    result = invoke(str(path), "--local", "--skip-tags", "smoke", env={"XMPPEXT_SCENARIO_PEER": ""})
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "0 scripts: 0 passed, 0 failed"
+
+
+def test_junit_into_a_missing_directory_is_refused_before_anything_runs(tmp_path):
+    path = write(tmp_path, "good.scs", GOOD)
+    result = invoke(str(path), "--local", "--junit", str(tmp_path / "absent" / "out.xml"))
+    assert result.exit_code == 2, result.output
+    assert f"--junit {tmp_path / 'absent' / 'out.xml'}: no such directory" in result.output
+
+
 def test_an_environment_variable_a_script_uses_must_be_set_before_anything_runs(tmp_path):
     path = write(tmp_path, "peer.scs", GOOD + "Romeo sends:\n\t<iq to='${env:XMPPEXT_SCENARIO_PEER}' id='1'/>\n")
     result = invoke(str(path), "--local", env={"XMPPEXT_SCENARIO_PEER": ""})
     assert result.exit_code == ExitCode.BAD_INPUT
     assert result.output == (
-        f"Error: {path}:9: ${{env:XMPPEXT_SCENARIO_PEER}}: the environment variable XMPPEXT_SCENARIO_PEER is not set\n"
+        f"Error: {path}:9: ${{env:XMPPEXT_SCENARIO_PEER}}: the environment variable XMPPEXT_SCENARIO_PEER is not set "
+        "(set it, or leave the script out: --skip-tags smoke)\n"
     )
 
 

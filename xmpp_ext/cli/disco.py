@@ -52,11 +52,13 @@ class QueryOrTarget(click.ParamType):
 @click.command(epilog=EPILOG)
 @connection_options
 @verbosity_options
-@click.argument("first", type=QueryOrTarget(), metavar="[info|items|identities|features|all]")
+@click.argument("first", type=QueryOrTarget(), required=False, metavar="[info|items|identities|features|all]")
 @click.argument("rest", nargs=-1, metavar="TARGET [NODE]")
 @timeout_option("Seconds to wait for each answer.")
 @click.option("--json", "as_json", is_flag=True, help='One JSON object: {"identities", "features", "items"}.')
-def command(login: Login, verbosity: int, first: str, rest: tuple[str, ...], timeout: float, as_json: bool) -> None:
+def command(
+    login: Login, verbosity: int, first: str | None, rest: tuple[str, ...], timeout: float, as_json: bool
+) -> None:
     """Browse an entity with service discovery (XEP-0030).
 
     Shows TARGET's identities (category/type name), features (sorted) and
@@ -72,8 +74,10 @@ def command(login: Login, verbosity: int, first: str, rest: tuple[str, ...], tim
     """
     from xmpp_ext.disco import format_listing
 
-    query, words = (first, rest) if first in QUERIES else ("all", (first, *rest))
-    if not 1 <= len(words) <= 2:
+    query, words = (first, rest) if first in QUERIES or first is None else ("all", (first, *rest))
+    if not words:
+        raise click.UsageError("missing TARGET: expected [info|items|identities|features|all] TARGET [NODE]")
+    if len(words) > 2:
         raise click.UsageError("expected [info|items|identities|features|all] TARGET [NODE]")
     target = JidType().convert(words[0], None, click.get_current_context())
     node = words[1] if len(words) == 2 else None

@@ -65,8 +65,8 @@ class Seconds(click.ParamType):
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
         low_ok = seconds >= 0 if self.allow_zero else seconds > 0
         if not math.isfinite(seconds) or not low_ok or seconds > self.maximum:
-            lowest = "0" if self.allow_zero else "more than 0"
-            self.fail(f"{value!r} is not between {lowest} and {self.maximum:g} seconds", param, ctx)
+            lowest = "0 or more" if self.allow_zero else "more than 0"
+            self.fail(f"{value!r}: seconds must be a finite number, {lowest} and at most {self.maximum:g}", param, ctx)
         return seconds
 
 
@@ -117,6 +117,8 @@ class InnerTag(click.ParamType):
                 key, equals, attribute_value = item.partition("=")
                 if not equals or not key:
                     raise ExampleTagError(f"{item!r} is not KEY=VALUE")
+                if key in attributes:
+                    raise ExampleTagError(f"{key!r} is given twice")
                 attributes[key] = attribute_value
             return name, check_xml_attributes(attributes)
         except ExampleTagError as exc:
@@ -140,18 +142,6 @@ class CaCertFile(click.Path):
         return path
 
 
-class EnvironmentOption(click.Option):
-    """An option whose bad value, when it came from its environment variable, names that variable."""
-
-    def process_value(self, ctx: click.Context, value: Any) -> Any:
-        try:
-            return super().process_value(ctx, value)
-        except click.BadParameter as exc:
-            if self.envvar and ctx.get_parameter_source(self.name) is click.core.ParameterSource.ENVIRONMENT:
-                exc.message = f"{exc.message} (read from the environment variable {self.envvar})"
-            raise
-
-
 # -- the login ----------------------------------------------------------------------------------
 
 
@@ -168,6 +158,7 @@ class Login:
     insecure: bool
     login_timeout: float
     direct_tls: bool = False
+    password_source: str = f"-p or {envvars.PASSWORD}"
 
     def settings(self, jid: JID | None = None):
         """The ConnectionSettings to log in with; asks for the password on a terminal when none was given.
@@ -179,7 +170,7 @@ class Login:
         from xmpp_ext.secret import Secret
 
         jid = jid or self.jid
-        password = self.password
+        password, source = self.password, self.password_source
         if password and self.password_on_command_line:
             click.secho(
                 "WARNING: a password on the command line is visible to every user of this machine (ps, /proc); "
@@ -196,10 +187,13 @@ class Login:
 
             try:
                 password = getpass.getpass(f"Password for {jid.bare}: ")
-            except (KeyboardInterrupt, EOFError):
+            except KeyboardInterrupt:
                 from xmpp_ext.cli.outcome import Stopped
 
                 raise Stopped("interrupted at the password prompt") from None
+            except EOFError:  # Ctrl-D: no password, like an empty line
+                password = ""
+            source = "typed at the prompt"
             if not password:
                 raise click.UsageError("no password given at the prompt")
         if self.insecure:
@@ -213,6 +207,7 @@ class Login:
             insecure=self.insecure,
             connect_timeout=self.login_timeout,
             direct_tls=self.direct_tls,
+            password_source=source,
         )
 
 
@@ -230,11 +225,10 @@ def all_of(decorators: list[Decorator]) -> Decorator:
 def server_address_options(host_help: str) -> list[Decorator]:
     """--host, --port and --ca-cert: where a client connects and which CA it trusts there."""
     return [
-        click.option("--host", envvar=envvars.HOST, cls=EnvironmentOption, show_envvar=True, help=host_help),
+        click.option("--host", envvar=envvars.HOST, show_envvar=True, help=host_help),
         click.option(
             "--port",
             envvar=envvars.PORT,
-            cls=EnvironmentOption,
             show_envvar=True,
             type=click.IntRange(1, 65535),
             help="Client port (STARTTLS).",
@@ -242,7 +236,6 @@ def server_address_options(host_help: str) -> list[Decorator]:
         click.option(
             "--ca-cert",
             envvar=envvars.CA_CERT,
-            cls=EnvironmentOption,
             show_envvar=True,
             type=CaCertFile(),
             help="Trust this CA certificate (PEM) for the server, e.g. a self-signed one.",
@@ -260,7 +253,6 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "-j",
             "--jid",
             envvar=envvars.JID,
-            cls=EnvironmentOption,
             show_envvar=True,
             type=JidType(need_user=True),
             help="Log in as this JID (required unless --as takes it from the .env file).",
@@ -269,7 +261,6 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "-p",
             "--password",
             envvar=envvars.PASSWORD,
-            cls=EnvironmentOption,
             show_envvar=True,
             help="Password (prefer the environment variable or the prompt: a command line is visible to other users).",
         ),
@@ -314,7 +305,14 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
             raise click.UsageError(
                 f"Missing option '-j' / '--jid' (or {envvars.JID}, or --as sender|responder with a .env file)"
             )
-        from_command_line = context.get_parameter_source("password") is click.core.ParameterSource.COMMANDLINE
+        source = context.get_parameter_source("password")
+        from_command_line = source is click.core.ParameterSource.COMMANDLINE
+        if from_command_line:
+            values["password_source"] = "-p/--password"
+        elif role is not None:
+            values["password_source"] = f"{role.upper()}_PASSWORD in {env_file}"
+        elif source is click.core.ParameterSource.ENVIRONMENT:
+            values["password_source"] = envvars.PASSWORD
         return function(login=Login(password_on_command_line=from_command_line, **values), **kwargs)
 
     return wrapper

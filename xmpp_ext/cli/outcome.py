@@ -34,7 +34,9 @@ class Stopped(click.ClickException):
 CONNECT_HINTS = {
     "unreachable": "is the server running there? (--host/--port, or the JID's domain by DNS SRV)",
     "tls": "for a server with a self-signed certificate, trust its CA with --ca-cert PEM",
-    "auth": "check the JID (-j) and the password (XMPPEXT_PASSWORD, -p or the prompt)",
+    "auth": "check the JID and the password ({password_source})",
+    "not-direct-tls": "that port speaks STARTTLS: drop --direct-tls, or give the server's direct TLS --port",
+    "reset": "if that is a direct TLS port (XEP-0368), add --direct-tls",
     "timeout": "is that an XMPP client port? (--login-timeout waits longer)",
 }
 
@@ -53,7 +55,7 @@ def run_job(job: Coroutine[Any, Any, T]) -> T:
         # asyncio.run has cancelled the job (which closed its session) before re-raising Ctrl-C.
         raise Stopped("interrupted (SIGINT)") from None
     except ConnectError as exc:
-        hint = CONNECT_HINTS.get(exc.cause)
+        hint = CONNECT_HINTS.get(exc.cause, "").format(password_source=exc.password_source)
         raise CommandFailed(f"{exc}; {hint}" if hint else str(exc), ExitCode.CONNECT) from None
     except (ResolveError, DiscoError, NotSupported) as exc:
         raise CommandFailed(str(exc), ExitCode.FAILED) from None

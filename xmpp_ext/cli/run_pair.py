@@ -19,11 +19,12 @@ from xmpp_ext.cli.options import (
 )
 from xmpp_ext.cli.outcome import CommandFailed, Stopped
 from xmpp_ext.exitcodes import ExitCode, help_epilog
+from xmpp_ext.stopsignals import sigterm_as_ctrl_c
 
 EPILOG = help_epilog(
     ok="the sender's seven exchanges ended as expected",
     failed="some exchange failed, or a client died early",
-    connect="a client could not log in, or the responder was never ready",
+    connect="a client could not log in, the responder was never ready, or the local server did not start",
 )
 
 
@@ -79,6 +80,17 @@ def command(
     """
     from xmpp_ext.envfile import EnvFileError, exposure_warnings, read_env_file
     from xmpp_ext.pair import PairOptions
+
+    context = click.get_current_context()
+    typed = {
+        name
+        for name in ("server_kind", "env_file")
+        if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    }
+    if "server_kind" in typed and not local:
+        raise click.UsageError("--server chooses the server --local starts; use it with --local")
+    if "env_file" in typed and local:
+        raise click.UsageError("--local makes its own accounts; --env-file is for running without it")
 
     if path is not None:
         _check_payload(path)
@@ -140,9 +152,10 @@ def start_pair_server(kind: str):
     from xmpp_ext.localserver import ServerFailed, ServerNotInstalled, start_server
 
     try:
-        server = start_server(kind, accounts=("sender", "responder"))
+        with sigterm_as_ctrl_c():
+            server = start_server(kind, accounts=("sender", "responder"))
     except (ServerNotInstalled, ServerFailed) as exc:
-        raise CommandFailed(str(exc), ExitCode.FAILED) from None
+        raise CommandFailed(str(exc), ExitCode.CONNECT) from None
     except KeyboardInterrupt:
         raise Stopped(f"interrupted while starting {kind}") from None
     sender, responder = server.accounts

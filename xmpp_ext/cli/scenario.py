@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +16,7 @@ import click
 
 from xmpp_ext.cli.options import Seconds, all_of, server_address_options
 from xmpp_ext.exitcodes import ExitCode, help_epilog
+from xmpp_ext.stopsignals import sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
     from xmpp_ext.scenario.script import Script
@@ -116,38 +115,51 @@ def command(
             for spec in script.clients.values()
             if spec.domain != LOCAL_DOMAIN
         ]
+    only, skip = _tags(only_tags), _tags(skip_tags)
+    scripts = [script for script in scripts if (not only or only & set(script.tags)) and not (skip & set(script.tags))]
+    # Only the scripts that will run need their environment variables.
     problems += [
-        f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set"
+        f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set "
+        f"(set it, or leave the script out{_skip_hint(script)})"
         for script in scripts
         for variable in script.variables
         if variable.kind == "env" and not os.environ.get(variable.key)
     ]
+    if junit is not None:
+        problems += _unwritable(junit)
     if problems:
         for problem in problems:
             click.echo(f"Error: {problem}", err=True)
         context.exit(ExitCode.BAD_INPUT)
-    only, skip = _tags(only_tags), _tags(skip_tags)
-    scripts = [script for script in scripts if (not only or only & set(script.tags)) and not (skip & set(script.tags))]
-    # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed
-    # (only the main thread may handle signals; a run on another thread leaves them to its caller).
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
+    # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed.
     try:
-        code = _run(scripts, local, kind, timeout, as_json, junit, host, port, ca_cert)
+        with sigterm_as_ctrl_c():
+            code = _run(scripts, local, kind, timeout, as_json, junit, host, port, ca_cert)
     except KeyboardInterrupt:
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
     context.exit(code)
+
+
+def _skip_hint(script: Script) -> str:
+    return f": --skip-tags {script.tags[0]}" if script.tags else ""
+
+
+def _unwritable(junit: Path) -> list[str]:
+    """Why the --junit file could not be written, found before anything runs."""
+    directory = junit.parent
+    if not directory.is_dir():
+        return [f"--junit {junit}: no such directory {directory}"]
+    if not os.access(directory, os.W_OK) or (junit.exists() and not os.access(junit, os.W_OK)):
+        return [f"--junit {junit}: not writable"]
+    return []
 
 
 def _script_files(paths: tuple[Path, ...]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(path.rglob("*.scs"))
+            found = sorted(path.glob("*.scs"))  # this directory's scripts, not those of its subdirectories
             if not found:
                 raise click.BadParameter(f"no *.scs scripts in {path}", param_hint="PATHS")
             files.extend(found)
@@ -201,7 +213,12 @@ def _run(
     if junit is not None:
         from xmpp_ext.scenario.junit import write_junit
 
-        write_junit(results, junit)
+        try:
+            write_junit(results, junit)
+        except OSError as exc:
+            output.summary(results)
+            click.echo(f"Error: --junit {junit}: {exc.strerror or exc}", err=True)
+            return ExitCode.BAD_INPUT
     output.summary(results)
     statuses = {result.status for result in results}
     if Status.ERROR in statuses:

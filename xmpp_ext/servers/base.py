@@ -13,11 +13,14 @@ import atexit
 import contextlib
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -54,6 +57,25 @@ class Account:
     @property
     def localpart(self) -> str:
         return self.jid.split("@", 1)[0]
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (on the main thread, the one that handles them) for the duration of the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _server_child_setup() -> None:
+    """In the server's process before exec: the stop signals held by ``_spawn`` are the server's to handle."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    die_with_parent()
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -148,9 +170,8 @@ class LocalServer(XmppServer):
         replace the server's defaults, to test how clients meet them."""
         if shutil.which(self.program) is None:
             raise ServerNotInstalled(
-                f"{self.kind} is not installed (no {self.program} on PATH); install its package, on Debian or "
-                f"Ubuntu: sudo apt-get install {self.kind} (in xmppext's checkout: scripts/setup, or: "
-                f"apt-get install {self.kind})"
+                f"{self.kind} is not installed (no {self.program} on PATH): sudo apt-get install {self.kind} "
+                "on Debian or Ubuntu (in xmppext's checkout, scripts/setup installs it)"
             )
         self.domain = domain
         self.host = host
@@ -229,7 +250,9 @@ class LocalServer(XmppServer):
         return self
 
     def _spawn(self) -> None:
-        with open(self._console, "ab") as console:
+        # Ctrl-C or SIGTERM arriving between the fork and the assignment below would leave a server nobody
+        # knows to stop: hold them until self._process is set (their handlers run right after).
+        with open(self._console, "ab") as console, _stop_signals_held():
             self._process = subprocess.Popen(
                 self._command(),
                 stdin=subprocess.DEVNULL,
@@ -243,7 +266,7 @@ class LocalServer(XmppServer):
                 # The kernel signals the server when the *thread* that started
                 # it ends: start servers from a thread that lives as long as they
                 # should (pytest's main thread for the fixtures).
-                preexec_fn=die_with_parent,
+                preexec_fn=_server_child_setup,
             )
 
     def stop(self) -> None:
