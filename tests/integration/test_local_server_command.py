@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +164,43 @@ def test_a_second_local_server_does_not_take_over_a_running_ones_env_file(tmp_pa
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(20) == 0
+
+
+@pytest.mark.parametrize("command", [["local-server"], ["run-pair", "--local"]])
+def test_sigterm_while_the_server_starts_leaves_nothing_behind(tmp_path: Path, xmpp_server, command):
+    # A temp dir of the test's own, reachable by the ejabberd user: the server's dir appears in it first.
+    scratch = Path(tempfile.mkdtemp(prefix="xmppext-test-"))
+    scratch.chmod(0o755)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "xmpp_ext", *command, "--server", xmpp_server.kind]
+            + (["--env-file", str(tmp_path / ".env")] if command == ["local-server"] else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TMPDIR": str(scratch)},
+        )
+        deadline = time.monotonic() + 30
+        while not any(scratch.iterdir()) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.01)  # the server's dir is the sign that its start has begun
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode in (0, 130), stderr  # 0: it was already up and stopped as asked
+        assert "Traceback" not in stderr
+
+        def leftovers() -> list[str]:
+            found = []
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    with contextlib.suppress(OSError):
+                        if str(scratch).encode() in (entry / "cmdline").read_bytes():
+                            found.append(entry.name)
+            return found
+
+        deadline = time.monotonic() + 10
+        while leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)  # a stopped server's processes take a moment to go
+        assert leftovers() == []
+        assert list(scratch.iterdir()) == []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -181,15 +181,21 @@ class LocalServer(XmppServer):
         self.direct_tls_port = 0
         self._choose_ports()
         self._started_before = False
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"xmppext-{self.kind}-"))
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.workdir.chmod(0o700)
-        self.certificates: CertificateFiles = generate_certificates(self.workdir / "certs", domain)
         self.accounts: list[Account] = []
         self._process: subprocess.Popen[bytes] | None = None
-        self._console = self.workdir / "console.log"
         self._removed = False
-        atexit.register(self.stop)
+        # Made and registered for removal in one step: Ctrl-C or SIGTERM in between would leave the dir behind.
+        with _stop_signals_held():
+            self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"xmppext-{self.kind}-"))
+            atexit.register(self.stop)
+        self._console = self.workdir / "console.log"
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.workdir.chmod(0o700)
+            self.certificates: CertificateFiles = generate_certificates(self.workdir / "certs", domain)
+        except BaseException:
+            self.stop()
+            raise
 
     # -- what callers use --------------------------------------------------------
 
