@@ -241,3 +241,10 @@ def test_bad_client_definitions(clients, line, message):
 def test_a_script_without_separator_or_clients_says_what_is_missing():
     assert "or a line of dashes before the actions" in error_of(CLIENTS + "Romeo connects\n").message
     assert "expected a client definition" in error_of("# Just a title\n-----\nRomeo connects\n").message
+
+
+def test_a_misspelt_client_property_is_refused_with_a_suggestion(tmp_path):
+    path = tmp_path / "typo.scs"
+    path.write_text("[Client] Romeo\n\tjid: romeo@localhost\n\tresouce: phone\n-----\nRomeo connects\n")
+    with pytest.raises(ScriptError, match=r"typo.scs:3: unknown property 'resouce'; did you mean 'resource'\?"):
+        load(path)

@@ -7,7 +7,7 @@ The format is Scansion's, with the constructs Prosody's own scripts use:
   separated by commas);
 * ``[Client] Name`` with tab- or space-indented ``key: value`` properties
   (``jid``, ``password``, ``resource``, ``connect_host``, ``connect_port``;
-  others are kept but unused); a name may contain spaces and apostrophes;
+  others are kept but unused, a near miss of one of these is refused); a name may contain spaces and apostrophes;
 * a line of dashes only, then the actions: ``Name connects``, ``Name
   disconnects``, ``Name sends:`` / ``Name receives:`` (colon optional)
   followed by an indented block of one or more stanzas, ``Name receives:
@@ -26,6 +26,7 @@ XML, an unknown variable, a DTD or entity declaration.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,6 +269,11 @@ class _Parser:
         raise self.fail(len(self.lines) + 1, "expected a line of dashes (-----) between the clients and the actions")
 
     def _property(self, client: ClientSpec, key: str, value: str, line: int) -> None:
+        if key not in KNOWN_PROPERTIES:
+            # Other scripts' own properties are kept (unused); a near miss of a known one is a typo.
+            near = difflib.get_close_matches(key, KNOWN_PROPERTIES, n=1, cutoff=0.8)
+            if near:
+                raise self.fail(line, f"unknown property {key!r}; did you mean {near[0]!r}?")
         if key in client.properties or (key == "password" and client.password is not None):
             raise self.fail(line, f"property {key!r} of client {client.name!r} is given twice")
         if key == "password":
