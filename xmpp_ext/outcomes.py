@@ -75,6 +75,13 @@ class Tally:
     failed: int = 0
     lost: int = 0
     unsent: int = 0  # never sent: the run stopped early (connection lost)
+    # Across cut connections (stream management): how the run got its session back.
+    reconnections: int = 0  # connections lost during the run
+    resumed: int = 0  # of them, streams resumed
+    resent: int = 0  # stanzas re-sent after resuming (not counted as sent again)
+    duplicates: int = 0  # replies that arrived a second time: counted once
+    late: int = 0  # replies to requests already counted lost
+    resumption_refused: str | None = None  # the last cause the server gave for refusing to resume
     latencies: LatencyHistogram = field(default_factory=LatencyHistogram)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None  # set when the last exchange ended (logging out is not part of the run)
@@ -106,6 +113,12 @@ class Tally:
             "failed": self.failed,
             "lost": self.lost,
             "unsent": self.unsent,
+            "reconnections": self.reconnections,
+            "resumed": self.resumed,
+            "resent": self.resent,
+            "duplicates": self.duplicates,
+            "late": self.late,
+            "resumption_refused": self.resumption_refused,
             "per_second": round(self.sent / elapsed, 1),
             "p50_ms": ms(self.latencies.percentile(0.50)),
             "p99_ms": ms(self.latencies.percentile(0.99)),

@@ -30,10 +30,11 @@ from pathlib import Path
 import slixmpp
 from slixmpp.xmlstream import tostring
 
+from xmpp_ext import streammgmt
 from xmpp_ext.client import ConnectError, ConnectionSettings, build_client, connect, disconnect
 from xmpp_ext.display import printable
 from xmpp_ext.patches import quoteattr
-from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter
+from xmpp_ext.pipeline import IQ_TAG
 from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
 from xmpp_ext.plugin.wire import wire_size
 from xmpp_ext.stopsignals import on_stop_signals
@@ -55,6 +56,7 @@ class RespondOptions:
     duration: float | None = None  # stop after this many seconds
     ready_fifo: Path | None = None  # also write the READY line here (run-pair reads it)
     delay: float = 0.0  # answer iqs only after this many seconds (a slow peer, for tests)
+    stream_management: bool = True  # XEP-0198 acks and resumption, when the server offers them
 
 
 class Answer(Enum):
@@ -86,6 +88,7 @@ class Responder:
         self._waiting = 0  # requests held back by --delay
         self.most_waiting = 0
         client.add_event_handler("session_start", self._on_session_start)
+        client.add_event_handler("session_resumed", self._on_session_resumed)
         client.add_event_handler("disconnected", self._on_disconnected)
         client.add_event_handler("stream_error", self._on_stream_error)
         watch_stanza_limit(client, self._on_stanza_limit)
@@ -95,7 +98,7 @@ class Responder:
         reply_tag.fill_interfaces(True, options.reply_string)
         self._reply_tag = tostring(reply_tag.xml)
         self._result_description = f"answered result (some_string={options.reply_string!r})"
-        self._writer = CoalescingWriter(client)
+        self._writer = streammgmt.SessionWriter(client)
         client.add_filter("in", self._answer_request)
         client.add_event_handler("example_tag_message", self._on_message)
 
@@ -147,6 +150,15 @@ class Responder:
         if self.options.ready_fifo is not None:
             _write_line(self.options.ready_fifo, ready)
         self.echo(ready)
+
+    def _on_session_resumed(self, _event: object) -> None:
+        # The server kept our session: same full JID, presence and queued requests (answered now, once).
+        self._failed_sessions = 0
+        after = "" if self._outage_started is None else f" after {time.monotonic() - self._outage_started:.1f} s"
+        self._outage_started = None
+        # Right after <resumed/>, slixmpp has just re-sent exactly what its queue still holds.
+        resent = streammgmt.state(self.client).unacked
+        self.echo(f"RESUMED {self.client.boundjid.full}{after}, {resent} re-sent")
 
     def _on_stanza_limit(self, max_bytes: int) -> None:
         self.reply_budget = max_bytes
@@ -326,6 +338,8 @@ async def respond(
     :raises ConnectError: no first session, or another client took over our full JID (stream error conflict).
     """
     client = build_client(settings, RESPONDER_PLUGINS)
+    if options.stream_management:
+        streammgmt.enable(client)
     responder = Responder(client, options, echo, verbose)
     await responder.run(settings)
     if verbose:

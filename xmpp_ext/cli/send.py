@@ -73,6 +73,12 @@ EPILOG = help_epilog(
 )
 @click.option("--subscribe", is_flag=True, help="For a bare --to: ask for its presence (adds it to your roster).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per exchange, then a summary object.")
+@click.option(
+    "--no-stream-management",
+    "no_stream_management",
+    is_flag=True,
+    help="Do not use XEP-0198 (acks, resuming after a cut) even if the server offers it.",
+)
 def command(
     login: Login,
     verbosity: int,
@@ -92,6 +98,7 @@ def command(
     check_support: bool,
     subscribe: bool,
     as_json: bool,
+    no_stream_management: bool,
 ) -> None:
     """Send the example_tag extension to a peer and report every reply.
 
@@ -136,7 +143,13 @@ def command(
     settings = login.settings()
     configure_logging(verbosity, settings)
     job = SendOptions(
-        to=to, timeout=timeout, repeat=repeat, window=window, subscribe=subscribe, check_support=check_support
+        to=to,
+        timeout=timeout,
+        repeat=repeat,
+        window=window,
+        subscribe=subscribe,
+        check_support=check_support,
+        stream_management=not no_stream_management,
     )
     result = run_job(_present(settings, job, steps, as_json=as_json, quiet=verbosity < 0))
     code = exit_code_for_run(result)
@@ -199,7 +212,7 @@ async def _present(settings, job, steps, as_json: bool, quiet: bool):
             if bar is not None:
                 bar.update(1)
 
-        result = await send(settings, job, steps, exchanged, resolved)
+        result = await send(settings, job, steps, exchanged, resolved, reporter.event)
     if cut_short:
         echo(f"{len(cut_short)} request(s) in flight counted as lost: {cut_short[0]}")
     reporter.summary(result.tally.summary())
