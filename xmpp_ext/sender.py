@@ -45,6 +45,9 @@ MAX_RETRY_DELAY = 5.0
 #: and every <enable/> must not keep a run reconnecting forever).
 MAX_REFUSED_RESUMPTIONS = 3
 SM_FAILED_TAG = "{urn:xmpp:sm:3}failed"
+#: Stream errors after which connecting again makes sense (RFC 6120 §4.9.3): the server is going away or
+#: restarting, or dropped an idle stream. Any other (policy-violation, conflict, ...) ends the run.
+TRANSIENT_STREAM_ERRORS = frozenset({"system-shutdown", "reset", "connection-timeout"})
 STANZA_ERRORS_NAMESPACE = "urn:ietf:params:xml:ns:xmpp-stanzas"
 TUTORIAL_STRING = (
     f'<example_tag xmlns="{NAMESPACE}" some_string="Another_string">'
@@ -216,6 +219,7 @@ class Sender:
         # interrupted it.
         self._stopped: asyncio.Future[RunStop] = client.loop.create_future()
         self._stream_error = ""
+        self._stream_error_transient = False
         self._pinging: asyncio.Future[None] | None = None
         self._pipeline: IqPipeline | None = None
         self._reconnecting: asyncio.Future[None] | None = None
@@ -243,6 +247,7 @@ class Sender:
     def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
         text = f": {error['text']}" if error["text"] else ""
         self._stream_error = f"stream error {error['condition']}{text}"
+        self._stream_error_transient = error["condition"] in TRANSIENT_STREAM_ERRORS
 
     def _on_disconnected(self, reason: object) -> None:
         if self._finished or self._stopped.done():
@@ -250,8 +255,10 @@ class Sender:
         if self._reconnecting is not None and not self._reconnecting.done():
             return  # a reconnection attempt failing: the attempt loop deals with it
         cause = self._stream_error or str(reason or "connection closed")
-        # A stream error is the server ending the session on purpose: there is nothing to resume.
-        if self._stream_error or not self._can_resume():
+        fatal = self._stream_error and not self._stream_error_transient
+        self._stream_error, self._stream_error_transient = "", False
+        # Most stream errors are the server ending the session on purpose: no point in coming back.
+        if fatal or not self._can_resume():
             self.stop(StopKind.CONNECTION_LOST, cause)
             return
         self._reconnecting = asyncio.ensure_future(self._reconnect(printable(cause)))
