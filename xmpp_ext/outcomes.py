@@ -75,6 +75,7 @@ class Tally:
     failed: int = 0
     lost: int = 0
     unsent: int = 0  # never sent: the run stopped early (connection lost)
+    no_reply: int = 0  # of the ok, sent without awaiting a reply (--no-reply)
     # Across cut connections (stream management): how the run got its session back.
     reconnections: int = 0  # connections lost during the run
     resumed: int = 0  # of them, streams resumed
@@ -90,6 +91,8 @@ class Tally:
         self.sent += 1
         if exchange.status in (Status.OK, Status.SENT):
             self.ok += 1
+            if exchange.status is Status.SENT:
+                self.no_reply += 1
         elif exchange.status is Status.FAILED:
             self.failed += 1
         else:
@@ -113,6 +116,7 @@ class Tally:
             "failed": self.failed,
             "lost": self.lost,
             "unsent": self.unsent,
+            "no_reply": self.no_reply,
             "reconnections": self.reconnections,
             "resumed": self.resumed,
             "resent": self.resent,

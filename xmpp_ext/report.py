@@ -46,10 +46,14 @@ class Reporter:
         if self._json:
             self._echo(self._dumps({"summary": summary}))
             return
+        if summary["sent"] and summary.get("no_reply") == summary["sent"]:
+            messages = "1 message" if summary["sent"] == 1 else f"{summary['sent']} messages"
+            self._echo(f"sent {messages}, no reply awaited")
+            return
         latency = ""
         if summary["p50_ms"] is not None:
             latency = f", p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms"
-        unsent = f", {summary['unsent']} not sent" if summary.get("unsent") else ""
+        unsent = f", {summary['unsent']} unsent" if summary.get("unsent") else ""
         for key in ("duplicates", "late"):
             if summary.get(key):
                 unsent += f", {summary[key]} {key}"
