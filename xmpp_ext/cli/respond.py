@@ -83,6 +83,12 @@ def _fifo(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> P
     help="Answer iqs only after this many seconds: a slow peer, to test senders.",
 )
 @click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="A line for every exchange (by default at most 20 a second, then counts) and what each request carried.",
+)
+@click.option(
     "--no-stream-management",
     "no_stream_management",
     is_flag=True,
@@ -97,6 +103,7 @@ def command(
     count: int | None,
     duration: float | None,
     delay: float,
+    verbose: bool,
     no_stream_management: bool,
     ready_fifo: Path | None,
 ) -> None:
@@ -132,4 +139,6 @@ def command(
     )
     settings = login.settings(jid)
     configure_logging(verbosity, settings)
-    run_job(respond(settings, options, click.echo, verbose=verbosity >= 0))
+    if verbose and verbosity < 0:
+        raise click.UsageError("-v/--verbose and -q/--quiet contradict each other: choose one")
+    run_job(respond(settings, options, click.echo, verbose=verbosity >= 0, every_line=verbose))
