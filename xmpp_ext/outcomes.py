@@ -27,14 +27,28 @@ class Exchange:
     status: Status
     detail: str
     latency: float | None = None  # seconds, from sending to the reply
+    # What the reply said, for programs (``detail`` is the same in prose); None where it does not apply.
+    condition: str | None = None  # an error reply's condition, e.g. "bad-request"
+    error_type: str | None = None  # an error reply's type: cancel, modify, auth, wait, continue
+    replier: str | None = None  # the reply's "from" (``from`` in JSON)
+    some_string: str | None = None  # a result's example_tag some_string
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        fields: dict[str, object] = {
             "name": self.name,
             "status": str(self.status),
             "detail": self.detail,
             "latency_ms": None if self.latency is None else round(self.latency * 1000, 3),
         }
+        for key, value in (
+            ("condition", self.condition),
+            ("error_type", self.error_type),
+            ("from", self.replier),
+            ("some_string", self.some_string),
+        ):
+            if value is not None:
+                fields[key] = value
+        return fields
 
 
 class LatencyHistogram:

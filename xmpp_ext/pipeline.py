@@ -195,17 +195,28 @@ class IqPipeline:
             return self._claim_ended(stanza, xml, iq_id)
         itype = xml.get("type")
         if itype == "result":
-            status, detail = iq_reply_verdict(itype, xml.find(EXAMPLE_TAG) is not None, self._expect_error)
+            tag = xml.find(EXAMPLE_TAG)
+            status, detail = iq_reply_verdict(itype, tag is not None, self._expect_error)
+            self._expired_in_a_row = 0
+            self._finish(iq_id, status, detail, some_string=None if tag is None else tag.get("some_string"))
         elif itype == "error":
             # The stanza is already built: slixmpp's error interface reads it.
             error = stanza["error"]
+            replier = xml.get("from")
             status, detail = iq_reply_verdict(
-                itype, False, self._expect_error, error["condition"], error["text"], xml.get("from")
+                itype, False, self._expect_error, error["condition"], error["text"], replier
+            )
+            self._expired_in_a_row = 0
+            self._finish(
+                iq_id,
+                status,
+                detail,
+                condition=error["condition"] or None,
+                error_type=error["type"] or None,
+                replier=replier,
             )
         else:
             return stanza  # a get/set reusing our id is not a reply
-        self._expired_in_a_row = 0
-        self._finish(iq_id, status, detail)
         return None  # claimed: no handler scan for it
 
     def _claim_ended(self, stanza, xml, iq_id: str | None):
@@ -245,7 +256,7 @@ class IqPipeline:
         """The connection is alive (e.g. a ping was answered): count silent time-outs afresh."""
         self._expired_in_a_row = 0
 
-    def _finish(self, iq_id: str, status: Status, detail: str, with_latency: bool = True) -> None:
+    def _finish(self, iq_id: str, status: Status, detail: str, with_latency: bool = True, **reply: str | None) -> None:
         sent, timer = self._pending.pop(iq_id)
         timer.cancel()
         if status is Status.LOST:
@@ -253,5 +264,5 @@ class IqPipeline:
                 self._lost_ids.add(iq_id)
             else:
                 self._lost_ids_full = True
-        self._report(Exchange(self._name, status, detail, time.monotonic() - sent if with_latency else None))
+        self._report(Exchange(self._name, status, detail, time.monotonic() - sent if with_latency else None, **reply))
         self._send_next()

@@ -181,7 +181,9 @@ class MessageBounced(Exception):
     def __init__(self, msg: slixmpp.Message) -> None:
         super().__init__(msg["error"]["condition"])
         self.condition = msg["error"]["condition"]
+        self.error_type = msg["error"]["type"] or None
         self.text = msg["error"]["text"]
+        self.replier = str(msg["from"])
 
 
 def _same_entity(expected: JID, actual: JID) -> bool:
@@ -467,17 +469,24 @@ class Sender:
         try:
             reply = await iq.send(timeout=self.timeout)
         except IqError as error:
-            status, detail = iq_reply_verdict(
-                "error", False, step.expect_error, error.condition, error.text, str(error.iq["from"])
+            replier = str(error.iq["from"])
+            status, detail = iq_reply_verdict("error", False, step.expect_error, error.condition, error.text, replier)
+            return Exchange(
+                step.name,
+                status,
+                detail,
+                time.monotonic() - started,
+                condition=error.condition,
+                error_type=error.iq["error"]["type"] or None,
+                replier=replier,
             )
-            return Exchange(step.name, status, detail, time.monotonic() - started)
         except IqTimeout:
             return Exchange(step.name, Status.LOST, f"no reply within {self.timeout:g}s")
         latency = time.monotonic() - started
         tag = reply.xml.find(EXAMPLE_TAG)
         some_string = None if tag is None else reply["example_tag"]["some_string"]
         status, detail = iq_reply_verdict("result", tag is not None, step.expect_error, some_string=some_string)
-        return Exchange(step.name, status, detail, latency)
+        return Exchange(step.name, status, detail, latency, replier=str(reply["from"]), some_string=some_string)
 
     async def _message(self, step: Step) -> Exchange:
         msg = self.client.make_message(mto=self.to, mbody=step.tag["text"] or step.name, mtype="chat")
@@ -496,12 +505,30 @@ class Sender:
             return Exchange(step.name, Status.LOST, f"no reply within {self.timeout:g}s")
         except MessageBounced as bounce:
             text = f": {bounce.text}" if bounce.text else ""
-            return Exchange(step.name, Status.FAILED, f"bounced {bounce.condition}{text}", time.monotonic() - started)
+            return Exchange(
+                step.name,
+                Status.FAILED,
+                f"bounced {bounce.condition}{text}",
+                time.monotonic() - started,
+                condition=bounce.condition,
+                error_type=bounce.error_type,
+                replier=bounce.replier,
+            )
         latency = time.monotonic() - started
+        replier = str(reply["from"])
         if reply.xml.find(EXAMPLE_TAG) is None:
-            return Exchange(step.name, Status.FAILED, f"reply from {reply['from']} carries no example_tag", latency)
+            return Exchange(
+                step.name, Status.FAILED, f"reply from {replier} carries no example_tag", latency, replier=replier
+            )
         some_string = reply["example_tag"]["some_string"]
-        return Exchange(step.name, Status.OK, f"reply from {reply['from']} (some_string={some_string!r})", latency)
+        return Exchange(
+            step.name,
+            Status.OK,
+            f"reply from {replier} (some_string={some_string!r})",
+            latency,
+            replier=replier,
+            some_string=some_string,
+        )
 
 
 @dataclass(frozen=True)

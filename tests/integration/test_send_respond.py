@@ -57,7 +57,12 @@ def test_json_output(xmpp_server, make_account, responder):
     assert {exchange["status"] for exchange in exchanges} == {"ok"}
     assert all(exchange["latency_ms"] > 0 for exchange in exchanges)
     assert summary["sent"] == 7 and summary["ok"] == 7 and summary["failed"] == 0 and summary["lost"] == 0
-    assert set(summary) >= {"sent", "ok", "failed", "lost", "per_second", "p50_ms", "p99_ms"}
+    assert set(summary) >= {"sent", "ok", "failed", "lost", "per_second", "p50_ms", "p99_ms", "duplicates"}
+    # Structured fields beside the prose: the expected error, and who answered with what.
+    invalid = exchanges[SCENARIO.index("iq without some_string")]
+    assert (invalid["condition"], invalid["error_type"], invalid["from"]) == ("bad-request", "modify", peer.full_jid)
+    basic = exchanges[0]
+    assert (basic["from"], basic["some_string"]) == (peer.full_jid, "Reply_string") and "condition" not in basic
 
 
 def test_single_stanza_from_options(xmpp_server, make_account, responder):
@@ -171,6 +176,7 @@ def test_allow_list(xmpp_server, make_account, responder):
     assert refused_iq.returncode == 1
     (exchange,), _ = json_lines(refused_iq.stdout)
     assert exchange["status"] == "failed" and exchange["detail"].startswith("error forbidden")
+    assert (exchange["condition"], exchange["error_type"]) == ("forbidden", "auth")
     ignored_message = run_xmppext(
         xmpp_server, stranger, "send", "-t", peer.full_jid, "--kind", "message", "--timeout", "1", "--json"
     )
