@@ -112,11 +112,38 @@ class Step:
     await_reply: bool = True
 
 
-def tutorial_scenario(path: Path | None = None) -> list[Step]:
+#: What ``--path -`` names: the tag comes from standard input.
+STDIN_PATH = Path("-")
+
+
+def read_tag_source(path: Path, stdin) -> ExampleTag:
+    """The tag in the file at ``path``, or in ``stdin`` (a binary stream) when ``path`` is ``-``.
+
+    Either is bounded the same way: at most MAX_PAYLOAD_BYTES are read, and
+    more is an ExampleTagError naming the source.
+    """
+    from xmpp_ext.plugin.payload import MAX_PAYLOAD_BYTES, parse_xml
+
+    tag = ExampleTag()
+    if path != STDIN_PATH:
+        tag.setup_from_file(path)
+        return tag
+    source = "standard input"
+    data = stdin.read(MAX_PAYLOAD_BYTES + 1)
+    if len(data) > MAX_PAYLOAD_BYTES:
+        from xmpp_ext.plugin import ExampleTagError
+
+        raise ExampleTagError(f"{source}: more than {MAX_PAYLOAD_BYTES} bytes, the stanza size servers accept")
+    tag.setup_from_lxml(parse_xml(data, source=source), source=source)
+    return tag
+
+
+def tutorial_scenario(path: Path | None = None, file_tag: ExampleTag | None = None) -> list[Step]:
     """The tutorial sender's seven exchanges, in its order.
 
     All tags are built before anything is sent, so a bad ``path`` is reported
-    (ExampleTagError) with nothing on the wire.
+    (ExampleTagError) with nothing on the wire. ``file_tag``: the tag already
+    read (``read_tag_source``), instead of reading ``path``.
     """
 
     def tag(**values: object) -> ExampleTag:
@@ -128,8 +155,7 @@ def tutorial_scenario(path: Path | None = None) -> list[Step]:
     inner = tag(some_string="Another_string", text="Info_inside_tag")
     inner.add_inside_tag(tag="inside_tag", attributes={"first_field": "1", "secound_field": "2"})
     message = tag(boolean=True, some_string="Message string", text="Info_inside_tag_message")
-    from_file = ExampleTag()
-    from_file.setup_from_file(path or bundled_payload())
+    from_file = file_tag if file_tag is not None else read_tag_source(path or bundled_payload(), None)
     from_element = ExampleTag()
     from_element.setup_from_lxml(ET.fromstring(TUTORIAL_STRING))
     # The tutorial's request that must fail: no some_string.
@@ -692,6 +718,7 @@ def custom_tag(
     some_string: str | None = None,
     text: str | None = None,
     inner: tuple[tuple[str, dict[str, str]], ...] = (),
+    file_tag: ExampleTag | None = None,
 ) -> ExampleTag:
     """The tag for a single stanza: from a file, a string or the bundled payload, then the given fields on top.
 
@@ -699,7 +726,9 @@ def custom_tag(
     would be a request without some_string, which every peer refuses.
     """
     tag = ExampleTag()
-    if path is not None:
+    if file_tag is not None:
+        tag = file_tag
+    elif path is not None:
         tag.setup_from_file(path)
     elif xml is not None:
         tag.setup_from_string(xml)

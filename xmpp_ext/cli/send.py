@@ -39,7 +39,8 @@ EPILOG = help_epilog(
 @click.option(
     "--path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="XML file holding the <example_tag/> [default: the bundled test_example_tag.xml].",
+    help="XML file holding the <example_tag/>, or - for standard input (at most 64 KiB either way) "
+    "[default: the bundled test_example_tag.xml].",
 )
 @click.option("--xml", help="The <example_tag/> as an XML string (with --kind).")
 @click.option(
@@ -115,7 +116,14 @@ def command(
       xmppext send -j me@example.net -t peer@example.net/xmppext --repeat 1000 --window 32 --json
     """
     from xmpp_ext.plugin import ExampleTagError
-    from xmpp_ext.sender import SendOptions, Step, check_stanza_sizes, custom_tag, tutorial_scenario
+    from xmpp_ext.sender import (
+        SendOptions,
+        Step,
+        check_stanza_sizes,
+        custom_tag,
+        read_tag_source,
+        tutorial_scenario,
+    )
 
     context = click.get_current_context()
     kind = kind or ("iq" if repeat else None)
@@ -130,10 +138,11 @@ def command(
     if not repeat and context.get_parameter_source("window") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--window is the number of requests in flight in a burst: use it with --repeat")
     try:
+        file_tag = read_tag_source(path, sys.stdin.buffer) if path is not None else None
         if kind is None:
-            steps = tutorial_scenario(path)
+            steps = tutorial_scenario(path, file_tag)
         else:
-            tag = custom_tag(path, xml, boolean, some_string, text, inner)
+            tag = custom_tag(path, xml, boolean, some_string, text, inner, file_tag)
             steps = [Step(kind, kind, tag, itype=iq_type, await_reply=not no_reply)]
         check_stanza_sizes(steps, to)
     except ExampleTagError as exc:
