@@ -386,6 +386,14 @@ class Sender:
     def _on_sm_failed(self, _stanza: object) -> None:
         if self._finished or self._stopped.done():
             return
+        if self._outage_started is None:
+            # A <failed/> in the middle of a stream (a broken server): slixmpp turns acks off and keeps the
+            # stream, so nothing would be re-sent after the next cut. Treat it as a cut now, bounded like one.
+            self._refusals += 1
+            self.tally.resumption_refused = "failed outside negotiation"
+            if self.client.transport is not None:
+                self.client.abort()
+            return
         h, unacked, cause = self._refused or (None, [], "failed")
         self._refused = None
         self._refusals += 1

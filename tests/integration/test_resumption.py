@@ -127,3 +127,27 @@ def test_a_stall_longer_than_the_timeout_ends_as_lost_without_hanging(xmpp_serve
     assert summary["lost"] > 0
     assert summary["sent"] == summary["ok"] + summary["failed"] + summary["lost"]
     assert summary["sent"] + summary["unsent"] == 2000
+
+
+def test_the_tutorial_scenario_cut_mid_run_resumes_and_ends_all_ok(xmpp_server, make_account, responder):
+    """Stanza objects (iq.send futures, the message) rather than the burst's raw writes: slixmpp re-sends them."""
+    peer = responder("-q", "--delay", "0.3")  # slow enough to cut the stream while a request is in flight
+    with ProxyThread((xmpp_server.host, xmpp_server.port)) as proxy:
+        process = subprocess.Popen(
+            [*XMPPEXT, "send", "-t", peer.full_jid, "--json"],
+            env=through(proxy, xmpp_server, make_account()),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        first = process.stdout.readline()  # the first exchange has ended, the second is in flight
+        assert json.loads(first)["status"] == "ok", process.stderr.read()
+        assert proxy.cut_now() == 1
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stdout + stderr
+    lines = json_lines(first + stdout)
+    exchanges = [line for line in lines if "status" in line]
+    assert len(exchanges) == 7 and {exchange["status"] for exchange in exchanges} == {"ok"}
+    assert [line["event"] for line in lines if "event" in line] == ["resumed"]
+    assert lines[-1]["summary"]["reconnections"] == lines[-1]["summary"]["resumed"] == 1
