@@ -44,18 +44,24 @@ def read_peak_rss_kib(pid: int) -> int:
 
 
 def xmppext_pair(
-    xmppext: str, server: LocalServer, count: int, window: int, sender_port: int | None = None
+    xmppext: str,
+    server: LocalServer,
+    count: int,
+    window: int,
+    sender_port: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, object]:
     """A responder and a sender burst as two processes; the sender's summary plus both peak memories.
 
-    ``sender_port``: the sender connects there (a fault proxy in front of the server) instead.
+    ``sender_port``: the sender connects there (a fault proxy in front of the server) instead;
+    ``extra``: options for both commands (e.g. --no-stream-management).
     """
     sender, responder = server.add_account(), server.add_account()
     sender_env = client_env(server, sender)
     if sender_port is not None:
         sender_env["XMPPEXT_PORT"] = str(sender_port)
     answering = subprocess.Popen(
-        [xmppext, "respond", "-q"], env=client_env(server, responder), stdout=subprocess.PIPE, text=True
+        [xmppext, "respond", "-q", *extra], env=client_env(server, responder), stdout=subprocess.PIPE, text=True
     )
     try:
         ready = answering.stdout.readline()
@@ -63,7 +69,7 @@ def xmppext_pair(
             raise RuntimeError(f"responder not ready: {ready!r}")
         full_jid = ready.split()[1]
         args = ["send", "-t", full_jid, "--kind", "iq", "--some-string", "StringFromFile"]
-        args += ["--repeat", str(count), "--window", str(window), "--timeout", "30", "--json", "-q"]
+        args += ["--repeat", str(count), "--window", str(window), "--timeout", "30", "--json", "-q", *extra]
         with tempfile.NamedTemporaryFile("r") as peak:
             measured = [sys.executable, "-m", "benchmarks.peak_rss", peak.name, xmppext, *args]
             output = subprocess.run(measured, env=sender_env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
@@ -219,6 +225,9 @@ def report(args: argparse.Namespace) -> str:
             return summary
 
         faulted = measure(faulted_pair)
+        without_sm = measure(
+            lambda: xmppext_pair(args.xmppext, server, args.count, args.window, extra=("--no-stream-management",))
+        )
     finally:
         server.stop()
     startup = startup_times(args.xmppext, args.runs)
@@ -253,6 +262,9 @@ def report(args: argparse.Namespace) -> str:
         f"{faulted['resent']} re-sent, {faulted['duplicates']} duplicates; exit {faulted['exit']}) "
         f"| {pipelined['per_second']:,.0f} ({pipelined['lost']} lost) "
         f"| {faulted['per_second'] / pipelined['per_second']:.2f}x |",
+        f"| (f) (a) with `--no-stream-management` on both sides (baseline: (a), stream management on) "
+        f"| {without_sm['per_second']:,.0f} ({without_sm['lost']} lost, {without_sm['failed']} failed) "
+        f"| {pipelined['per_second']:,.0f} | {without_sm['per_second'] / pipelined['per_second']:.2f}x |",
         "",
         "xmppext pair: `xmppext respond -q` and `xmppext send --repeat N --window W --json -q` as two processes; "
         "plain pair: both clients in one process (benchmarks/plain_pair.py). Payload "
@@ -261,7 +273,8 @@ def report(args: argparse.Namespace) -> str:
         " Measured (c) first, then (a), (b) and the N/10 run of (d) (the N run of (d) is (a)'s), each once the"
         " server process is idle again; (c) interleaves the two tools run by run. (e) runs last: the sender"
         " connects through `xmpp_ext.faultproxy` (stream management on, the default), which cuts its TCP"
-        " connection every few seconds; the sender reconnects, resumes and goes on.",
+        " connection every few seconds; the sender reconnects, resumes and goes on. (f) shows what stream"
+        " management (acks both ways, the server keeping every stanza until acknowledged) costs (a).",
         "",
         *targets(
             rate_ratio,

@@ -46,6 +46,7 @@ def test_benchmark_report_is_complete(tmp_path):
         "(c') of which",
         "(d) peak memory",
         "(e) (a) with",
+        "(f) (a) with `--no-stream-management`",
     )
     for row in rows:
         assert row in report
