@@ -387,11 +387,13 @@ class Sender:
         if self._finished or self._stopped.done():
             return
         if self._outage_started is None:
-            # A <failed/> in the middle of a stream (a broken server): slixmpp turns acks off and keeps the
-            # stream, so nothing would be re-sent after the next cut. Treat it as a cut now, bounded like one.
+            # Not an answer to <resume/>: the server refused <enable/> on a new session, or (a broken server)
+            # sent <failed/> mid-stream, where slixmpp turns acks off but keeps the stream: nothing would be
+            # re-sent after the next cut. If the stream can still be resumed, treat it as a cut now (bounded
+            # by the refusals); if not, the run goes on without stream management.
             self._refusals += 1
-            self.tally.resumption_refused = "failed outside negotiation"
-            if self.client.transport is not None:
+            self.tally.resumption_refused = "failed outside resumption"
+            if self._can_resume() and self.client.transport is not None:
                 self.client.abort()
             return
         h, unacked, cause = self._refused or (None, [], "failed")

@@ -125,3 +125,19 @@ def test_a_received_tag_is_described_bounded():
     described = describe_tag(tag)
     assert len(described) == MAX_SHOWN_RECEIVED and described.endswith("…")
     assert describe_tag(None) == "no example_tag"
+
+
+class TestResponderResumed(SlixTest):
+    def setUp(self):
+        self.stream_start(jid="responder@localhost/xmppext", plugins=[*RESPONDER_PLUGINS, "xep_0198"])
+        self.lines = []
+        self.responder = Responder(self.xmpp, RespondOptions(), self.lines.append)
+
+    def tearDown(self):
+        self.stream_close()
+
+    def test_a_resumed_stream_says_resumed_and_resets_the_back_off(self):
+        self.responder._failed_sessions = 3  # three cuts in a row: the next delay would be 4 s
+        self.xmpp.event("session_resumed")
+        assert self.responder._failed_sessions == 0
+        assert self.lines == ["RESUMED responder@localhost/xmppext, 0 re-sent"]
