@@ -25,7 +25,9 @@ from xmpp_ext.cli.outcome import CommandFailed, Stopped, exit_code_for_run, run_
 from xmpp_ext.exitcodes import ExitCode, help_epilog
 
 EPILOG = help_epilog(
-    interrupted="interrupted by Ctrl-C or SIGTERM: the summary is printed, requests in flight counted as lost"
+    connect="could not connect, TLS not trusted, authentication failed, or the connection was lost and no "
+    "session came back within --timeout (with stream management a cut is resumed and the run goes on)",
+    interrupted="interrupted by Ctrl-C or SIGTERM: the summary is printed, requests in flight counted as lost",
 )
 
 
