@@ -17,13 +17,13 @@ def summary_of(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])["summary"]
 
 
-def restart_mid_burst(xmpp_server, make_account, peer, count: int, *extra: str):
-    """Run a burst at ``peer`` and restart the server once replies flow: exit status, stdout, stderr."""
-    process = start_xmppext(
-        xmpp_server,
-        make_account(),
-        *("send", "-t", peer.full_jid, "--repeat", str(count), "--window", "8", "--timeout", "10", "--json", *extra),
-    )
+def restart_mid_burst(xmpp_server, make_account, peer, count: int, *extra: str, timeout: int = 10):
+    """Run a burst at ``peer`` and restart the server once replies flow: exit status, stdout, stderr.
+
+    ``timeout`` is also how long the sender may take to get a session back (ejabberd starts slowly).
+    """
+    args = ("--repeat", str(count), "--window", "8", "--timeout", str(timeout), "--json", *extra)
+    process = start_xmppext(xmpp_server, make_account(), "send", "-t", peer.full_jid, *args)
     # Read the sender's output as it comes; restart the server once replies flow.
     lines: list[str] = []
     first = threading.Event()
@@ -38,14 +38,14 @@ def restart_mid_burst(xmpp_server, make_account, peer, count: int, *extra: str):
     reader.start()
     assert first.wait(30) and lines, process.stderr.read()
     xmpp_server.restart()
-    process.wait(90)
+    process.wait(120)
     reader.join(10)
     return process.returncode, "".join(lines), process.stderr.read()
 
 
 def test_server_restarted_mid_burst_resumption_refused_unsent_requests_sent_anew(xmpp_server, make_account, responder):
     peer = responder()
-    status, stdout, stderr = restart_mid_burst(xmpp_server, make_account, peer, 30000)
+    status, stdout, stderr = restart_mid_burst(xmpp_server, make_account, peer, 30000, timeout=30)
     summary = summary_of(stdout)
     assert status in (0, 1), stderr
     assert (status == 0) == (summary["lost"] == summary["failed"] == 0), stderr

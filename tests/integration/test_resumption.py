@@ -62,10 +62,12 @@ def test_a_burst_cut_every_2s_resumes_and_ends_all_ok(xmpp_server, make_account,
     assert summary["sent"] == summary["ok"] == FAULTED_BURST
     assert summary["lost"] == summary["failed"] == summary["unsent"] == 0
     assert cuts >= 1, f"no cut in {elapsed:.1f}s: the burst was too short to test anything"
-    assert summary["reconnections"] == summary["resumed"] == cuts
+    # A cut while logging out, after the last reply, is the proxy's only: the run was over.
+    assert cuts - 1 <= summary["reconnections"] <= cuts and summary["reconnections"] >= 1
+    assert summary["resumed"] == summary["reconnections"]
     assert summary["resumption_refused"] is None
     resumed = [line for line in json_lines(result.stdout) if line.get("event") == "resumed"]
-    assert len(resumed) == cuts and all(event["resent"] >= 0 for event in resumed)
+    assert len(resumed) == summary["resumed"] and all(event["resent"] >= 0 for event in resumed)
 
 
 def test_without_stream_management_a_cut_ends_the_run_as_before(xmpp_server, make_account, responder):
@@ -94,16 +96,18 @@ def test_the_responders_connection_cut_every_2s_is_resumed_and_nothing_lost(xmpp
             ready = answering.stdout.readline()
             assert ready.startswith("READY "), ready
             result = send(client_env(xmpp_server, make_account()), *burst_args(ready.split()[1].strip(), FAULTED_BURST))
-            cuts = proxy.counters.cuts
+            cuts_during_the_burst = proxy.counters.cuts
         finally:
             answering.terminate()
             rest, _ = answering.communicate(timeout=20)
+            cuts = proxy.counters.cuts
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     summary = summary_of(result.stdout)
     assert summary["sent"] == summary["ok"] == FAULTED_BURST and summary["lost"] == 0
-    assert cuts >= 1
+    assert cuts_during_the_burst >= 1
+    # Every cut is resumed, but the responder may be stopped before it comes back from the last one.
     resumed = [line for line in rest.splitlines() if line.startswith("RESUMED ")]
-    assert len(resumed) == cuts, rest
+    assert resumed and cuts_during_the_burst - 1 <= len(resumed) <= cuts, rest
     assert not [line for line in rest.splitlines() if line.startswith("READY")]  # resumed, never a new session
 
 
