@@ -25,6 +25,7 @@ from typing import TypeVar
 import slixmpp
 
 from benchmarks.plain_pair import run_plain_pair
+from xmpp_ext.faultproxy import FaultPlan, ProxyThread
 from xmpp_ext.localserver import Account, LocalServer, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +43,25 @@ def read_peak_rss_kib(pid: int) -> int:
     raise RuntimeError("no VmHWM")
 
 
-def xmppext_pair(xmppext: str, server: LocalServer, count: int, window: int) -> dict[str, object]:
-    """A responder and a sender burst as two processes; the sender's summary plus both peak memories."""
+def xmppext_pair(
+    xmppext: str,
+    server: LocalServer,
+    count: int,
+    window: int,
+    sender_port: int | None = None,
+    extra: tuple[str, ...] = (),
+) -> dict[str, object]:
+    """A responder and a sender burst as two processes; the sender's summary plus both peak memories.
+
+    ``sender_port``: the sender connects there (a fault proxy in front of the server) instead;
+    ``extra``: options for both commands (e.g. --no-stream-management).
+    """
     sender, responder = server.add_account(), server.add_account()
+    sender_env = client_env(server, sender)
+    if sender_port is not None:
+        sender_env["XMPPEXT_PORT"] = str(sender_port)
     answering = subprocess.Popen(
-        [xmppext, "respond", "-q"], env=client_env(server, responder), stdout=subprocess.PIPE, text=True
+        [xmppext, "respond", "-q", *extra], env=client_env(server, responder), stdout=subprocess.PIPE, text=True
     )
     try:
         ready = answering.stdout.readline()
@@ -54,12 +69,10 @@ def xmppext_pair(xmppext: str, server: LocalServer, count: int, window: int) -> 
             raise RuntimeError(f"responder not ready: {ready!r}")
         full_jid = ready.split()[1]
         args = ["send", "-t", full_jid, "--kind", "iq", "--some-string", "StringFromFile"]
-        args += ["--repeat", str(count), "--window", str(window), "--timeout", "30", "--json", "-q"]
+        args += ["--repeat", str(count), "--window", str(window), "--timeout", "30", "--json", "-q", *extra]
         with tempfile.NamedTemporaryFile("r") as peak:
             measured = [sys.executable, "-m", "benchmarks.peak_rss", peak.name, xmppext, *args]
-            output = subprocess.run(
-                measured, env=client_env(server, sender), cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False
-            )
+            output = subprocess.run(measured, env=sender_env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
             sender_peak_kib = int(peak.read())
         summary = json.loads(output.stdout.strip().splitlines()[-1])["summary"]
         summary["sender_peak_mib"] = sender_peak_kib / 1024
@@ -203,6 +216,18 @@ def report(args: argparse.Namespace) -> str:
             lambda: asyncio.run(run_plain_pair(server, plain_sender, plain_responder, args.sequential, 1))
         )
         small = measure(lambda: xmppext_pair(args.xmppext, server, args.count // 10, args.window))
+
+        def faulted_pair() -> dict[str, object]:
+            plan = FaultPlan(cut_every_seconds=args.cut_every)
+            with ProxyThread((server.host, server.port), plan) as proxy:
+                summary = xmppext_pair(args.xmppext, server, args.count, args.window, sender_port=proxy.port)
+                summary["cuts"] = proxy.counters.cuts
+            return summary
+
+        faulted = measure(faulted_pair)
+        without_sm = measure(
+            lambda: xmppext_pair(args.xmppext, server, args.count, args.window, extra=("--no-stream-management",))
+        )
     finally:
         server.stop()
     startup = startup_times(args.xmppext, args.runs)
@@ -231,13 +256,25 @@ def report(args: argparse.Namespace) -> str:
         f"| {small['sender_peak_mib']:.1f} / {small['responder_peak_mib']:.1f} MiB | | |",
         f"| (d) peak memory sender / responder, N={args.count:,} "
         f"| {pipelined['sender_peak_mib']:.1f} / {pipelined['responder_peak_mib']:.1f} MiB | | |",
+        f"| (e) (a) with the sender's connection cut every {args.cut_every:g} s (fault proxy; baseline: (a)) "
+        f"| {faulted['per_second']:,.0f} ({faulted['lost']} lost, {faulted['failed']} failed, "
+        f"{faulted['unsent']} unsent; {faulted['cuts']} cuts, {faulted['resumed']} resumed, "
+        f"{faulted['resent']} re-sent, {faulted['duplicates']} duplicates; exit {faulted['exit']}) "
+        f"| {pipelined['per_second']:,.0f} ({pipelined['lost']} lost) "
+        f"| {faulted['per_second'] / pipelined['per_second']:.2f}x |",
+        f"| (f) (a) with `--no-stream-management` on both sides (baseline: (a), stream management on) "
+        f"| {without_sm['per_second']:,.0f} ({without_sm['lost']} lost, {without_sm['failed']} failed) "
+        f"| {pipelined['per_second']:,.0f} | {without_sm['per_second'] / pipelined['per_second']:.2f}x |",
         "",
         "xmppext pair: `xmppext respond -q` and `xmppext send --repeat N --window W --json -q` as two processes; "
         "plain pair: both clients in one process (benchmarks/plain_pair.py). Payload "
         '`<example_tag some_string="StringFromFile"/>` both ways. (c) ratio is xmppext / go-sendxmpp: lower is better.'
         " (c') shows how much of (c) is Python starting and importing slixmpp, before any byte is sent."
         " Measured (c) first, then (a), (b) and the N/10 run of (d) (the N run of (d) is (a)'s), each once the"
-        " server process is idle again; (c) interleaves the two tools run by run.",
+        " server process is idle again; (c) interleaves the two tools run by run. (e) runs last: the sender"
+        " connects through `xmpp_ext.faultproxy` (stream management on, the default), which cuts its TCP"
+        " connection every few seconds; the sender reconnects, resumes and goes on. (f) shows what stream"
+        " management (acks both ways, the server keeping every stanza until acknowledged) costs (a).",
         "",
         *targets(
             rate_ratio,
@@ -258,6 +295,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--sequential", type=int, default=3_000, help="iqs in the sequential runs")
     parser.add_argument("--runs", type=int, default=21, help="one-shot runs of each tool")
+    parser.add_argument("--cut-every", type=float, default=2.0, help="seconds between cuts in the faulted run (e)")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
     parser.add_argument("--one-shot-only", action="store_true", help="measure (c) and (c') only; writes no file")
     args = parser.parse_args()

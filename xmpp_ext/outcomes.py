@@ -27,14 +27,28 @@ class Exchange:
     status: Status
     detail: str
     latency: float | None = None  # seconds, from sending to the reply
+    # What the reply said, for programs (``detail`` is the same in prose); None where it does not apply.
+    condition: str | None = None  # an error reply's condition, e.g. "bad-request"
+    error_type: str | None = None  # an error reply's type: cancel, modify, auth, wait, continue
+    replier: str | None = None  # the reply's "from" (``from`` in JSON)
+    some_string: str | None = None  # a result's example_tag some_string
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        fields: dict[str, object] = {
             "name": self.name,
             "status": str(self.status),
             "detail": self.detail,
             "latency_ms": None if self.latency is None else round(self.latency * 1000, 3),
         }
+        for key, value in (
+            ("condition", self.condition),
+            ("error_type", self.error_type),
+            ("from", self.replier),
+            ("some_string", self.some_string),
+        ):
+            if value is not None:
+                fields[key] = value
+        return fields
 
 
 class LatencyHistogram:
@@ -75,6 +89,14 @@ class Tally:
     failed: int = 0
     lost: int = 0
     unsent: int = 0  # never sent: the run stopped early (connection lost)
+    no_reply: int = 0  # of the ok, sent without awaiting a reply (--no-reply)
+    # Across cut connections (stream management): how the run got its session back.
+    reconnections: int = 0  # connections lost during the run
+    resumed: int = 0  # of them, streams resumed
+    resent: int = 0  # stanzas re-sent after resuming (not counted as sent again)
+    duplicates: int = 0  # replies that arrived a second time: counted once
+    late: int = 0  # replies to requests already counted lost
+    resumption_refused: str | None = None  # the last cause the server gave for refusing to resume
     latencies: LatencyHistogram = field(default_factory=LatencyHistogram)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None  # set when the last exchange ended (logging out is not part of the run)
@@ -83,6 +105,8 @@ class Tally:
         self.sent += 1
         if exchange.status in (Status.OK, Status.SENT):
             self.ok += 1
+            if exchange.status is Status.SENT:
+                self.no_reply += 1
         elif exchange.status is Status.FAILED:
             self.failed += 1
         else:
@@ -106,6 +130,13 @@ class Tally:
             "failed": self.failed,
             "lost": self.lost,
             "unsent": self.unsent,
+            "no_reply": self.no_reply,
+            "reconnections": self.reconnections,
+            "resumed": self.resumed,
+            "resent": self.resent,
+            "duplicates": self.duplicates,
+            "late": self.late,
+            "resumption_refused": self.resumption_refused,
             "per_second": round(self.sent / elapsed, 1),
             "p50_ms": ms(self.latencies.percentile(0.50)),
             "p99_ms": ms(self.latencies.percentile(0.99)),

@@ -17,48 +17,35 @@ Every request ends exactly once, as a result, an error or a time-out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
 import slixmpp
 from slixmpp import JID
+from slixmpp.plugins.xep_0198.stream_management import MAX_SEQ
 from slixmpp.xmlstream import ET, tostring
-from slixmpp.xmlstream.xmlstream import NotConnectedError
 
 from xmpp_ext.outcomes import Exchange, Status, iq_reply_verdict
 from xmpp_ext.patches import quoteattr
 from xmpp_ext.plugin import EXAMPLE_TAG
+from xmpp_ext.streammgmt import SessionWriter
 
 IQ_TAG = "{jabber:client}iq"
-
-
-class CoalescingWriter:
-    """Joins the stanzas written during one event-loop pass into a single send.
-
-    Replies arrive in batches (one TLS record often holds dozens); answering
-    each with its own write would cost a TLS record and a system call per
-    stanza, here and in the server.
-    """
-
-    def __init__(self, client: slixmpp.ClientXMPP) -> None:
-        self._client = client
-        self._buffer: list[str] = []
-
-    def write(self, data: str) -> None:
-        if not self._buffer:
-            self._client.loop.call_soon(self.flush)
-        self._buffer.append(data)
-
-    def flush(self) -> None:
-        if self._buffer:
-            data, self._buffer = "".join(self._buffer), []
-            with contextlib.suppress(NotConnectedError):  # lost with the connection, like any queued stanza
-                self._client.send_raw(data)
+#: Ids of requests declared lost that are remembered, to tell a late reply from a duplicate.
+MAX_LOST_IDS = 10_000
 
 
 class IqPipeline:
-    """Sends ``count`` copies of one iq to ``peer`` with at most ``window`` awaiting a reply."""
+    """Sends ``count`` copies of one iq to ``peer`` with at most ``window`` awaiting a reply.
+
+    Across a cut connection (stream management): ``pause`` stops new requests
+    while requests in flight keep their time-outs; ``resumption_refused``
+    splits those in flight into lost (they reached the server, their fate is
+    unknown) and to re-send (they provably never did); ``unpause`` re-sends
+    those and fills the window again. A reply to a request that already ended
+    is swallowed and counted: ``duplicates`` (it had its reply) or ``late``
+    (it had been declared lost).
+    """
 
     def __init__(
         self,
@@ -91,7 +78,14 @@ class IqPipeline:
         # id -> (send time, time-out handle); at most `window` entries.
         self._pending: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._done: asyncio.Future[None] | None = None
-        self._writer = CoalescingWriter(client)
+        self._writer = SessionWriter(client)
+        self._paused = False
+        self._to_resend: list[str] = []  # ids that never reached the server, re-sent on unpause
+        self._lost_ids: set[str] = set()  # at most MAX_LOST_IDS
+        self._lost_ids_full = False
+        self.duplicates = 0  # replies to a request that had already had its reply
+        self.late = 0  # replies to a request already declared lost
+        self.resent = 0  # requests re-sent over a new session after a refused resumption
 
     async def run(self, count: int, window: int) -> None:
         self._done = self._client.loop.create_future()
@@ -99,8 +93,7 @@ class IqPipeline:
         self._window = window
         self._client.add_filter("in", self._claim_reply)
         try:
-            for _ in range(min(window, count)):
-                self._send_next()
+            self._fill()
             await self._done
         finally:
             self._client.del_filter("in", self._claim_reply)
@@ -109,22 +102,88 @@ class IqPipeline:
 
     def abort(self, detail: str) -> int:
         """End every request in flight as lost with ``detail`` and send no more; returns how many were never sent."""
-        unsent, self._remaining = self._remaining, 0
+        unsent, self._remaining = self._remaining + len(self._to_resend), 0
+        self._to_resend = []
         for iq_id in list(self._pending):
             self._finish(iq_id, Status.LOST, detail, with_latency=False)
         return unsent
 
+    def pause(self) -> None:
+        """Send no new request (the connection is gone); those in flight keep their time-outs."""
+        self._paused = True
+
+    def unpause(self) -> int:
+        """A session is back: re-send what never reached the server, then fill the window again.
+
+        Returns how many requests were re-sent."""
+        self._paused = False
+        resend, self._to_resend = self._to_resend, []
+        for iq_id in resend:
+            self._start(iq_id)
+        self.resent += len(resend)
+        self._fill()
+        self._check_done()
+        return len(resend)
+
+    def resumption_refused(self, h: int | None, unacked: list[tuple[int, object]], detail: str) -> int:
+        """The server refused to resume: decide the fate of every request in flight; returns how many were lost.
+
+        ``unacked`` is stream management's queue of unacknowledged ``(seq, stanza)`` as it was when the
+        ``<failed/>`` arrived, ``h`` the count of our stanzas the server says it handled (Prosody gives it,
+        ejabberd does not). A request written with ``seq`` beyond ``h``, or still held by our writer, never
+        reached the server: it is sent again over the new session (same id, a fresh time-out). Any other
+        request in flight reached it and its reply went with the old session: lost.
+        """
+        held = set(self._ids_in(self._writer.pending()))
+        beyond_h: set[str] = set()
+        if h is not None:
+            beyond_h.update(self._ids_in(stanza for seq, stanza in unacked if 0 < (seq - h) % MAX_SEQ < MAX_SEQ // 2))
+        lost = 0
+        for iq_id in list(self._pending):
+            if iq_id in held:
+                continue  # never written: the writer sends it over the new session
+            if iq_id in beyond_h:
+                _sent, timer = self._pending.pop(iq_id)
+                timer.cancel()
+                self._to_resend.append(iq_id)
+            else:
+                lost += 1
+                self._finish(iq_id, Status.LOST, detail, with_latency=False)
+        return lost
+
+    def _ids_in(self, stanzas) -> list[str]:
+        ids = []
+        for stanza in stanzas:
+            if isinstance(stanza, str) and stanza.startswith(self._prefix):
+                ids.append(stanza[len(self._prefix) : stanza.index("'", len(self._prefix))])
+        return ids
+
+    def _fill(self) -> None:
+        while not self._paused and self._remaining and len(self._pending) < self._window:
+            self._send_next()
+
+    def _check_done(self) -> None:
+        if (
+            not self._remaining
+            and not self._pending
+            and not self._to_resend
+            and self._done is not None
+            and not self._done.done()
+        ):
+            self._done.set_result(None)
+
     def _send_next(self) -> None:
-        if self._remaining == 0:
-            if not self._pending and self._done is not None and not self._done.done():
-                self._done.set_result(None)
+        if self._remaining == 0 or self._paused:
+            self._check_done()
             return
         self._remaining -= 1
         self._next_number += 1
-        iq_id = f"{self._id_prefix}{self._next_number}"
+        self._start(f"{self._id_prefix}{self._next_number}")
+
+    def _start(self, iq_id: str) -> None:
         timer = self._client.loop.call_later(self._timeout, self._expire, iq_id)
         self._pending[iq_id] = (time.monotonic(), timer)
-        # A request written while disconnected is lost with the connection and ends as a time-out.
+        # Held by the writer while there is no session; kept by stream management until acknowledged.
         self._writer.write(f"{self._prefix}{iq_id}{self._suffix}")
 
     def _claim_reply(self, stanza: slixmpp.stanza.RootStanza) -> slixmpp.stanza.RootStanza | None:
@@ -133,21 +192,50 @@ class IqPipeline:
             return stanza
         iq_id = xml.get("id")
         if iq_id not in self._pending or xml.get("from", self._peer) != self._peer:
-            return stanza
+            return self._claim_ended(stanza, xml, iq_id)
         itype = xml.get("type")
         if itype == "result":
-            status, detail = iq_reply_verdict(itype, xml.find(EXAMPLE_TAG) is not None, self._expect_error)
+            tag = xml.find(EXAMPLE_TAG)
+            status, detail = iq_reply_verdict(itype, tag is not None, self._expect_error)
+            self._expired_in_a_row = 0
+            self._finish(iq_id, status, detail, some_string=None if tag is None else tag.get("some_string"))
         elif itype == "error":
             # The stanza is already built: slixmpp's error interface reads it.
             error = stanza["error"]
+            replier = xml.get("from")
             status, detail = iq_reply_verdict(
-                itype, False, self._expect_error, error["condition"], error["text"], xml.get("from")
+                itype, False, self._expect_error, error["condition"], error["text"], replier
+            )
+            self._expired_in_a_row = 0
+            self._finish(
+                iq_id,
+                status,
+                detail,
+                condition=error["condition"] or None,
+                error_type=error["type"] or None,
+                replier=replier,
             )
         else:
             return stanza  # a get/set reusing our id is not a reply
-        self._expired_in_a_row = 0
-        self._finish(iq_id, status, detail)
         return None  # claimed: no handler scan for it
+
+    def _claim_ended(self, stanza, xml, iq_id: str | None):
+        """A reply to one of our requests that has already ended: counted (duplicate or late), never reported."""
+        if (
+            not iq_id
+            or not iq_id.startswith(self._id_prefix)
+            or xml.get("type") not in ("result", "error")
+            or xml.get("from", self._peer) != self._peer
+        ):
+            return stanza
+        number = iq_id[len(self._id_prefix) :]
+        if not number.isdigit() or not 1 <= int(number) <= self._next_number:
+            return stanza
+        if iq_id in self._lost_ids or self._lost_ids_full:
+            self.late += 1
+        else:
+            self.duplicates += 1
+        return None
 
     def _expire(self, iq_id: str) -> None:
         if iq_id in self._pending:
@@ -160,12 +248,21 @@ class IqPipeline:
     def window(self) -> int:
         return self._window
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
     def heard_from_server(self) -> None:
         """The connection is alive (e.g. a ping was answered): count silent time-outs afresh."""
         self._expired_in_a_row = 0
 
-    def _finish(self, iq_id: str, status: Status, detail: str, with_latency: bool = True) -> None:
+    def _finish(self, iq_id: str, status: Status, detail: str, with_latency: bool = True, **reply: str | None) -> None:
         sent, timer = self._pending.pop(iq_id)
         timer.cancel()
-        self._report(Exchange(self._name, status, detail, time.monotonic() - sent if with_latency else None))
+        if status is Status.LOST:
+            if len(self._lost_ids) < MAX_LOST_IDS:
+                self._lost_ids.add(iq_id)
+            else:
+                self._lost_ids_full = True
+        self._report(Exchange(self._name, status, detail, time.monotonic() - sent if with_latency else None, **reply))
         self._send_next()

@@ -29,15 +29,41 @@ class Reporter:
             latency = "" if exchange.latency is None else f"  {exchange.latency * 1000:.1f} ms"
             self._echo(f"{exchange.name:<24} {exchange.status:<6} {printable(exchange.detail)}{latency}")
 
+    def event(self, event: dict[str, object]) -> None:
+        """A reconnection during the run (never hidden by quiet: it explains the numbers)."""
+        if self._json:
+            self._echo(self._dumps(event))
+            return
+        kind = event.get("event")
+        if kind == "resumed":
+            self._echo(f"resumed after {event['after_s']:.1f} s, {event['resent']} re-sent")
+        elif kind == "resumption_refused":
+            self._echo(f"resumption refused ({event['cause']}): {event['lost']} in flight counted as lost")
+        elif kind == "new_session":
+            self._echo(f"new session after {event['after_s']:.1f} s, {event['resent']} re-sent")
+
     def summary(self, summary: dict[str, object]) -> None:
         if self._json:
             self._echo(self._dumps({"summary": summary}))
             return
+        if summary["sent"] and summary.get("no_reply") == summary["sent"]:
+            messages = "1 message" if summary["sent"] == 1 else f"{summary['sent']} messages"
+            self._echo(f"sent {messages}, no reply awaited")
+            return
         latency = ""
         if summary["p50_ms"] is not None:
             latency = f", p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms"
-        unsent = f", {summary['unsent']} not sent" if summary.get("unsent") else ""
+        unsent = f", {summary['unsent']} unsent" if summary.get("unsent") else ""
+        for key in ("duplicates", "late"):
+            if summary.get(key):
+                unsent += f", {summary[key]} {key}"
         self._echo(
             f"sent {summary['sent']}: {summary['ok']} ok, {summary['failed']} failed, {summary['lost']} lost{unsent}"
             f" ({summary['per_second']}/s{latency})"
         )
+        if summary.get("reconnections"):
+            refused = summary.get("resumption_refused")
+            self._echo(
+                f"{summary['reconnections']} reconnection(s): {summary['resumed']} resumed, "
+                f"{summary['resent']} re-sent" + (f"; resumption refused ({refused})" if refused else "")
+            )

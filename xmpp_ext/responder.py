@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -30,10 +31,11 @@ from pathlib import Path
 import slixmpp
 from slixmpp.xmlstream import tostring
 
+from xmpp_ext import streammgmt
 from xmpp_ext.client import ConnectError, ConnectionSettings, build_client, connect, disconnect
 from xmpp_ext.display import printable
 from xmpp_ext.patches import quoteattr
-from xmpp_ext.pipeline import IQ_TAG, CoalescingWriter
+from xmpp_ext.pipeline import IQ_TAG
 from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
 from xmpp_ext.plugin.wire import wire_size
 from xmpp_ext.stopsignals import on_stop_signals
@@ -45,6 +47,56 @@ RESPONDER_PLUGINS = ("xep_0030", "xep_0461", "example_tag")
 DEFAULT_RESOURCE = "xmppext"
 REPLY_NAMESPACE = "urn:xmpp:reply:0"
 MAX_RECONNECT_DELAY = 30.0
+#: Exchange lines ``respond`` prints per second without -v; the others are summed up in one line a second.
+LINES_PER_SECOND = 20
+#: Characters of a received tag -v shows (attributes and text), escaped for the terminal.
+MAX_SHOWN_RECEIVED = 200
+
+
+class LineBudget:
+    """At most ``per_second`` lines in any second; the others counted by kind and summed up once a second.
+
+    A burst of 20,000 requests would otherwise print 20,000 lines, costing the
+    responder (and the terminal) more than answering them.
+    """
+
+    def __init__(
+        self, echo: Callable[[str], None], loop: asyncio.AbstractEventLoop, per_second: int = LINES_PER_SECOND
+    ) -> None:
+        self._echo = echo
+        self._loop = loop
+        self._per_second = per_second
+        self._window_start = -math.inf
+        self._shown = 0
+        self._held: dict[str, int] = {}  # kind of line -> count; the kinds are few fixed phrases
+        self._flushing: asyncio.TimerHandle | None = None
+
+    def allow(self) -> bool:
+        """Whether one more line may be printed now (if not, ``hold`` it)."""
+        now = time.monotonic()
+        if now - self._window_start >= 1.0:
+            self._window_start = now
+            self._shown = 0
+        if self._shown < self._per_second:
+            self._shown += 1
+            return True
+        return False
+
+    def hold(self, kind: str) -> None:
+        self._held[kind] = self._held.get(kind, 0) + 1
+        if self._flushing is None:
+            delay = max(0.0, self._window_start + 1.0 - time.monotonic())
+            self._flushing = self._loop.call_later(delay, self.flush)
+
+    def flush(self) -> None:
+        """Print the summing-up line now, if any line was held."""
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        if self._held:
+            held, self._held = self._held, {}
+            parts = ", ".join(f"{count:,} {kind}" for kind, count in held.items())
+            self._echo(f"... {sum(held.values()):,} more in the last second: {parts}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +107,7 @@ class RespondOptions:
     duration: float | None = None  # stop after this many seconds
     ready_fifo: Path | None = None  # also write the READY line here (run-pair reads it)
     delay: float = 0.0  # answer iqs only after this many seconds (a slow peer, for tests)
+    stream_management: bool = True  # XEP-0198 acks and resumption, when the server offers them
 
 
 class Answer(Enum):
@@ -67,10 +120,19 @@ class Responder:
     """Answers on a connected (or reconnecting) client; ``run`` owns its lifetime."""
 
     def __init__(
-        self, client: slixmpp.ClientXMPP, options: RespondOptions, echo: Callable[[str], None], verbose: bool = True
+        self,
+        client: slixmpp.ClientXMPP,
+        options: RespondOptions,
+        echo: Callable[[str], None],
+        verbose: bool = True,
+        every_line: bool = False,
     ) -> None:
+        """``verbose``: lines about exchanges, at most ``LINES_PER_SECOND`` a second, the rest summed up;
+        ``every_line`` (-v): every one of them, and what each request carried."""
         self.client = client
         self.verbose = verbose
+        self.every_line = every_line
+        self._lines = LineBudget(echo, client.loop)
         self.options = options
         self.echo = echo
         self.answered = 0
@@ -86,6 +148,7 @@ class Responder:
         self._waiting = 0  # requests held back by --delay
         self.most_waiting = 0
         client.add_event_handler("session_start", self._on_session_start)
+        client.add_event_handler("session_resumed", self._on_session_resumed)
         client.add_event_handler("disconnected", self._on_disconnected)
         client.add_event_handler("stream_error", self._on_stream_error)
         watch_stanza_limit(client, self._on_stanza_limit)
@@ -95,7 +158,7 @@ class Responder:
         reply_tag.fill_interfaces(True, options.reply_string)
         self._reply_tag = tostring(reply_tag.xml)
         self._result_description = f"answered result (some_string={options.reply_string!r})"
-        self._writer = CoalescingWriter(client)
+        self._writer = streammgmt.SessionWriter(client)
         client.add_filter("in", self._answer_request)
         client.add_event_handler("example_tag_message", self._on_message)
 
@@ -147,6 +210,15 @@ class Responder:
         if self.options.ready_fifo is not None:
             _write_line(self.options.ready_fifo, ready)
         self.echo(ready)
+
+    def _on_session_resumed(self, _event: object) -> None:
+        # The server kept our session: same full JID, presence and queued requests (answered now, once).
+        self._failed_sessions = 0
+        after = "" if self._outage_started is None else f" after {time.monotonic() - self._outage_started:.1f} s"
+        self._outage_started = None
+        # Right after <resumed/>, slixmpp has just re-sent exactly what its queue still holds.
+        resent = streammgmt.state(self.client).unacked
+        self.echo(f"RESUMED {self.client.boundjid.full}{after}, {resent} re-sent")
 
     def _on_stanza_limit(self, max_bytes: int) -> None:
         self.reply_budget = max_bytes
@@ -223,6 +295,8 @@ class Responder:
             return stanza
         requester = xml.get("from")
         shown = printable(requester or self.client.boundjid.bare)
+        if self.every_line:
+            self.echo(f"received iq {itype} from {shown}: {describe_tag(xml.find(EXAMPLE_TAG))}")
         answer, problem = self.decide(stanza)
         if answer is Answer.RESULT:
             to = f" to={quoteattr(requester)}" if requester else ""
@@ -299,9 +373,29 @@ class Responder:
     def _answered(self, kind: str, itype: str, requester: str, how: str) -> None:
         self.answered += 1
         if self.verbose:  # the line is only built when it is shown
-            self.echo(f"{kind} {itype + ' ' if itype else ''}from {requester}: {how}")
+            if self.every_line or self._lines.allow():
+                self.echo(f"{kind} {itype + ' ' if itype else ''}from {requester}: {how}")
+            else:  # "answered result", "refused with bad-request", ...: the fixed start of `how`
+                self._lines.hold(f"{kind} {itype + ' ' if itype else ''}{how.partition(' (')[0]}")
         if self.options.count is not None and self.answered >= self.options.count:
             self.stop()
+
+    def flush_lines(self) -> None:
+        """Print the summing-up of lines held back (before the last words)."""
+        self._lines.flush()
+
+
+def describe_tag(tag) -> str:
+    """A received example_tag's attributes and text, for a line: bounded and safe for a terminal."""
+    if tag is None:
+        return "no example_tag"
+    attributes = " ".join(f"{name}={value!r}" for name, value in sorted(tag.attrib.items()))
+    text = f" text={tag.text!r}" if tag.text and tag.text.strip() else ""
+    inner = f" +{len(tag)} inner" if len(tag) else ""
+    described = f"example_tag {attributes}{text}{inner}".replace("example_tag  ", "example_tag ")
+    if len(described) > MAX_SHOWN_RECEIVED:
+        described = described[: MAX_SHOWN_RECEIVED - 1] + "…"
+    return printable(described)
 
 
 def _write_line(fifo: Path, line: str) -> None:
@@ -317,17 +411,26 @@ def _write_line(fifo: Path, line: str) -> None:
 
 
 async def respond(
-    settings: ConnectionSettings, options: RespondOptions, echo: Callable[[str], None], verbose: bool = True
+    settings: ConnectionSettings,
+    options: RespondOptions,
+    echo: Callable[[str], None],
+    verbose: bool = True,
+    every_line: bool = False,
 ) -> int:
     """Run a responder until stopped; returns how many stanzas it answered.
 
-    ``verbose``: print one line per exchange (READY and reconnects are always printed).
+    ``verbose``: lines about exchanges, at most ``LINES_PER_SECOND`` a second and a summing-up line for
+    the rest; ``every_line``: all of them, with what each request carried (READY, RESUMED and
+    reconnections are always printed).
 
     :raises ConnectError: no first session, or another client took over our full JID (stream error conflict).
     """
     client = build_client(settings, RESPONDER_PLUGINS)
-    responder = Responder(client, options, echo, verbose)
+    if options.stream_management:
+        streammgmt.enable(client)
+    responder = Responder(client, options, echo, verbose, every_line)
     await responder.run(settings)
+    responder.flush_lines()
     if verbose:
         held = f" (at most {responder.most_waiting} waiting at once)" if options.delay else ""
         echo(f"stopped after answering {responder.answered}{held}")

@@ -150,8 +150,9 @@ def _put_counter_first(client: slixmpp.ClientXMPP, plugin) -> None:
 class SessionWriter:
     """Joins the stanzas written during one event-loop pass into one write, counted for stream management.
 
-    A drop-in for the fast paths' ``CoalescingWriter`` (same ``write``/``flush``)
-    that also keeps stream management right:
+    The fast paths' writer (the pipeline's requests, the responder's answers):
+    stanzas written during one event-loop pass go out in one write (one TLS record
+    and one system call for dozens of stanzas), and stream management stays right:
 
     * each stanza is counted (``track_raw``) when it goes to the connection,
       not when it is handed over, so counting order is wire order;
@@ -188,6 +189,10 @@ class SessionWriter:
     @property
     def held(self) -> int:
         return len(self._buffer)
+
+    def pending(self) -> list[str]:
+        """The stanzas waiting to be written, oldest first (a copy)."""
+        return list(self._buffer)
 
     def flush(self) -> None:
         self._scheduled = False

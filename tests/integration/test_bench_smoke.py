@@ -39,7 +39,16 @@ def test_benchmark_report_is_complete(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     report = output.read_text()
-    for row in ("(a) pipelined", "(b) sequential", "(c) one tagged message", "(c') of which", "(d) peak memory"):
+    rows = (
+        "(a) pipelined",
+        "(b) sequential",
+        "(c) one tagged message",
+        "(c') of which",
+        "(d) peak memory",
+        "(e) (a) with",
+        "(f) (a) with `--no-stream-management`",
+    )
+    for row in rows:
         assert row in report
     assert "(0 lost, 0 failed)" in report
     assert "- CPU: " in report and "Targets (issue 7):" in report

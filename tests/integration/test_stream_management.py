@@ -14,8 +14,7 @@ import pytest
 from slixmpp.xmlstream import tostring
 
 from tests.integration.helpers import run, settings_for
-from xmpp_ext import pipeline, streammgmt
-from xmpp_ext import responder as responder_module
+from xmpp_ext import streammgmt
 from xmpp_ext.client import DEFAULT_PLUGINS, build_client, connect, disconnect, session
 from xmpp_ext.faultproxy import FaultProxy
 from xmpp_ext.pipeline import IqPipeline
@@ -193,14 +192,6 @@ def test_raw_stanzas_tracked_are_the_stanzas_the_server_acknowledges(xmpp_server
     run(scenario)
 
 
-@pytest.fixture
-def writer_tracked_by_sm(monkeypatch):
-    """The fast paths write through streammgmt.SessionWriter instead of CoalescingWriter: the change
-    notes/faults-design.md proposes for pipeline.py and responder.py. Drop this fixture once it is made."""
-    monkeypatch.setattr(pipeline, "CoalescingWriter", streammgmt.SessionWriter)
-    monkeypatch.setattr(responder_module, "CoalescingWriter", streammgmt.SessionWriter)
-
-
 async def all_acknowledged(client) -> streammgmt.StreamState:
     """Ask the server for its h until every stanza we sent is acknowledged (bounded by the caller)."""
     acked = client.loop.create_future()
@@ -219,9 +210,7 @@ async def all_acknowledged(client) -> streammgmt.StreamState:
     return streammgmt.state(client)
 
 
-def test_with_raw_writes_tracked_the_server_acks_exactly_what_both_fast_paths_sent(
-    xmpp_server, make_account, writer_tracked_by_sm, caplog
-):
+def test_with_raw_writes_tracked_the_server_acks_exactly_what_both_fast_paths_sent(xmpp_server, make_account, caplog):
     burst = 300
 
     async def scenario():
@@ -298,7 +287,7 @@ def test_resumption_refused_after_a_restart_starts_a_new_session_and_drops_the_u
     assert len(failures) == 1 and "item-not-found" in failures[0]
 
 
-def test_a_burst_cut_on_both_sides_ends_all_ok_with_nothing_twice(xmpp_server, make_account, writer_tracked_by_sm):
+def test_a_burst_cut_on_both_sides_ends_all_ok_with_nothing_twice(xmpp_server, make_account):
     """The whole chain the sender's design relies on: cuts mid-burst, resumptions, every reply once."""
     burst = 2400
 

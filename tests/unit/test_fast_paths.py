@@ -92,6 +92,21 @@ class TestPipeline(SlixTest):
         assert task.done()
         assert [(e.status, e.detail) for e in self.exchanges] == [(Status.FAILED, "result carries no example_tag")]
 
+    def test_json_exchanges_carry_the_replys_fields_beside_the_prose(self):
+        task = self.start(count=2, window=2)
+        first, second = self.sent_ids()
+        self.recv(f'<iq type="result" from="{PEER}" id="{first}">{TAG}</iq>')
+        self.recv(
+            f'<iq type="error" from="{PEER}" id="{second}"><error type="modify">'
+            '<bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'
+        )
+        self.wait_()
+        assert task.done()
+        result, error = (exchange.as_dict() for exchange in self.exchanges)
+        assert result["some_string"] == "x" and "condition" not in result
+        assert (error["condition"], error["error_type"], error["from"]) == ("bad-request", "modify", PEER)
+        assert error["detail"] == f"error bad-request from {PEER}"
+
     def test_expected_error_counts_as_ok(self):
         task = self.start(count=1, window=1, expect_error="bad-request")
         (iq_id,) = self.sent_ids()

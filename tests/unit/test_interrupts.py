@@ -47,7 +47,7 @@ def silent_login(command: list[str], signum: int = signal.SIGINT) -> subprocess.
     [
         (
             ["send", "-t", "peer@localhost/r"],
-            "sent 0: 0 ok, 0 failed, 0 lost, 7 not sent",
+            "sent 0: 0 ok, 0 failed, 0 lost, 7 unsent",
             "interrupted (SIGINT): before the first request, 7 request(s) not sent",
         ),
         (["disco", "info", "localhost"], "", "interrupted (SIGINT)"),

@@ -75,3 +75,69 @@ class TestResponderMessages(SlixTest):
         )
         self.send(None)
         assert self.lines == []
+
+
+REQUEST = (
+    '<iq type="get" from="peer@localhost/a" id="q{n}">'
+    '<example_tag xmlns="https://example.net/our_extension" some_string="s{n}">t\u202e</example_tag></iq>'
+)
+
+
+class TestResponderLines(SlixTest):
+    def setUp(self):
+        self.stream_start(jid="responder@localhost/xmppext", plugins=list(RESPONDER_PLUGINS))
+        self.lines = []
+
+    def tearDown(self):
+        self.stream_close()
+
+    def test_a_burst_prints_at_most_20_lines_a_second_then_counts(self):
+        responder = Responder(self.xmpp, RespondOptions(), self.lines.append)
+        for number in range(30):
+            self.recv(REQUEST.format(n=number))
+        self.wait_()
+        assert len(self.lines) == 20
+        assert all(
+            line == "iq get from peer@localhost/a: answered result (some_string='Reply_string')" for line in self.lines
+        )
+        responder.flush_lines()  # a second later, or when it stops
+        assert self.lines[20:] == ["... 10 more in the last second: 10 iq get answered result"]
+        assert responder.answered == 30
+
+    def test_verbose_prints_every_exchange_and_what_it_carried(self):
+        Responder(self.xmpp, RespondOptions(), self.lines.append, every_line=True)
+        for number in range(30):
+            self.recv(REQUEST.format(n=number))
+        self.wait_()
+        assert len(self.lines) == 60
+        assert self.lines[0] == "received iq get from peer@localhost/a: example_tag some_string='s0' text='t\\u202e'"
+        assert self.lines[1].endswith("answered result (some_string='Reply_string')")
+
+
+def test_a_received_tag_is_described_bounded():
+    from slixmpp.xmlstream import ET
+
+    from xmpp_ext.responder import MAX_SHOWN_RECEIVED, describe_tag
+
+    tag = ET.fromstring(
+        f'<example_tag xmlns="https://example.net/our_extension" some_string="{"x" * 5000}"><a/></example_tag>'
+    )
+    described = describe_tag(tag)
+    assert len(described) == MAX_SHOWN_RECEIVED and described.endswith("…")
+    assert describe_tag(None) == "no example_tag"
+
+
+class TestResponderResumed(SlixTest):
+    def setUp(self):
+        self.stream_start(jid="responder@localhost/xmppext", plugins=[*RESPONDER_PLUGINS, "xep_0198"])
+        self.lines = []
+        self.responder = Responder(self.xmpp, RespondOptions(), self.lines.append)
+
+    def tearDown(self):
+        self.stream_close()
+
+    def test_a_resumed_stream_says_resumed_and_resets_the_back_off(self):
+        self.responder._failed_sessions = 3  # three cuts in a row: the next delay would be 4 s
+        self.xmpp.event("session_resumed")
+        assert self.responder._failed_sessions == 0
+        assert self.lines == ["RESUMED responder@localhost/xmppext, 0 re-sent"]

@@ -82,6 +82,18 @@ def _fifo(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> P
     default=0.0,
     help="Answer iqs only after this many seconds: a slow peer, to test senders.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="A line for every exchange (by default at most 20 a second, then counts) and what each request carried.",
+)
+@click.option(
+    "--no-stream-management",
+    "no_stream_management",
+    is_flag=True,
+    help="Do not use XEP-0198 (acks, resuming after a cut) even if the server offers it.",
+)
 @click.option("--ready-fifo", type=click.Path(path_type=Path), callback=_fifo, hidden=True)
 def command(
     login: Login,
@@ -91,6 +103,8 @@ def command(
     count: int | None,
     duration: float | None,
     delay: float,
+    verbose: bool,
+    no_stream_management: bool,
     ready_fifo: Path | None,
 ) -> None:
     """Answer example_tag iqs and messages until stopped (Ctrl-C, SIGTERM, --count, --for).
@@ -99,7 +113,10 @@ def command(
     "READY <full JID>". Iq get/set carrying the tag get a result carrying the
     tag; invalid ones a bad-request error. A message carrying the tag gets a
     message back naming it (XEP-0461 reply); replies are never answered.
-    Reconnects with back-off when the connection drops, printing READY again.
+    Reconnects with back-off when the connection drops: with stream management
+    (XEP-0198, used when the server offers it) the session is resumed
+    ("RESUMED <full JID> ...") and requests queued meanwhile are answered once;
+    otherwise it logs in anew, printing READY again.
 
     \b
     Examples:
@@ -118,7 +135,10 @@ def command(
         duration=duration,
         ready_fifo=ready_fifo,
         delay=delay,
+        stream_management=not no_stream_management,
     )
     settings = login.settings(jid)
     configure_logging(verbosity, settings)
-    run_job(respond(settings, options, click.echo, verbose=verbosity >= 0))
+    if verbose and verbosity < 0:
+        raise click.UsageError("-v/--verbose and -q/--quiet contradict each other: choose one")
+    run_job(respond(settings, options, click.echo, verbose=verbosity >= 0, every_line=verbose))

@@ -25,7 +25,9 @@ from xmpp_ext.cli.outcome import CommandFailed, Stopped, exit_code_for_run, run_
 from xmpp_ext.exitcodes import ExitCode, help_epilog
 
 EPILOG = help_epilog(
-    interrupted="interrupted by Ctrl-C or SIGTERM: the summary is printed, requests in flight counted as lost"
+    connect="could not connect, TLS not trusted, authentication failed, or the connection was lost and no "
+    "session came back within --timeout (with stream management a cut is resumed and the run goes on)",
+    interrupted="interrupted by Ctrl-C or SIGTERM: the summary is printed, requests in flight counted as lost",
 )
 
 
@@ -39,7 +41,8 @@ EPILOG = help_epilog(
 @click.option(
     "--path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="XML file holding the <example_tag/> [default: the bundled test_example_tag.xml].",
+    help="XML file holding the <example_tag/>, or - for standard input (at most 64 KiB either way) "
+    "[default: the bundled test_example_tag.xml].",
 )
 @click.option("--xml", help="The <example_tag/> as an XML string (with --kind).")
 @click.option(
@@ -73,6 +76,12 @@ EPILOG = help_epilog(
 )
 @click.option("--subscribe", is_flag=True, help="For a bare --to: ask for its presence (adds it to your roster).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per exchange, then a summary object.")
+@click.option(
+    "--no-stream-management",
+    "no_stream_management",
+    is_flag=True,
+    help="Do not use XEP-0198 (acks, resuming after a cut) even if the server offers it.",
+)
 def command(
     login: Login,
     verbosity: int,
@@ -92,6 +101,7 @@ def command(
     check_support: bool,
     subscribe: bool,
     as_json: bool,
+    no_stream_management: bool,
 ) -> None:
     """Send the example_tag extension to a peer and report every reply.
 
@@ -108,7 +118,14 @@ def command(
       xmppext send -j me@example.net -t peer@example.net/xmppext --repeat 1000 --window 32 --json
     """
     from xmpp_ext.plugin import ExampleTagError
-    from xmpp_ext.sender import SendOptions, Step, check_stanza_sizes, custom_tag, tutorial_scenario
+    from xmpp_ext.sender import (
+        SendOptions,
+        Step,
+        check_stanza_sizes,
+        custom_tag,
+        read_tag_source,
+        tutorial_scenario,
+    )
 
     context = click.get_current_context()
     kind = kind or ("iq" if repeat else None)
@@ -123,10 +140,11 @@ def command(
     if not repeat and context.get_parameter_source("window") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--window is the number of requests in flight in a burst: use it with --repeat")
     try:
+        file_tag = read_tag_source(path, sys.stdin.buffer) if path is not None else None
         if kind is None:
-            steps = tutorial_scenario(path)
+            steps = tutorial_scenario(path, file_tag)
         else:
-            tag = custom_tag(path, xml, boolean, some_string, text, inner)
+            tag = custom_tag(path, xml, boolean, some_string, text, inner, file_tag)
             steps = [Step(kind, kind, tag, itype=iq_type, await_reply=not no_reply)]
         check_stanza_sizes(steps, to)
     except ExampleTagError as exc:
@@ -136,7 +154,13 @@ def command(
     settings = login.settings()
     configure_logging(verbosity, settings)
     job = SendOptions(
-        to=to, timeout=timeout, repeat=repeat, window=window, subscribe=subscribe, check_support=check_support
+        to=to,
+        timeout=timeout,
+        repeat=repeat,
+        window=window,
+        subscribe=subscribe,
+        check_support=check_support,
+        stream_management=not no_stream_management,
     )
     result = run_job(_present(settings, job, steps, as_json=as_json, quiet=verbosity < 0))
     code = exit_code_for_run(result)
@@ -199,7 +223,7 @@ async def _present(settings, job, steps, as_json: bool, quiet: bool):
             if bar is not None:
                 bar.update(1)
 
-        result = await send(settings, job, steps, exchanged, resolved)
+        result = await send(settings, job, steps, exchanged, resolved, reporter.event)
     if cut_short:
         echo(f"{len(cut_short)} request(s) in flight counted as lost: {cut_short[0]}")
     reporter.summary(result.tally.summary())
