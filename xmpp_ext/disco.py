@@ -63,7 +63,11 @@ async def _ask(method, target: JID, node: str | None, timeout: float, what: str)
         return await method(jid=target, node=node, local=False, timeout=timeout)
     except IqError as error:
         text = f" ({error.text})" if error.text else ""
-        raise DiscoError(f"{what} of {target} failed: {error.condition}{text}") from None
+        hint = ""
+        if error.condition == "service-unavailable" and target.user:
+            # What a server answers for an account's JID that is offline, unknown, or not sharing its presence.
+            hint = "; is it online, and does it share its presence with you?"
+        raise DiscoError(f"{what} of {target} failed: {error.condition}{text}{hint}") from None
     except IqTimeout:
         raise DiscoError(f"{what} of {target}: no answer within {timeout:g}s") from None
 

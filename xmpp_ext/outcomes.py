@@ -171,4 +171,6 @@ def iq_reply_verdict(
     if condition == expect_error:
         return Status.OK, f"error {condition} (expected){explanation}"
     source = f" from {replier}" if replier else ""
-    return Status.FAILED, f"error {condition}{source}{explanation}"
+    # What the server answers for a peer that is not there (RFC 6121 §8.5.3.2.1): say what to check.
+    hint = " (is the peer online?)" if condition in ("service-unavailable", "recipient-unavailable") else ""
+    return Status.FAILED, f"error {condition}{source}{explanation}{hint}"

@@ -239,8 +239,7 @@ class Responder:
             return
         cause = self._stream_error or printable(reason or "connection closed")
         self._stream_error = ""
-        if self._fatal:
-            self.echo(f"disconnected ({cause})")
+        if self._fatal:  # the error line says why, once
             self.stop()
             return
         if self._outage_started is None:

@@ -65,7 +65,7 @@ def test_server_restarted_mid_burst_without_stream_management_exits_3_with_count
     peer = responder()
     status, stdout, stderr = restart_mid_burst(xmpp_server, make_account, peer, 100000, "--no-stream-management")
     assert status == 3, stderr
-    assert "lost during the run" in stderr and "request(s) not sent" in stderr
+    assert "lost during the run" in stderr and "unsent" in stderr
     assert len(stderr.strip().splitlines()) == 1
     summary = summary_of(stdout)
     assert summary["sent"] == summary["ok"] + summary["failed"] + summary["lost"]

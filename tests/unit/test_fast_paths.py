@@ -68,7 +68,7 @@ class TestPipeline(SlixTest):
         self.wait_()
         assert task.done()
         assert [exchange.status for exchange in self.exchanges] == [Status.OK] * 3 + [Status.FAILED] * 2
-        assert self.exchanges[-1].detail == f"error service-unavailable from {PEER}: gone"
+        assert self.exchanges[-1].detail == f"error service-unavailable from {PEER}: gone (is the peer online?)"
         tally = Tally()
         for exchange in self.exchanges:
             tally.add(exchange)

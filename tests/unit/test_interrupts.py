@@ -48,7 +48,7 @@ def silent_login(command: list[str], signum: int = signal.SIGINT) -> subprocess.
         (
             ["send", "-t", "peer@localhost/r"],
             "sent 0: 0 ok, 0 failed, 0 lost, 7 unsent",
-            "interrupted (SIGINT): before the first request, 7 request(s) not sent",
+            "interrupted (SIGINT): before the first request, 7 unsent",
         ),
         (["disco", "info", "localhost"], "", "interrupted (SIGINT)"),
     ],

@@ -168,11 +168,11 @@ def command(
         if code is ExitCode.CONNECT:
             raise CommandFailed(
                 f"connection to {settings.address} lost during the run ({result.stop.reason}); "
-                f"{result.stop.unsent} request(s) not sent",
+                f"{result.stop.unsent} unsent",
                 code,
             )
         in_flight = "requests in flight counted as lost" if result.tally.sent else "before the first request"
-        raise Stopped(f"interrupted ({result.stop.reason}): {in_flight}, {result.stop.unsent} request(s) not sent")
+        raise Stopped(f"interrupted ({result.stop.reason}): {in_flight}, {result.stop.unsent} unsent")
     if code is not ExitCode.OK:
         sys.exit(code)
 
