@@ -30,21 +30,33 @@ class PlainTag(ElementBase):
 register_stanza_plugin(Iq, PlainTag)
 
 
-async def _client(server: LocalServer, account: Account, resource: str) -> slixmpp.ClientXMPP:
+async def _client(server: LocalServer, account: Account, resource: str, stream_management: bool) -> slixmpp.ClientXMPP:
     settings = server.settings_for(account, resource)
     client = slixmpp.ClientXMPP(settings.jid, settings.password.reveal())
     client.ca_certs = server.ca_cert
     client.enable_direct_tls = False
+    if stream_management:
+        client.register_plugin("xep_0198")  # slixmpp's defaults: acks, resumption
     await connect(client, settings)
     return client
 
 
 async def run_plain_pair(
-    server: LocalServer, sender: Account, responder: Account, count: int, window: int, timeout: float = 30
+    server: LocalServer,
+    sender: Account,
+    responder: Account,
+    count: int,
+    window: int,
+    timeout: float = 30,
+    stream_management: bool = False,
 ) -> dict[str, object]:
-    """Send ``count`` iqs with ``window`` outstanding; returns rate, lost and latencies (seconds)."""
-    sending = await _client(server, sender, "plain-sender")
-    answering = await _client(server, responder, "plain-responder")
+    """Send ``count`` iqs with ``window`` outstanding; returns rate, lost and latencies (seconds).
+
+    ``stream_management``: both clients enable XEP-0198 as slixmpp does by default, for a comparison with
+    xmppext's pair under the same protocol.
+    """
+    sending = await _client(server, sender, "plain-sender", stream_management)
+    answering = await _client(server, responder, "plain-responder", stream_management)
 
     def answer(iq: Iq) -> None:
         reply = iq.reply()

@@ -46,7 +46,7 @@ def test_benchmark_report_is_complete(tmp_path):
         "(c') of which",
         "(d) peak memory",
         "(e) (a) with",
-        "(f) (a) with `--no-stream-management`",
+        "(f) (a) without stream management on either side",
     )
     for row in rows:
         assert row in report
