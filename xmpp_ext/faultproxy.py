@@ -39,7 +39,7 @@ CONNECT_TIMEOUT = 5.0
 DEFAULT_DURATION = 600.0
 MAX_DURATION = 3600.0
 
-_SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024 * 1024}
+_SIZE_UNITS = {"b": 1, "kb": 1024, "kib": 1024, "mb": 1024 * 1024, "mib": 1024 * 1024}
 _TIME_UNITS = {"s": 1.0, "ms": 0.001}
 
 
@@ -107,7 +107,7 @@ def loopback_host(host: str, listen: bool = False) -> str:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        raise FaultProxyError(f"{host!r} is not a loopback IP address (127.0.0.1 or ::1)") from None
+        raise FaultProxyError(f"{host!r} is not a loopback IP address (127.0.0.0/8 or ::1)") from None
     if listen and str(address) not in LISTEN_HOSTS:
         raise FaultProxyError(f"refusing to listen on {host}: only 127.0.0.1 or ::1")
     if not address.is_loopback:
@@ -150,8 +150,8 @@ def parse_seconds(text: str, what: str = "a duration") -> float:
 
 
 def parse_cut_every(text: str) -> FaultPlan:
-    """'2s' / '500ms' / '2' (seconds) or '64kb' / '1mb' / '4096b' (bytes) -> a plan of cuts."""
-    match = re.fullmatch(r"\s*(\d+)\s*(b|kb|mb)\s*", text.lower())
+    """'2s' / '500ms' / '2' (seconds) or '64kb' (= '64kib') / '1mb' / '4096b' (bytes) -> a plan of cuts."""
+    match = re.fullmatch(r"\s*(\d+)\s*(b|kb|kib|mb|mib)\s*", text.lower())
     if match:
         size = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
         if size <= 0:

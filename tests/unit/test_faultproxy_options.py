@@ -163,3 +163,10 @@ def test_a_run_ends_by_itself_and_prints_its_counts():
         "-> 127.0.0.1:5222 (a cut every 2s, for at most 0.2s)"
     )
     assert last == ("fault-proxy: 0 connection(s), 0 cut(s), 0 stall(s), 0 bytes to the server, 0 bytes to the client")
+
+
+def test_kib_and_mib_are_the_same_as_kb_and_mb():
+    from xmpp_ext.faultproxy import parse_cut_every
+
+    assert parse_cut_every("64kib") == parse_cut_every("64kb")
+    assert parse_cut_every("1MiB") == parse_cut_every("1mb")
