@@ -37,6 +37,7 @@ from xmpp_ext.display import printable
 from xmpp_ext.patches import quoteattr
 from xmpp_ext.pipeline import IQ_TAG
 from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
+from xmpp_ext.plugin.payload import request_payload_problem
 from xmpp_ext.plugin.wire import wire_size
 from xmpp_ext.stopsignals import on_stop_signals
 from xmpp_ext.streamlimits import SAFE_STANZA_BYTES, watch_stanza_limit
@@ -279,9 +280,7 @@ class Responder:
         requester = iq.xml.get("from") or self.client.boundjid.bare
         if not self._allowed(requester):
             return Answer.FORBIDDEN, "not allowed to use this responder"
-        if len(iq.xml) != 1:
-            return Answer.BAD_REQUEST, "an iq request carries exactly one payload element (RFC 6120 §8.2.3)"
-        problem = iq["example_tag"].validation_problem()
+        problem = request_payload_problem(iq.xml) or iq["example_tag"].validation_problem()
         if problem is not None:
             return Answer.BAD_REQUEST, problem
         return Answer.RESULT, None

@@ -179,7 +179,7 @@ class TestResponderFastPath(SlixTest):
         self.wait_()
         assert self.lines == [
             "iq get from friend@localhost/a: refused with bad-request "
-            "(an iq request carries exactly one payload element (RFC 6120 §8.2.3))"
+            "(an iq get/set carries exactly one payload element (RFC 6120 §8.2.3), not 2 (example_tag, example_tag))"
         ]
 
 
