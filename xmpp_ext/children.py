@@ -9,7 +9,7 @@ import select
 import signal
 import subprocess
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 _PR_SET_PDEATHSIG = 1
 
@@ -27,21 +27,22 @@ def signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes in process group ``pgid``."""
-    members = []
+def _process_table() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, fields after the command name: state, ppid, pgrp, ...) of every process in /proc."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
+                # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
+                yield int(entry.name), handle.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        # After the command name: state, ppid, pgrp.
-        if fields[0] != b"Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group ``pgid``."""
+    return [pid for pid, fields in _process_table() if fields[0] != b"Z" and int(fields[2]) == pgid]
 
 
 def stop_group(process: subprocess.Popen, grace: float) -> None:
@@ -76,16 +77,7 @@ def stop_group(process: subprocess.Popen, grace: float) -> None:
 
 def stop_detached(pid: int) -> None:
     """SIGTERM a process that escaped our process group, with its children (found through /proc)."""
-    targets = [pid]
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ")".
-                    stat = Path(f"/proc/{entry.name}/stat").read_text()
-                    fields = stat.rsplit(")", 1)[1].split()
-                    if int(fields[1]) == pid:
-                        targets.append(int(entry.name))
-    for target in targets:
+    children = [child for child, fields in _process_table() if int(fields[1]) == pid]
+    for target in [pid, *children]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(target, signal.SIGTERM)
