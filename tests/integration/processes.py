@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from xmpp_ext.localserver import Account, LocalServer
 
@@ -114,3 +116,25 @@ def start_responder(server: LocalServer, account: Account, *args: str, timeout: 
         raise
     responder.full_jid = ready.split(" ", 1)[1]
     return responder
+
+
+def processes_mentioning(text: str, settle: float = 10) -> list[int]:
+    """Processes whose command line contains ``text``, once those being stopped have had ``settle`` seconds to go.
+
+    Stopped processes need a moment to end after SIGTERM; nothing signals that moment, so this looks again
+    every 0.1 s until none is left or ``settle`` has passed, and returns what is still there.
+    """
+
+    def found() -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if text.encode() in (entry / "cmdline").read_bytes():
+                        pids.append(int(entry.name))
+        return pids
+
+    deadline = time.monotonic() + settle
+    while (remaining := found()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return remaining

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.helpers import run
+from tests.integration.processes import processes_mentioning
 from xmpp_ext.client import ConnectionSettings, session
 from xmpp_ext.envfile import read_env_file
 
@@ -188,19 +188,7 @@ def test_sigterm_while_the_server_starts_leaves_nothing_behind(tmp_path: Path, x
         assert process.returncode in (0, 130), stderr  # 0: it was already up and stopped as asked
         assert "Traceback" not in stderr
 
-        def leftovers() -> list[str]:
-            found = []
-            for entry in Path("/proc").iterdir():
-                if entry.name.isdigit():
-                    with contextlib.suppress(OSError):
-                        if str(scratch).encode() in (entry / "cmdline").read_bytes():
-                            found.append(entry.name)
-            return found
-
-        deadline = time.monotonic() + 10
-        while leftovers() and time.monotonic() < deadline:
-            time.sleep(0.1)  # a stopped server's processes take a moment to go
-        assert leftovers() == []
+        assert processes_mentioning(str(scratch)) == []
         assert list(scratch.iterdir()) == []
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -11,12 +11,11 @@ import stat
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import XMPPEXT
+from tests.integration.processes import XMPPEXT, processes_mentioning
 from xmpp_ext.envfile import PairCredentials, read_env_file, write_env_file
 from xmpp_ext.secret import Secret
 
@@ -278,16 +277,4 @@ def test_terminal_program_that_returns_at_once_stops_everything(env_file, tmp_pa
     # Nothing it started is left running: no process still reads this .env's accounts.
     responder_jid = read_env_file(path).responder_jid
 
-    def leftovers() -> list[str]:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError):
-                    if responder_jid.encode() in (entry / "cmdline").read_bytes():
-                        found.append(entry.name)
-        return found
-
-    deadline = time.monotonic() + 10
-    while leftovers() and time.monotonic() < deadline:
-        time.sleep(0.1)  # SIGTERM was sent; the processes need a moment to end
-    assert leftovers() == []
+    assert processes_mentioning(responder_jid) == []
