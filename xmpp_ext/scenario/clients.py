@@ -70,16 +70,25 @@ class ScenarioClient(slixmpp.ClientXMPP):
                 raise ClosedError(f"more than {MAX_UNREAD} unread stanzas arrived: the rest were dropped")
             if self.inbox:
                 return self.inbox.popleft()[1]
-            if self.closed is not None:
-                raise ClosedError(f"the connection was closed ({self.closed})")
-            self._arrived.clear()
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
+            if not await self._next_arrival(deadline):
                 return None
-            try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
-                return None
+
+    async def _next_arrival(self, deadline: float) -> bool:
+        """Wait for the next stanza to arrive, until ``deadline`` (loop time); False when none came in time.
+
+        :raises ClosedError: the connection is closed, so none can come.
+        """
+        if self.closed is not None:
+            raise ClosedError(f"the connection was closed ({self.closed})")
+        self._arrived.clear()
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return False
+        try:
+            await asyncio.wait_for(self._arrived.wait(), remaining)
+        except TimeoutError:
+            return False
+        return True
 
     async def stop_tasks(self) -> None:
         """End the send task slixmpp keeps per client, while the loop still runs.
@@ -108,13 +117,5 @@ class ScenarioClient(slixmpp.ClientXMPP):
             found = self.take(predicate)
             if found is not None:
                 return found
-            if self.closed is not None:
-                raise ClosedError(f"the connection was closed ({self.closed})")
-            self._arrived.clear()
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                return None
-            try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
+            if not await self._next_arrival(deadline):
                 return None
