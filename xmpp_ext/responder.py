@@ -292,9 +292,10 @@ class Responder:
         if xml.tag != IQ_TAG or itype not in ("get", "set") or xml.find(EXAMPLE_TAG) is None:
             return stanza
         requester = xml.get("from")
-        shown = printable(requester or self.client.boundjid.bare)
+        # Who asked, as the lines name it; made safe for the terminal only when a line is built (not per request).
+        asker = requester or self.client.boundjid.bare
         if self.every_line:
-            self.echo(f"received iq {itype} from {shown}: {describe_tag(xml.find(EXAMPLE_TAG))}")
+            self.echo(f"received iq {itype} from {printable(asker)}: {describe_tag(xml.find(EXAMPLE_TAG))}")
         answer, problem = self.decide(stanza)
         if answer is Answer.RESULT:
             to = f" to={quoteattr(requester)}" if requester else ""
@@ -303,20 +304,20 @@ class Responder:
             )
             if len(reply.encode()) > self.reply_budget:
                 # Only an id or a JID far beyond any sane size gets here; an error would have to echo it too.
-                self._answered("iq", itype, shown, "not answered (its id would make the reply too large)")
+                self._answered("iq", itype, asker, "not answered (its id would make the reply too large)")
                 return None
             if self.options.delay:
                 self._waiting += 1
                 self.most_waiting = max(self.most_waiting, self._waiting)
-                self.client.loop.call_later(self.options.delay, self._answer_late, reply, itype, shown)
+                self.client.loop.call_later(self.options.delay, self._answer_late, reply, itype, asker)
             else:
                 self._writer.write(reply)
-                self._answered("iq", itype, shown, self._result_description)
+                self._answered("iq", itype, asker, self._result_description)
             return None
         condition, etype = ("forbidden", "auth") if answer is Answer.FORBIDDEN else ("bad-request", "modify")
         self.client.plugin["example_tag"].refuse(stanza, condition, problem, etype=etype)
         why = "not in --allow" if answer is Answer.FORBIDDEN else printable(problem)
-        self._answered("iq", itype, shown, f"refused with {condition} ({why})")
+        self._answered("iq", itype, asker, f"refused with {condition} ({why})")
         return None
 
     def _answer_late(self, reply: str, itype: str, requester: str) -> None:
@@ -342,13 +343,13 @@ class Responder:
             return
         reply = self._message_reply(msg)
         if reply is None:
-            self._answered("message", "", printable(author), "not answered (a reply would be too large)")
+            self._answered("message", "", author, "not answered (a reply would be too large)")
             return
         reply.send()
         named = f" to {printable(msg['id'])}" if reply.xml.find(f"{{{REPLY_NAMESPACE}}}reply") is not None else ""
         if not msg["id"]:
             named = " (it has no id to name)"
-        self._answered("message", "", printable(author), f"answered with a reply{named}")
+        self._answered("message", "", author, f"answered with a reply{named}")
 
     def _message_reply(self, msg: slixmpp.Message) -> slixmpp.Message | None:
         """A tagged message back to the author, echoing its body while the reply stays within the budget."""
@@ -368,11 +369,12 @@ class Responder:
                 return reply
         return None
 
-    def _answered(self, kind: str, itype: str, requester: str, how: str) -> None:
+    def _answered(self, kind: str, itype: str, requester: object, how: str) -> None:
+        """Count an answer and, when shown, say it; ``requester`` comes from the peer and is escaped here."""
         self.answered += 1
         if self.verbose:  # the line is only built when it is shown
             if self.every_line or self._lines.allow():
-                self.echo(f"{kind} {itype + ' ' if itype else ''}from {requester}: {how}")
+                self.echo(f"{kind} {itype + ' ' if itype else ''}from {printable(requester)}: {how}")
             else:  # "answered result", "refused with bad-request", ...: the fixed start of `how`
                 self._lines.hold(f"{kind} {itype + ' ' if itype else ''}{how.partition(' (')[0]}")
         if self.options.count is not None and self.answered >= self.options.count:
