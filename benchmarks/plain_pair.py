@@ -16,8 +16,8 @@ from slixmpp.xmlstream import ElementBase, register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from xmpp_ext.client import connect, disconnect
-from xmpp_ext.localserver import Account, LocalServer
+from xmpp_ext.servers import Account, LocalServer
+from xmpp_ext.session.client import connect, disconnect
 
 
 class PlainTag(ElementBase):

@@ -26,7 +26,7 @@ import slixmpp
 
 from benchmarks.plain_pair import run_plain_pair
 from xmpp_ext.faultproxy import FaultPlan, ProxyThread
-from xmpp_ext.localserver import Account, LocalServer, start_server
+from xmpp_ext.servers import Account, LocalServer, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")

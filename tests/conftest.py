@@ -20,7 +20,7 @@ pytest_plugins = ["pytester"]
 @pytest.fixture(autouse=True)
 def _slixmpp_unpatched():
     """Every test starts and ends with slixmpp as shipped, whatever an earlier test applied."""
-    from xmpp_ext import patches
+    from xmpp_ext.session import patches
 
     patches.revert()
     yield
@@ -29,8 +29,8 @@ def _slixmpp_unpatched():
 
 @pytest.fixture
 def patched_slixmpp():
-    """slixmpp with xmpp_ext.patches applied, as the command's clients run it."""
-    from xmpp_ext import patches
+    """slixmpp with xmpp_ext.session.patches applied, as the command's clients run it."""
+    from xmpp_ext.session import patches
 
     assert patches.apply()
     yield

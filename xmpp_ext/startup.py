@@ -43,7 +43,7 @@ def main() -> None:
         import_command_module(sys.argv[1:])  # the bulk of start-up: asyncio, ssl, slixmpp
     except KeyboardInterrupt:
         # Ctrl-C before any command ran: nothing to close, one line and the documented code.
-        from xmpp_ext.exitcodes import ExitCode
+        from xmpp_ext.util.exitcodes import ExitCode
 
         sys.stderr.write("interrupted (SIGINT)\n")
         sys.exit(ExitCode.INTERRUPTED)

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from xmpp_ext.client import ConnectionSettings
-from xmpp_ext.localserver import Account, LocalServer
+from xmpp_ext.servers import Account, LocalServer
+from xmpp_ext.session.client import ConnectionSettings
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xmpp_ext.localserver import Account, LocalServer
+from xmpp_ext.servers import Account, LocalServer
 
 XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
 

@@ -8,8 +8,8 @@ import pytest
 
 from tests.integration.helpers import run, settings_for
 from tests.integration.processes import run_xmppext, run_xmppext_async
-from xmpp_ext.client import session
 from xmpp_ext.plugin import NAMESPACE
+from xmpp_ext.session.client import session
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from slixmpp.exceptions import IqTimeout
 
 from tests.integration.helpers import run, settings_for
 from tests.integration.processes import XMPPEXT, client_env
-from xmpp_ext.client import build_client, connect, disconnect
 from xmpp_ext.faultproxy import FaultPlan, FaultProxy, ProxyThread
+from xmpp_ext.session.client import build_client, connect, disconnect
 
 pytestmark = pytest.mark.integration
 

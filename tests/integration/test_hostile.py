@@ -12,8 +12,8 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from tests.integration.helpers import run
-from xmpp_ext.client import session
 from xmpp_ext.plugin import NAMESPACE
+from xmpp_ext.session.client import session
 
 pytestmark = pytest.mark.integration
 

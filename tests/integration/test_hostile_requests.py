@@ -49,7 +49,7 @@ def test_request_with_two_payloads_gets_bad_request(xmpp_server, make_account, s
 
 def test_deeply_nested_request_is_refused_by_the_depth_guard(xmpp_server, make_account):
     # 100 levels: deep enough for the guard (32), shallow enough for slixmpp to serialise.
-    # Every client built by xmpp_ext.client has the guard as its first incoming filter.
+    # Every client built by xmpp_ext.session.client has the guard as its first incoming filter.
     async def scenario():
         async with two_sessions(xmpp_server, make_account) as (responder, sender):
             seen = answer_like_the_tutorial(responder)

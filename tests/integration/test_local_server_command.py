@@ -17,8 +17,8 @@ import pytest
 
 from tests.integration.helpers import run
 from tests.integration.processes import processes_mentioning
-from xmpp_ext.client import ConnectionSettings, session
-from xmpp_ext.envfile import read_env_file
+from xmpp_ext.session.client import ConnectionSettings, session
+from xmpp_ext.util.envfile import read_env_file
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +118,7 @@ def test_printed_commands_just_work(tmp_path: Path, xmpp_server):
 
 
 def test_stale_env_file_is_one_line(tmp_path: Path, xmpp_server, make_account):
-    from xmpp_ext.envfile import PairCredentials, write_env_file
+    from xmpp_ext.util.envfile import PairCredentials, write_env_file
 
     account = make_account()
     env_file = tmp_path / ".env"

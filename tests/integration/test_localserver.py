@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from xmpp_ext.children import group_members
-from xmpp_ext.localserver import start_server
+from xmpp_ext.servers import start_server
+from xmpp_ext.util.children import group_members
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def test_stop_kills_every_process_and_removes_the_dir(xmpp_server):
 
 def test_restart_keeps_accounts_and_certificate(xmpp_server, make_account):
     from tests.integration.helpers import run, settings_for
-    from xmpp_ext.client import session
+    from xmpp_ext.session.client import session
 
     account = make_account()
     old_pid = xmpp_server.pid
@@ -101,7 +101,7 @@ def test_passwords_are_random_and_redacted(xmpp_server, make_account):
 
 def test_removed_account_is_gone_with_its_roster_and_can_be_made_again(xmpp_server, make_account):
     from tests.integration.helpers import run
-    from xmpp_ext.client import ConnectError, session
+    from xmpp_ext.session.client import ConnectError, session
 
     contact = make_account()
     account = xmpp_server.add_account(f"again-{os.getpid()}", password="first-password")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.processes import XMPPEXT, processes_mentioning
-from xmpp_ext.envfile import PairCredentials, read_env_file, write_env_file
-from xmpp_ext.secret import Secret
+from xmpp_ext.util.envfile import PairCredentials, read_env_file, write_env_file
+from xmpp_ext.util.secret import Secret
 
 pytestmark = pytest.mark.integration
 

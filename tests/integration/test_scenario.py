@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from xmpp_ext.cli.scenario import command
-from xmpp_ext.exitcodes import ExitCode
 from xmpp_ext.scenario.local import run_on_server
 from xmpp_ext.scenario.output import TextOutput
 from xmpp_ext.scenario.runner import Status
 from xmpp_ext.scenario.script import load
+from xmpp_ext.util.exitcodes import ExitCode
 
 pytestmark = pytest.mark.integration
 

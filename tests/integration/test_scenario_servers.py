@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from xmpp_ext.cli.scenario import command
-from xmpp_ext.exitcodes import ExitCode
+from xmpp_ext.util.exitcodes import ExitCode
 
 pytestmark = pytest.mark.integration
 

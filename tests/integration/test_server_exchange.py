@@ -10,9 +10,9 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from tests.integration.helpers import run, settings_for
-from xmpp_ext.client import ConnectError, session
 from xmpp_ext.plugin import NAMESPACE
-from xmpp_ext.secret import Secret
+from xmpp_ext.session.client import ConnectError, session
+from xmpp_ext.util.secret import Secret
 
 pytestmark = pytest.mark.integration
 
@@ -197,7 +197,7 @@ def test_untrusted_certificate_fails_clearly(xmpp_server, make_account):
 
 
 def test_refused_connection_fails_clearly(xmpp_server, make_account):
-    from xmpp_ext.localserver import free_port
+    from xmpp_ext.servers import free_port
 
     async def scenario():
         settings = settings_for(xmpp_server, make_account(), port=free_port())

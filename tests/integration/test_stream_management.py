@@ -14,13 +14,13 @@ import pytest
 from slixmpp.xmlstream import tostring
 
 from tests.integration.helpers import run, settings_for
-from xmpp_ext import streammgmt
-from xmpp_ext.client import DEFAULT_PLUGINS, build_client, connect, disconnect, session
 from xmpp_ext.faultproxy import FaultProxy
-from xmpp_ext.pipeline import IqPipeline
+from xmpp_ext.jobs.burst import IqPipeline
+from xmpp_ext.jobs.report import Status
+from xmpp_ext.jobs.respond import RESPONDER_PLUGINS, Responder, RespondOptions
 from xmpp_ext.plugin import ExampleTag
-from xmpp_ext.report import Status
-from xmpp_ext.responder import RESPONDER_PLUGINS, Responder, RespondOptions
+from xmpp_ext.session import streammgmt
+from xmpp_ext.session.client import DEFAULT_PLUGINS, build_client, connect, disconnect, session
 
 pytestmark = pytest.mark.integration
 
@@ -272,7 +272,7 @@ def test_resumption_refused_after_a_restart_starts_a_new_session_and_drops_the_u
             streammgmt.track_raw(client, "<message xmlns='jabber:client' to='nobody@localhost'/>")
             assert streammgmt.state(client).unacked >= 1
             # In this thread, blocking the loop for the restart: the server dies with the thread that
-            # started it (xmpp_ext.children.die_with_parent), and an executor's thread ends with the loop.
+            # started it (xmpp_ext.util.children.die_with_parent), and an executor's thread ends with the loop.
             xmpp_server.restart()
             client.connect(*settings.endpoint())
             await events.next("sm_failed")

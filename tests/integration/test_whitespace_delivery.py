@@ -1,6 +1,6 @@
 """What tab, newline and carriage return in an attribute value look like after the server, per server.
 
-xmpp_ext.patches writes them as character references, so they leave the
+xmpp_ext.session.patches writes them as character references, so they leave the
 sender exactly as given. Whether they arrive so depends on the server: one
 that re-serialises the stanza writes them raw, and the receiver's XML parser
 then turns each into a space (XML 1.0 §3.3.3). The README states what each
@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 from tests.integration.helpers import run
-from xmpp_ext.client import session
+from xmpp_ext.session.client import session
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import xmpp_ext.plugin  # noqa: F401  (registers example_tag)
-from xmpp_ext.client import ConnectError
 from xmpp_ext.pytest_plugin import expect_stanza, wait_for_stanza
-from xmpp_ext.secret import Secret
 from xmpp_ext.servers.base import Account
+from xmpp_ext.session.client import ConnectError
+from xmpp_ext.util.secret import Secret
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

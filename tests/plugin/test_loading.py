@@ -9,12 +9,12 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from xmpp_ext.localserver import SERVERS
 from xmpp_ext.pytest_plugin import settings
+from xmpp_ext.servers import SERVERS
 
 # What loading the plugin must not import: the client (and with it slixmpp), asyncio, the
 # server code and cryptography are for tests that use a fixture.
-HEAVY = ("slixmpp", "asyncio", "cryptography", "pytest_asyncio", "xmpp_ext.client", "xmpp_ext.localserver")
+HEAVY = ("slixmpp", "asyncio", "cryptography", "pytest_asyncio", "xmpp_ext.session.client", "xmpp_ext.servers")
 
 
 def test_registered_through_the_pytest11_entry_point():

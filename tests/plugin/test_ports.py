@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from xmpp_ext.children import group_members
-from xmpp_ext.localserver import SERVERS, ServerFailed
+from xmpp_ext.servers import SERVERS, ServerFailed
 from xmpp_ext.servers.listeners import owned_and_foreign
+from xmpp_ext.util.children import group_members
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from xmpp_ext import __version__
 from xmpp_ext.cli import cli
-from xmpp_ext.localserver import free_port
+from xmpp_ext.servers import free_port
 
 NS = "https://example.net/our_extension"
 
@@ -294,8 +294,8 @@ def test_bad_value_from_the_environment_names_the_variable(invoke):
 
 
 def test_as_role_takes_the_login_from_the_env_file(invoke, tmp_path):
-    from xmpp_ext.envfile import PairCredentials, write_env_file
-    from xmpp_ext.secret import Secret
+    from xmpp_ext.util.envfile import PairCredentials, write_env_file
+    from xmpp_ext.util.secret import Secret
 
     port = free_port()
     env_file = tmp_path / ".env"

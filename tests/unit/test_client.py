@@ -1,4 +1,4 @@
-"""xmpp_ext.client: where a client connects and how, without a server."""
+"""xmpp_ext.session.client: where a client connects and how, without a server."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
     ],
 )
 def test_connection_endpoint(host, port, endpoint, address):
-    from xmpp_ext.client import ConnectionSettings, build_client
-    from xmpp_ext.secret import Secret
+    from xmpp_ext.session.client import ConnectionSettings, build_client
+    from xmpp_ext.util.secret import Secret
 
     settings = ConnectionSettings(jid="me@example.net", password=Secret("x"), host=host, port=port)
     assert settings.endpoint() == endpoint
@@ -26,8 +26,8 @@ def test_connection_endpoint(host, port, endpoint, address):
 
 
 def test_direct_tls_means_tls_from_the_first_byte_and_port_5223():
-    from xmpp_ext.client import ConnectionSettings, build_client
-    from xmpp_ext.secret import Secret
+    from xmpp_ext.session.client import ConnectionSettings, build_client
+    from xmpp_ext.util.secret import Secret
 
     settings = ConnectionSettings(jid="me@example.net", password=Secret("x"), host="127.0.0.1", direct_tls=True)
     assert settings.endpoint() == ("127.0.0.1", 5223)

@@ -1,10 +1,10 @@
-"""xmpp_ext.disco's listing, without a server."""
+"""xmpp_ext.jobs.disco's listing, without a server."""
 
 from __future__ import annotations
 
 
 def test_disco_listing_format():
-    from xmpp_ext.disco import DiscoResult, format_listing
+    from xmpp_ext.jobs.disco import DiscoResult, format_listing
 
     result = DiscoResult(
         identities=[{"category": "client", "type": "bot", "name": "xmppext", "lang": None}],

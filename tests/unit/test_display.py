@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xmpp_ext.display import printable
+from xmpp_ext.util.display import printable
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The .env file (xmpp_ext.envfile): written safely, read strictly."""
+"""The .env file (xmpp_ext.util.envfile): written safely, read strictly."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from xmpp_ext import envfile
-from xmpp_ext.envfile import MARKER, EnvFileError, PairCredentials, read_env_file, write_env_file
-from xmpp_ext.secret import Secret
+from xmpp_ext.util import envfile
+from xmpp_ext.util.envfile import MARKER, EnvFileError, PairCredentials, read_env_file, write_env_file
+from xmpp_ext.util.secret import Secret
 
 CREDENTIALS = PairCredentials(
     sender_jid="sender@localhost",

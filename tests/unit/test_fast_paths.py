@@ -12,10 +12,10 @@ import asyncio
 from slixmpp.test import SlixTest
 
 import xmpp_ext.plugin  # noqa: F401
-from xmpp_ext.outcomes import Status, Tally
-from xmpp_ext.pipeline import IqPipeline
+from xmpp_ext.jobs.burst import IqPipeline
+from xmpp_ext.jobs.outcomes import Status, Tally
+from xmpp_ext.jobs.respond import Responder, RespondOptions
 from xmpp_ext.plugin import ExampleTag
-from xmpp_ext.responder import Responder, RespondOptions
 
 PEER = "responder@localhost/xmppext"
 TAG = '<example_tag xmlns="https://example.net/our_extension" some_string="x" />'
@@ -213,7 +213,7 @@ class TestResponderWithoutAllowList(SlixTest):
 def test_quoteattr_escapes_what_an_attribute_cannot_hold():
     from xml.etree import ElementTree
 
-    from xmpp_ext.patches import quoteattr
+    from xmpp_ext.plugin.wire import quoteattr
 
     value = "a&b<c>d\"e\n\tf'g"
     assert quoteattr(value) == '"a&amp;b&lt;c&gt;d&quot;e&#10;&#9;f&apos;g"'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from xmpp_ext.pair import FirstLine
+from xmpp_ext.jobs.pair import FirstLine
 
 
 def write(fifo, data: bytes) -> None:

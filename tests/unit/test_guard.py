@@ -1,4 +1,4 @@
-"""The depth guard (xmpp_ext.guard) offline, through slixmpp's SlixTest."""
+"""The depth guard (xmpp_ext.session.guard) offline, through slixmpp's SlixTest."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from slixmpp.test import SlixTest
 from slixmpp.xmlstream import ET
 
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
-from xmpp_ext.guard import DEFAULT_MAX_DEPTH, depth_exceeds, install_depth_guard
+from xmpp_ext.session.guard import DEFAULT_MAX_DEPTH, depth_exceeds, install_depth_guard
 
 NS = "https://example.net/our_extension"
 
@@ -53,13 +53,13 @@ class GuardTestCase(SlixTest):
 
 class TestDepthGuard(GuardTestCase):
     def test_deep_request_gets_exactly_one_error_and_no_handler_sees_it(self):
-        with self.assertLogs("xmpp_ext.guard", "WARNING") as logs:
+        with self.assertLogs("xmpp_ext.session.guard", "WARNING") as logs:
             self.recv(deep_request(1000))
         self.send(refusal(), use_values=False)
         self.send(None)
         assert self.requests == [] and self.guard.refused == 1
         assert logs.output == [
-            "WARNING:xmpp_ext.guard:refused an iq get from sender@localhost/res nested deeper than 32 elements"
+            "WARNING:xmpp_ext.session.guard:refused an iq get from sender@localhost/res nested deeper than 32 elements"
         ]
 
     def test_deep_set_is_refused_too(self):
@@ -68,14 +68,14 @@ class TestDepthGuard(GuardTestCase):
         self.send(None)
 
     def test_deep_message_and_result_are_dropped_with_a_log_line(self):
-        with self.assertLogs("xmpp_ext.guard", "WARNING") as logs:
+        with self.assertLogs("xmpp_ext.session.guard", "WARNING") as logs:
             self.recv(f'<message from="a@localhost/r"><example_tag xmlns="{NS}">{nested(1000)}</example_tag></message>')
             self.recv(deep_request(1000, itype="result", sid="r1"))
         self.send(None)
         assert self.messages == [] and self.guard.refused == 2
         assert logs.output == [
-            "WARNING:xmpp_ext.guard:dropped a <message> from a@localhost/r nested deeper than 32 elements",
-            "WARNING:xmpp_ext.guard:dropped a <iq> from sender@localhost/res nested deeper than 32 elements",
+            "WARNING:xmpp_ext.session.guard:dropped a <message> from a@localhost/r nested deeper than 32 elements",
+            "WARNING:xmpp_ext.session.guard:dropped a <iq> from sender@localhost/res nested deeper than 32 elements",
         ]
 
     def test_the_limit_itself_passes_one_more_is_refused(self):

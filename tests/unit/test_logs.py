@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from xmpp_ext.logs import RedactingFilter
-from xmpp_ext.secret import Secret
+from xmpp_ext.util.logs import RedactingFilter
+from xmpp_ext.util.secret import Secret
 
 
 def format_through_filter(record: logging.LogRecord, secret: Secret) -> str:

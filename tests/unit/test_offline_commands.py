@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xmpp_ext.localserver import SERVERS, ServerNotInstalled
+from xmpp_ext.servers import SERVERS, ServerNotInstalled
 
 XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def test_module_entry_point_matches_console_script():
 
 
 def test_env_example_documents_every_key():
-    from xmpp_ext.envfile import OPTIONAL_KEYS, REQUIRED_KEYS
+    from xmpp_ext.util.envfile import OPTIONAL_KEYS, REQUIRED_KEYS
 
     example = (ROOT / ".env.example").read_text()
     for key in REQUIRED_KEYS + OPTIONAL_KEYS:

@@ -1,4 +1,4 @@
-"""xmpp_ext.patches: slixmpp changes only when asked, and the changes do what they say."""
+"""xmpp_ext.session.patches: slixmpp changes only when asked, and the changes do what they say."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from slixmpp.util.sasl import mechanisms
 from slixmpp.xmlstream import tostring
 
-from xmpp_ext import patches
 from xmpp_ext.plugin import ExampleTag
+from xmpp_ext.plugin.wire import SLIXMPP_ESCAPE
+from xmpp_ext.session import patches
 
 AWKWARD = "tab\there\nnew line\r\nCRLF & <markup> \"quoted\" 'single'"
 
@@ -92,7 +93,7 @@ def test_unsupported_slixmpp_is_left_alone(monkeypatch, caplog):
     monkeypatch.setattr(patches.slixmpp, "__version_info__", (1, 99, 0))
     assert patches.apply() is False
     assert not patches.applied()
-    assert "not a version xmpp_ext.patches was written for" in caplog.text
+    assert "not a version xmpp_ext.session.patches was written for" in caplog.text
 
 
 def test_installed_slixmpp_is_supported():
@@ -101,7 +102,7 @@ def test_installed_slixmpp_is_supported():
 
 
 def test_cdata_mode_keeps_slixmpp_escaping():
-    assert patches.escape("a<b", use_cdata=True) == patches._ORIGINAL_ESCAPE("a<b", use_cdata=True)
+    assert patches.escape("a<b", use_cdata=True) == SLIXMPP_ESCAPE("a<b", use_cdata=True)
 
 
 def test_importing_every_module_patches_nothing():
@@ -110,7 +111,7 @@ def test_importing_every_module_patches_nothing():
         "for info in pkgutil.walk_packages(xmpp_ext.__path__, 'xmpp_ext.'):\n"
         "    if info.name not in ('xmpp_ext.__main__',):\n"
         "        importlib.import_module(info.name)\n"
-        "from xmpp_ext import patches\n"
+        "from xmpp_ext.session import patches\n"
         "print(patches.applied())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -433,6 +433,6 @@ def _element_with_text(text: str) -> ET.Element:
 
 
 def test_bundled_payload_is_the_top_level_file():
-    from xmpp_ext.sender import bundled_payload
+    from xmpp_ext.plugin.payload import bundled_payload
 
     assert bundled_payload().read_bytes() == (REPO / "test_example_tag.xml").read_bytes()

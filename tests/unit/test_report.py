@@ -1,8 +1,8 @@
-"""Counting and summarising exchanges (xmpp_ext.report)."""
+"""Counting and summarising exchanges (xmpp_ext.jobs.report)."""
 
 from __future__ import annotations
 
-from xmpp_ext.outcomes import Exchange, Status, Tally
+from xmpp_ext.jobs.outcomes import Exchange, Status, Tally
 
 
 def test_counts_add_up_and_rate_covers_the_exchanges_only():
@@ -19,7 +19,7 @@ def test_counts_add_up_and_rate_covers_the_exchanges_only():
 
 
 def summary_line(*exchanges: Exchange, unsent: int = 0) -> str:
-    from xmpp_ext.report import Reporter
+    from xmpp_ext.jobs.report import Reporter
 
     tally = Tally(started=0.0)
     for exchange in exchanges:

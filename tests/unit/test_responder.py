@@ -5,7 +5,7 @@ from __future__ import annotations
 from slixmpp.test import SlixTest
 
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
-from xmpp_ext.responder import RESPONDER_PLUGINS, Responder, RespondOptions
+from xmpp_ext.jobs.respond import RESPONDER_PLUGINS, Responder, RespondOptions
 
 TAG = '<example_tag xmlns="https://example.net/our_extension" some_string="s">hello</example_tag>'
 
@@ -117,7 +117,7 @@ class TestResponderLines(SlixTest):
 def test_a_received_tag_is_described_bounded():
     from slixmpp.xmlstream import ET
 
-    from xmpp_ext.responder import MAX_SHOWN_RECEIVED, describe_tag
+    from xmpp_ext.jobs.respond import MAX_SHOWN_RECEIVED, describe_tag
 
     tag = ET.fromstring(
         f'<example_tag xmlns="https://example.net/our_extension" some_string="{"x" * 5000}"><a/></example_tag>'

@@ -7,10 +7,10 @@ import asyncio
 from slixmpp.test import SlixTest
 
 import xmpp_ext.plugin  # noqa: F401
-from xmpp_ext.outcomes import Exchange, Status, Tally
-from xmpp_ext.pipeline import IqPipeline
+from xmpp_ext.jobs.burst import IqPipeline
+from xmpp_ext.jobs.outcomes import Exchange, Status, Tally
+from xmpp_ext.jobs.report import Reporter
 from xmpp_ext.plugin import ExampleTag
-from xmpp_ext.report import Reporter
 
 PEER = "responder@localhost/xmppext"
 TAG = '<example_tag xmlns="https://example.net/our_extension" some_string="x" />'

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from slixmpp.xmlstream import ET
 
 from xmpp_ext.cli.scenario import command
-from xmpp_ext.exitcodes import ExitCode
 from xmpp_ext.scenario.junit import junit_xml
 from xmpp_ext.scenario.output import JsonOutput, TextOutput, summary_line
 from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
 from xmpp_ext.scenario.script import parse
+from xmpp_ext.util.exitcodes import ExitCode
 
 GOOD = "# Good\n## smoke\n[Client] Romeo\n\tjid: romeo@localhost\n\tpassword: pw\n-----\nRomeo connects\n"
 

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from xmpp_ext.cli import cli
-from xmpp_ext.localserver import free_port
+from xmpp_ext.jobs.send import read_tag_source
 from xmpp_ext.plugin import ExampleTagError
 from xmpp_ext.plugin.payload import MAX_PAYLOAD_BYTES
-from xmpp_ext.sender import read_tag_source
+from xmpp_ext.servers import free_port
 
 NS = "https://example.net/our_extension"
 ENV = {

@@ -9,13 +9,13 @@ from slixmpp import JID
 from slixmpp.test import SlixTest
 
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
-from xmpp_ext import sender as sender_module
-from xmpp_ext.client import ConnectError, ConnectionSettings
-from xmpp_ext.localserver import free_port
-from xmpp_ext.outcomes import Status
+from xmpp_ext.jobs import send as sender_module
+from xmpp_ext.jobs.outcomes import Status
+from xmpp_ext.jobs.send import Sender, SendOptions, Step, StopKind, send, tutorial_scenario
 from xmpp_ext.plugin import ExampleTag
-from xmpp_ext.secret import Secret
-from xmpp_ext.sender import Sender, SendOptions, Step, StopKind, send, tutorial_scenario
+from xmpp_ext.servers import free_port
+from xmpp_ext.session.client import ConnectError, ConnectionSettings
+from xmpp_ext.util.secret import Secret
 
 
 def test_send_runs_outside_the_main_thread():
@@ -93,7 +93,7 @@ class TestStalledBurst(SlixTest):
 
 
 def test_fields_without_a_tag_source_change_the_bundled_tag():
-    from xmpp_ext.sender import custom_tag
+    from xmpp_ext.jobs.send import custom_tag
 
     tag = custom_tag(boolean=False, inner=(("inside_tag", {"first_field": "9"}),))
     assert tag["some_string"] == "StringFromFile"  # still a valid request: the bundled tag's

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from xmpp_ext.localserver import free_port
+from xmpp_ext.servers import free_port
 
 # Top-level packages (private C modules "_x" aside), as of slixmpp 1.17 and Python 3.11.
 HELP_PACKAGES = set(
@@ -99,4 +99,4 @@ def test_other_commands_modules_are_not_imported_by_send():
     )
     names = set(probe.stderr.split())
     assert "xmpp_ext.cli.send" in names
-    assert not names & {"xmpp_ext.cli.run_pair", "xmpp_ext.cli.local_server", "xmpp_ext.pair", "xmpp_ext.localserver"}
+    assert not names & {"xmpp_ext.cli.run_pair", "xmpp_ext.cli.local_server", "xmpp_ext.jobs.pair", "xmpp_ext.servers"}

@@ -13,10 +13,10 @@ import asyncio
 from slixmpp.test import SlixTest
 
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
-from xmpp_ext import streammgmt
-from xmpp_ext.pipeline import IqPipeline
+from xmpp_ext.jobs.burst import IqPipeline
+from xmpp_ext.jobs.respond import RESPONDER_PLUGINS, Responder, RespondOptions
 from xmpp_ext.plugin import ExampleTag
-from xmpp_ext.responder import RESPONDER_PLUGINS, Responder, RespondOptions
+from xmpp_ext.session import streammgmt
 
 SM = "urn:xmpp:sm:3"
 PEER = "responder@localhost/xmppext"

@@ -10,9 +10,9 @@ from slixmpp import ClientXMPP
 from slixmpp.xmlstream import ET
 
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
-from xmpp_ext import patches
 from xmpp_ext.plugin import NAMESPACE, ExampleTag
 from xmpp_ext.plugin.wire import ECHO_BUDGET, MAX_ERROR_TEXT, bounded_echo, error_reply, wire_size
+from xmpp_ext.session import patches
 
 serializer = importlib.import_module("slixmpp.xmlstream.tostring")
 

@@ -15,8 +15,8 @@ from xmpp_ext.cli.options import (
     verbosity_options,
 )
 from xmpp_ext.cli.outcome import run_job
-from xmpp_ext.disco import QUERIES
-from xmpp_ext.exitcodes import ExitCode, help_epilog
+from xmpp_ext.jobs.disco import QUERIES
+from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 
 EPILOG = help_epilog(
     ExitCode.OK,
@@ -72,7 +72,7 @@ def command(
       xmppext disco -j me@example.net features peer@example.net/xmppext
       xmppext disco -j me@example.net items example.net --json
     """
-    from xmpp_ext.disco import format_listing
+    from xmpp_ext.jobs.disco import format_listing
 
     query, words = (first, rest) if first in QUERIES or first is None else ("all", (first, *rest))
     if not words:
@@ -94,8 +94,8 @@ def command(
 
 
 async def _discover(settings, target, query, node, timeout):
-    from xmpp_ext.client import session
-    from xmpp_ext.disco import discover
+    from xmpp_ext.jobs.disco import discover
+    from xmpp_ext.session.client import session
 
     async with session(settings) as client:
         return await discover(client, target, query, node, timeout)

@@ -7,7 +7,6 @@ import dataclasses
 
 import click
 
-from xmpp_ext.exitcodes import ExitCode, help_epilog
 from xmpp_ext.faultproxy import (
     DEFAULT_DURATION,
     FaultPlan,
@@ -18,7 +17,8 @@ from xmpp_ext.faultproxy import (
     parse_endpoint,
     parse_seconds,
 )
-from xmpp_ext.stopsignals import on_stop_signals
+from xmpp_ext.util.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.stopsignals import on_stop_signals
 
 
 class _Parsed(click.ParamType):

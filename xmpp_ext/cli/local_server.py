@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from xmpp_ext.cli.options import env_file_option, server_option
-from xmpp_ext.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 
 EPILOG = help_epilog(
     ExitCode.OK,
@@ -34,9 +34,9 @@ def command(env_file: Path, server_kind: str) -> None:
     passwords, written to ENV_FILE for `xmppext run-pair`. Stopping it removes
     the server, its data and the certificate; the .env then points nowhere.
     """
-    from xmpp_ext.cli.run_pair import start_pair_server
-    from xmpp_ext.envfile import EnvFileError, check_replaceable, write_env_file
-    from xmpp_ext.responder import DEFAULT_RESOURCE
+    from xmpp_ext.cli.local import start_pair_server
+    from xmpp_ext.jobs.respond import DEFAULT_RESOURCE
+    from xmpp_ext.util.envfile import EnvFileError, check_replaceable, write_env_file
 
     try:
         check_replaceable(env_file)  # before the server starts: never over a file someone else wrote
@@ -91,7 +91,7 @@ def _server_still_listening(env_file: Path) -> str | None:
     """The address of the server an existing .env of ours points to, if something still listens there."""
     import socket
 
-    from xmpp_ext.envfile import EnvFileError, read_env_file
+    from xmpp_ext.util.envfile import EnvFileError, read_env_file
 
     try:
         credentials = read_env_file(env_file)

@@ -14,11 +14,11 @@ import click
 from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
-from xmpp_ext import envvars
+from xmpp_ext.util import envvars
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
-# The servers xmpp_ext.localserver can start (not imported here: it is slow to import).
+# The servers xmpp_ext.servers can start (not imported here: it is slow to import).
 LOCAL_SERVERS = ("prosody", "ejabberd")
 MAX_TIMEOUT = 3600.0  # an hour: a reply later than that is lost for any practical purpose
 MAX_WINDOW = 4096  # requests in flight at once; beyond that a burst only measures the server's queue
@@ -166,8 +166,8 @@ class Login:
         Called after a command has checked the rest of its input, so a usage
         error never comes after a password prompt.
         """
-        from xmpp_ext.client import ConnectionSettings
-        from xmpp_ext.secret import Secret
+        from xmpp_ext.session.client import ConnectionSettings
+        from xmpp_ext.util.secret import Secret
 
         jid = jid or self.jid
         password, source = self.password, self.password_source
@@ -323,7 +323,7 @@ ROLES = ("sender", "responder")
 
 def _from_env_file(context: click.Context, values: dict[str, Any], role: str, env_file: Path) -> dict[str, Any]:
     """``values`` completed from ``role``'s account in ``env_file``: what was typed on the command line wins."""
-    from xmpp_ext.envfile import EnvFileError, exposure_warnings, read_env_file
+    from xmpp_ext.util.envfile import EnvFileError, exposure_warnings, read_env_file
 
     try:
         credentials = read_env_file(env_file)
@@ -397,6 +397,6 @@ def env_file_option(help_text: str) -> Decorator:
 
 def configure_logging(verbosity: int, settings: Any) -> None:
     """Logging for a command that logs in: its secrets are redacted from every line."""
-    from xmpp_ext.logs import configure_logging as configure
+    from xmpp_ext.util.logs import configure_logging as configure
 
     configure(verbosity, [settings.password])

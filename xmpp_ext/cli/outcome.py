@@ -8,7 +8,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from xmpp_ext.exitcodes import ExitCode
+from xmpp_ext.util.exitcodes import ExitCode
 
 T = TypeVar("T")
 
@@ -43,10 +43,10 @@ CONNECT_HINTS = {
 
 def run_job(job: Coroutine[Any, Any, T]) -> T:
     """Run a job in a fresh event loop; its expected failures become one-line errors with their exit codes."""
-    from xmpp_ext import patches
-    from xmpp_ext.client import ConnectError
-    from xmpp_ext.disco import DiscoError
-    from xmpp_ext.sender import NotSupported, ResolveError
+    from xmpp_ext.jobs.disco import DiscoError
+    from xmpp_ext.jobs.send import NotSupported, ResolveError
+    from xmpp_ext.session import patches
+    from xmpp_ext.session.client import ConnectError
 
     patches.apply()
     try:
@@ -63,8 +63,23 @@ def run_job(job: Coroutine[Any, Any, T]) -> T:
 
 def exit_code_for_run(result: Any) -> ExitCode:
     """A send run's exit code: how it stopped first (connection lost, interrupted), then whether all went well."""
-    from xmpp_ext.sender import StopKind
+    from xmpp_ext.jobs.send import StopKind
 
     if result.stop is not None:
         return ExitCode.CONNECT if result.stop.kind is StopKind.CONNECTION_LOST else ExitCode.INTERRUPTED
     return ExitCode.OK if result.tally.all_ok else ExitCode.FAILED
+
+
+def exit_code_for_pair_error(error: Any) -> ExitCode:
+    """A run-pair that could not run: the responder's own usage (2) and login (3) failures mean the same here;
+    a responder never ready is a connection failure; a --terminal program returning early is bad input."""
+    from xmpp_ext.jobs.pair import PairFailure
+
+    if error.failure is PairFailure.RESPONDER_EXITED:
+        passed_on = (ExitCode.BAD_INPUT, ExitCode.CONNECT)
+        return ExitCode(error.child_status) if error.child_status in passed_on else ExitCode.FAILED
+    if error.failure is PairFailure.NOT_READY:
+        return ExitCode.CONNECT
+    if error.failure is PairFailure.TERMINAL_RETURNED:
+        return ExitCode.BAD_INPUT
+    return ExitCode.FAILED

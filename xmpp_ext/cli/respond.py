@@ -17,7 +17,7 @@ from xmpp_ext.cli.options import (
     verbosity_options,
 )
 from xmpp_ext.cli.outcome import run_job
-from xmpp_ext.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 
 EPILOG = help_epilog(
     ExitCode.OK,
@@ -34,7 +34,7 @@ MAX_REPLY_STRING_BYTES = 1024
 
 
 def _reply_string(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    from xmpp_ext.patches import quoteattr
+    from xmpp_ext.plugin.wire import quoteattr
 
     size = len(quoteattr(value).encode()) - 2
     if size > MAX_REPLY_STRING_BYTES:
@@ -125,7 +125,7 @@ def command(
     """
     from slixmpp import JID
 
-    from xmpp_ext.responder import DEFAULT_RESOURCE, RespondOptions, respond
+    from xmpp_ext.jobs.respond import DEFAULT_RESOURCE, RespondOptions, respond
 
     jid = login.jid if login.jid.resource else JID(f"{login.jid.bare}/{DEFAULT_RESOURCE}")
     options = RespondOptions(

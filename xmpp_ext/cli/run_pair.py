@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from xmpp_ext.cli.local import start_pair_server
 from xmpp_ext.cli.options import (
     Seconds,
     env_file_option,
@@ -17,9 +18,8 @@ from xmpp_ext.cli.options import (
     timeout_option,
     verbosity_options,
 )
-from xmpp_ext.cli.outcome import CommandFailed, Stopped
-from xmpp_ext.exitcodes import ExitCode, help_epilog
-from xmpp_ext.stopsignals import sigterm_as_ctrl_c
+from xmpp_ext.cli.outcome import exit_code_for_pair_error
+from xmpp_ext.util.exitcodes import help_epilog
 
 EPILOG = help_epilog(
     ok="the sender's seven exchanges ended as expected",
@@ -78,8 +78,8 @@ def command(
       xmppext run-pair --local
       xmppext run-pair --env-file ~/.config/xmppext/.env --path my_tag.xml
     """
-    from xmpp_ext.envfile import EnvFileError, exposure_warnings, read_env_file
-    from xmpp_ext.pair import PairOptions
+    from xmpp_ext.jobs.pair import PairOptions
+    from xmpp_ext.util.envfile import EnvFileError, exposure_warnings, read_env_file
 
     context = click.get_current_context()
     typed = {
@@ -125,14 +125,14 @@ def _check_payload(path: Path) -> None:
 def _run(credentials, options):
     import asyncio
 
-    from xmpp_ext.pair import Pair, PairError
+    from xmpp_ext.jobs.pair import Pair, PairError
 
     pair = Pair(credentials, options, click.echo)
     try:
         return asyncio.run(pair.run()), pair
     except PairError as exc:
         click.echo(f"Error: {exc}", err=True)
-        return exc.exit_code, pair
+        return exit_code_for_pair_error(exc), pair
 
 
 def _run_locally(options, kind: str) -> int:
@@ -144,28 +144,3 @@ def _run_locally(options, kind: str) -> int:
         server.stop()
     click.echo(f"local server stopped; exit status {status}")
     return status
-
-
-def start_pair_server(kind: str):
-    """A throwaway server with a sender and a responder account, and their credentials."""
-    from xmpp_ext.envfile import PairCredentials
-    from xmpp_ext.localserver import ServerFailed, ServerNotInstalled, start_server
-
-    try:
-        with sigterm_as_ctrl_c():
-            server = start_server(kind, accounts=("sender", "responder"))
-    except (ServerNotInstalled, ServerFailed) as exc:
-        raise CommandFailed(str(exc), ExitCode.CONNECT) from None
-    except KeyboardInterrupt:
-        raise Stopped(f"interrupted while starting {kind}") from None
-    sender, responder = server.accounts
-    credentials = PairCredentials(
-        sender_jid=sender.jid,
-        sender_password=sender.password,
-        responder_jid=responder.jid,
-        responder_password=responder.password,
-        host=server.host,
-        port=server.port,
-        ca_cert=server.ca_cert.resolve(),
-    )
-    return server, credentials

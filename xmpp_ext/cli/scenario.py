@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import click
 
 from xmpp_ext.cli.options import Seconds, all_of, server_address_options
-from xmpp_ext.exitcodes import ExitCode, help_epilog
-from xmpp_ext.stopsignals import sigterm_as_ctrl_c
+from xmpp_ext.util.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
     from xmpp_ext.scenario.script import Script
@@ -179,10 +179,10 @@ def _run(
     port: int | None,
     ca_cert: Path | None,
 ) -> ExitCode:
-    from xmpp_ext import patches
     from xmpp_ext.scenario.compare import differences
     from xmpp_ext.scenario.output import JsonOutput, TextOutput
     from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, run_script
+    from xmpp_ext.session import patches
 
     patches.apply()  # the command's clients run with the project's slixmpp patches
     output = JsonOutput(click.echo) if as_json else TextOutput(click.echo)

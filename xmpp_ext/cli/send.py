@@ -22,7 +22,7 @@ from xmpp_ext.cli.options import (
     verbosity_options,
 )
 from xmpp_ext.cli.outcome import CommandFailed, Stopped, exit_code_for_run, run_job
-from xmpp_ext.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 
 EPILOG = help_epilog(
     connect="could not connect, TLS not trusted, authentication failed, or the connection was lost and no "
@@ -117,8 +117,7 @@ def command(
       xmppext send -j me@example.net -t peer@example.net/xmppext --kind message --path tag.xml
       xmppext send -j me@example.net -t peer@example.net/xmppext --repeat 1000 --window 32 --json
     """
-    from xmpp_ext.plugin import ExampleTagError
-    from xmpp_ext.sender import (
+    from xmpp_ext.jobs.send import (
         SendOptions,
         Step,
         check_stanza_sizes,
@@ -126,6 +125,7 @@ def command(
         read_tag_source,
         tutorial_scenario,
     )
+    from xmpp_ext.plugin import ExampleTagError
 
     context = click.get_current_context()
     kind = kind or ("iq" if repeat else None)
@@ -179,9 +179,9 @@ def command(
 
 async def _present(settings, job, steps, as_json: bool, quiet: bool):
     """Run the send job, showing one line (or JSON object) per exchange, a progress bar, then the summary."""
-    from xmpp_ext.outcomes import Status
-    from xmpp_ext.report import Reporter
-    from xmpp_ext.sender import StopKind, send
+    from xmpp_ext.jobs.outcomes import Status
+    from xmpp_ext.jobs.report import Reporter
+    from xmpp_ext.jobs.send import StopKind, send
 
     STOP_DETAILS = tuple(kind.value for kind in StopKind)
 

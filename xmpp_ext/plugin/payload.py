@@ -14,6 +14,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
@@ -253,3 +254,13 @@ def describe_tag(tag: str) -> str:
         namespace, _, local = tag[1:].partition("}")
         return f"<{local} xmlns='{namespace}'>"
     return f"<{tag}> without namespace"
+
+
+def bundled_payload() -> Path:
+    """The tutorial's test_example_tag.xml, shipped inside the package (installed as plain files).
+
+    Found beside this module rather than through importlib.resources: a path is
+    what the tag reads, and importing importlib.resources would cost a one-shot
+    send more time than its whole TLS handshake.
+    """
+    return Path(__file__).resolve().parent.parent / "data" / "test_example_tag.xml"

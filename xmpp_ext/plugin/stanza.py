@@ -123,7 +123,7 @@ class ExampleTag(_TextInterface, ElementBase):
         silently leave them out of the stanza.
 
         ``max_bytes`` bounds the tag as written on the wire, escaping
-        included (with ``xmpp_ext.patches``' escaping, the larger count):
+        included (with ``xmpp_ext.session.patches``' escaping, the larger count):
         64 KiB of ``"`` grows to 384 KiB there.
         """
         prefix = f"{source}: " if source else ""

@@ -1,7 +1,7 @@
 """What a stanza costs on the wire, and error replies that stay small.
 
 Limits apply to what is written, not to what the user typed: slixmpp writes
-``"`` as ``&quot;`` (6 bytes for 1) and, with ``xmpp_ext.patches`` applied,
+``"`` as ``&quot;`` (6 bytes for 1) and, with ``xmpp_ext.session.patches`` applied,
 a newline as ``&#10;`` (5 bytes); a prefix declared in a file
 (``<e:example_tag xmlns:e=...>``) is written as a default namespace instead.
 ``wire_size`` follows slixmpp 1.17's serializer (``slixmpp.xmlstream.tostring``)
@@ -17,13 +17,26 @@ from typing import Any
 
 from slixmpp.xmlstream import ET, ElementBase
 
-from xmpp_ext import patches
-
 # Not ``from slixmpp.xmlstream import tostring``: the package re-exports the
 # function under the module's name.
 _serializer = importlib.import_module("slixmpp.xmlstream.tostring")
 
 XML_NAMESPACE = _serializer.XML_NS
+IQ_TAG = "{jabber:client}iq"
+#: slixmpp's own escape, kept before xmpp_ext.session.patches may replace it.
+SLIXMPP_ESCAPE = _serializer.escape
+_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "'": "&apos;",
+        '"': "&quot;",
+        "\t": "&#9;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+    }
+)
 CLIENT_NAMESPACE = "jabber:client"
 STREAM_NAMESPACE = "http://etherx.jabber.org/streams"
 #: A client stream's prefixes (slixmpp's XMLStream and BaseXMPP set these two).
@@ -40,6 +53,22 @@ ECHO_BUDGET = 4 * 1024
 MAX_ERROR_TEXT = 300
 
 
+def escape(text: str, use_cdata: bool = False) -> str:
+    """slixmpp's ``tostring.escape``, with tab, newline and carriage return as character references."""
+    if use_cdata:  # slixmpp's optional CDATA mode keeps its own escaping
+        return SLIXMPP_ESCAPE(text, use_cdata)
+    return text.translate(_ESCAPES)
+
+
+def quoteattr(value: str) -> str:
+    """``value`` as a double-quoted XML attribute value, whitespace kept as character references.
+
+    Not xml.sax.saxutils.quoteattr: that module imports urllib.request (and with
+    it http.client and email), a noticeable part of a one-shot send's start-up.
+    """
+    return f'"{value.translate(_ESCAPES)}"'
+
+
 def wire_size(
     item: ElementBase | ET.Element,
     *,
@@ -54,7 +83,7 @@ def wire_size(
     stream's defaults). Give ``parent_namespace`` to measure an element as
     it is written inside a parent of that namespace instead.
 
-    ``patched``: True counts with ``xmpp_ext.patches``' escaping (tab,
+    ``patched``: True counts with ``xmpp_ext.session.patches``' escaping (tab,
     newline and CR as character references), False with slixmpp's own,
     None with whichever is installed now.
 
@@ -185,9 +214,9 @@ def _escape_function(patched: bool | None, use_cdata: bool) -> Callable[[str], s
     if patched is None:
         chosen = _serializer.escape  # whatever is installed now
     elif patched:
-        chosen = patches.escape
+        chosen = escape
     else:
-        chosen = patches._ORIGINAL_ESCAPE  # slixmpp's own, even while the patch is installed
+        chosen = SLIXMPP_ESCAPE  # slixmpp's own, even while the patch is installed
     return lambda text: chosen(text, use_cdata)
 
 

@@ -6,15 +6,15 @@ from collections.abc import Callable, Iterable, Mapping
 
 import slixmpp
 
-from xmpp_ext.client import build_client, connect, disconnect
 from xmpp_ext.servers.base import Account, XmppServer
+from xmpp_ext.session.client import build_client, connect, disconnect
 
 
 class ClientFactory:
     """``await factory(account, plugins=[...])``: a client logged in to the test's server.
 
     TLS is verified against the server's CA. A failed login raises
-    xmpp_ext.client.ConnectError, whose one line names host, port, JID and cause.
+    xmpp_ext.session.client.ConnectError, whose one line names host, port, JID and cause.
     """
 
     def __init__(self, server: XmppServer, make_account: Callable[[], Account]) -> None:

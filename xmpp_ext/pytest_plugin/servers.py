@@ -19,7 +19,7 @@ def open_server(kind: str, settings: XmppSettings, worker: tuple[int, int] = (0,
     if kind == EXTERNAL:
         assert settings.external is not None  # settings.read() guarantees it for this kind
         return _external(settings.external, worker)
-    from xmpp_ext.localserver import SERVERS
+    from xmpp_ext.servers import SERVERS
 
     # Its own temp dir, not pytest's tmp_path_factory: ejabberd runs as its own
     # user, who cannot enter pytest's (or a user's project) root-only directories.

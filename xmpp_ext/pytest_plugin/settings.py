@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-#: The servers the plugin can start (xmpp_ext.localserver.SERVERS, named here so reading
+#: The servers the plugin can start (xmpp_ext.servers.SERVERS, named here so reading
 #: the settings imports no server code; a test keeps both lists equal).
 LOCAL_KINDS = ("ejabberd", "prosody")
 EXTERNAL = "external"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from xmpp_ext.localserver import Account, LocalServer
 from xmpp_ext.scenario.script import Script
+from xmpp_ext.servers import Account, LocalServer
 
 
 class AccountError(Exception):

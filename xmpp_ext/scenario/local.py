@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Mapping
 
-from xmpp_ext.localserver import LocalServer, ServerFailed, ServerNotInstalled, start_server
 from xmpp_ext.scenario.accounts import AccountError, fresh_accounts
 from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, StepResult, run_script
 from xmpp_ext.scenario.script import Script
+from xmpp_ext.servers import LocalServer, ServerFailed, ServerNotInstalled, start_server
 
 
 class LocalRunFailed(Exception):

@@ -34,13 +34,13 @@ from pathlib import Path
 
 from slixmpp.xmlstream import ET, tostring
 
-from xmpp_ext.client import ConnectError, ConnectionSettings, connect, disconnect
 from xmpp_ext.scenario.clients import ClosedError, ScenarioClient
 from xmpp_ext.scenario.matching import Difference, Matcher
 from xmpp_ext.scenario.script import Action, Script
 from xmpp_ext.scenario.sidebyside import mismatch, pretty
 from xmpp_ext.scenario.variables import VariableError, Variables
 from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
+from xmpp_ext.session.client import ConnectError, ConnectionSettings, connect, disconnect
 
 PING_NS = "urn:xmpp:ping"
 MAX_SHOWN = 4000  # characters of a received stanza kept for reports

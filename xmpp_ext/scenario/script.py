@@ -34,7 +34,7 @@ from pathlib import Path
 from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.xmlblock import SCANSION_NS, BlockError, parse_block
-from xmpp_ext.secret import Secret
+from xmpp_ext.util.secret import Secret
 
 MAX_SCRIPT_BYTES = 1_000_000
 MAX_CLIENTS = 100

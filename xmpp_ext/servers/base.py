@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from xmpp_ext.certs import CertificateFiles, generate_certificates
-from xmpp_ext.children import die_with_parent, group_members, stop_group
-from xmpp_ext.secret import Secret
+from xmpp_ext.servers.certs import CertificateFiles, generate_certificates
 from xmpp_ext.servers.listeners import owned_and_foreign
+from xmpp_ext.util.children import die_with_parent, group_members, stop_group
+from xmpp_ext.util.secret import Secret
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 15.0
@@ -125,14 +125,14 @@ class XmppServer(ABC):
 
         For child processes: the password travels in the environment, never on a command line.
         """
-        from xmpp_ext.envvars import login_environment
+        from xmpp_ext.util.envvars import login_environment
 
         ca_cert = self.ca_cert.resolve() if self.ca_cert else None
         return login_environment(account.jid, account.password.reveal(), self.host, self.port, ca_cert, base)
 
     def settings_for(self, account: Account, resource: str | None = None, **overrides: object):
         """The ``ConnectionSettings`` that log in as ``account`` here, TLS verified with this server's CA."""
-        from xmpp_ext.client import ConnectionSettings  # imports slixmpp: only when a client is wanted
+        from xmpp_ext.session.client import ConnectionSettings  # imports slixmpp: only when a client is wanted
 
         values: dict[str, object] = dict(
             jid=f"{account.jid}/{resource}" if resource else account.jid,

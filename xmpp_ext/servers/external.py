@@ -13,8 +13,8 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from xmpp_ext.secret import Secret
 from xmpp_ext.servers.base import Account, ServerFailed, XmppServer, new_account
+from xmpp_ext.util.secret import Secret
 
 CHECK_TIMEOUT = 5.0
 

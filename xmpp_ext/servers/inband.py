@@ -51,7 +51,7 @@ def _in_thread(server: XmppServer, coroutine: Coroutine[Any, Any, None], failure
 async def _unregister(server: XmppServer, account: Account) -> None:
     from slixmpp.exceptions import IqError, IqTimeout
 
-    from xmpp_ext.client import ConnectError, build_client, connect, disconnect
+    from xmpp_ext.session.client import ConnectError, build_client, connect, disconnect
 
     settings = server.settings_for(account, "unregister")
     client = build_client(settings, plugins=("xep_0077",))
@@ -80,7 +80,7 @@ async def _unregister(server: XmppServer, account: Account) -> None:
 async def _register(server: XmppServer, account: Account) -> None:
     from slixmpp.exceptions import IqError, IqTimeout
 
-    from xmpp_ext.client import ConnectError, build_client, connect, disconnect
+    from xmpp_ext.session.client import ConnectError, build_client, connect, disconnect
 
     settings = server.settings_for(account, "register")
     client = build_client(settings, plugins=("xep_0077",))

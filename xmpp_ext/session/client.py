@@ -19,8 +19,8 @@ import slixmpp
 from slixmpp import JID
 
 import xmpp_ext.plugin  # noqa: F401  (registers the example_tag plugin by name)
-from xmpp_ext.guard import install_depth_guard
-from xmpp_ext.secret import Secret
+from xmpp_ext.session.guard import install_depth_guard
+from xmpp_ext.util.secret import Secret
 
 log = logging.getLogger(__name__)
 

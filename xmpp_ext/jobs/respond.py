@@ -31,16 +31,14 @@ from pathlib import Path
 import slixmpp
 from slixmpp.xmlstream import tostring
 
-from xmpp_ext import streammgmt
-from xmpp_ext.client import ConnectError, ConnectionSettings, build_client, connect, disconnect
-from xmpp_ext.display import printable
-from xmpp_ext.patches import quoteattr
-from xmpp_ext.pipeline import IQ_TAG
 from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
 from xmpp_ext.plugin.payload import request_payload_problem
-from xmpp_ext.plugin.wire import wire_size
-from xmpp_ext.stopsignals import on_stop_signals
-from xmpp_ext.streamlimits import SAFE_STANZA_BYTES, watch_stanza_limit
+from xmpp_ext.plugin.streamlimits import SAFE_STANZA_BYTES, watch_stanza_limit
+from xmpp_ext.plugin.wire import IQ_TAG, quoteattr, wire_size
+from xmpp_ext.session import streammgmt
+from xmpp_ext.session.client import ConnectError, ConnectionSettings, build_client, connect, disconnect
+from xmpp_ext.util.display import printable
+from xmpp_ext.util.stopsignals import on_stop_signals
 
 log = logging.getLogger(__name__)
 

@@ -25,12 +25,11 @@ from slixmpp import JID
 from slixmpp.plugins.xep_0198.stream_management import MAX_SEQ
 from slixmpp.xmlstream import ET, tostring
 
-from xmpp_ext.outcomes import Exchange, Status, iq_reply_verdict
-from xmpp_ext.patches import quoteattr
+from xmpp_ext.jobs.outcomes import Exchange, Status, iq_reply_verdict
 from xmpp_ext.plugin import EXAMPLE_TAG
-from xmpp_ext.streammgmt import SessionWriter
+from xmpp_ext.plugin.wire import IQ_TAG, quoteattr
+from xmpp_ext.session.streammgmt import SessionWriter
 
-IQ_TAG = "{jabber:client}iq"
 #: Ids of requests declared lost that are remembered, to tell a late reply from a duplicate.
 MAX_LOST_IDS = 10_000
 

@@ -22,14 +22,15 @@ from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
-from xmpp_ext import streammgmt
-from xmpp_ext.client import ConnectionSettings, build_client, connect, disconnect
-from xmpp_ext.display import printable
-from xmpp_ext.outcomes import Exchange, Status, Tally, iq_reply_verdict
-from xmpp_ext.pipeline import IqPipeline
+from xmpp_ext.jobs.burst import IqPipeline
+from xmpp_ext.jobs.outcomes import Exchange, Status, Tally, iq_reply_verdict
 from xmpp_ext.plugin import EXAMPLE_TAG, NAMESPACE, ExampleTag, check_payload_size
+from xmpp_ext.plugin.payload import bundled_payload
 from xmpp_ext.plugin.wire import wire_size
-from xmpp_ext.stopsignals import on_stop_signals
+from xmpp_ext.session import streammgmt
+from xmpp_ext.session.client import ConnectionSettings, build_client, connect, disconnect
+from xmpp_ext.util.display import printable
+from xmpp_ext.util.stopsignals import on_stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,6 @@ TUTORIAL_STRING = (
     f'<example_tag xmlns="{NAMESPACE}" some_string="Another_string">'
     'Info_inside_tag<inside_tag first_field="1" secound_field="2" /></example_tag>'
 )
-
-
-def bundled_payload() -> Path:
-    """The tutorial's test_example_tag.xml, shipped inside the package (installed as plain files).
-
-    Found beside this module rather than through importlib.resources: a path is
-    what the tag reads, and importing importlib.resources would cost a one-shot
-    send more time than its whole TLS handshake.
-    """
-    return Path(__file__).resolve().parent / "data" / "test_example_tag.xml"
 
 
 class StopKind(Enum):
@@ -715,7 +706,7 @@ async def resolve_bare_jid(client: slixmpp.ClientXMPP, bare: JID, timeout: float
 
 async def ensure_supported(client: slixmpp.ClientXMPP, peer: JID, timeout: float) -> None:
     """Raise NotSupported unless ``peer`` announces the extension (DiscoError when it does not answer)."""
-    from xmpp_ext.disco import announces_extension
+    from xmpp_ext.jobs.disco import announces_extension
 
     if not await announces_extension(client, peer, timeout):
         raise NotSupported(f"{peer} does not announce {NAMESPACE} in its service discovery; nothing was sent")

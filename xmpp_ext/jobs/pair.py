@@ -19,26 +19,40 @@ import tempfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
-from xmpp_ext.children import die_with_parent, signal_group, stop_detached
-from xmpp_ext.envfile import PairCredentials
-from xmpp_ext.envvars import login_environment
-from xmpp_ext.exitcodes import ExitCode
-from xmpp_ext.outcomes import Exchange, Status
-from xmpp_ext.report import Reporter
-from xmpp_ext.stopsignals import on_stop_signals
+from xmpp_ext.jobs.outcomes import Exchange, Status
+from xmpp_ext.jobs.report import Reporter
+from xmpp_ext.util.children import die_with_parent, signal_group, stop_detached
+from xmpp_ext.util.envfile import PairCredentials
+from xmpp_ext.util.envvars import login_environment
+from xmpp_ext.util.stopsignals import on_stop_signals
 
 RESPONDER_RESOURCE = "xmppext-pair"
 STOP_GRACE = 5.0
 
 
-class PairError(Exception):
-    """The pair could not run; ``exit_code`` says why (3: the responder never became ready)."""
+class PairFailure(Enum):
+    """Why a pair could not run (the command maps each to its exit code)."""
 
-    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FAILED) -> None:
+    CHILD_DIED = "a client died early"
+    NOT_READY = "the responder was never ready"
+    RESPONDER_EXITED = "the responder exited before it was ready"  # see PairError.child_status
+    TERMINAL_RETURNED = "the --terminal program returned before its client ended"
+
+
+#: The status a child of ours exits with when it was interrupted (the command's own exit 130).
+INTERRUPTED_STATUS = 130
+
+
+class PairError(Exception):
+    """The pair could not run; ``failure`` says why, ``child_status`` is the responder's exit status if it exited."""
+
+    def __init__(self, message: str, failure: PairFailure, child_status: int | None = None) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.failure = failure
+        self.child_status = child_status
 
 
 @dataclass(frozen=True)
@@ -112,7 +126,7 @@ class Pair:
                     if not interrupted:
                         raise
                     self.echo(f"interrupted ({interrupted[0].name}): stopping both clients")
-                    return ExitCode.INTERRUPTED
+                    return INTERRUPTED_STATUS
         finally:
             await asyncio.shield(self._stop_all())
 
@@ -129,7 +143,8 @@ class Pair:
             sender_done.cancel()
             raise PairError(
                 f"the responder exited early (status {responder.process.returncode}) while the sender ran; "
-                f"last output: {self._last_output()}"
+                f"last output: {self._last_output()}",
+                PairFailure.CHILD_DIED,
             )
 
     async def _start_responder(self, scratch: Path) -> Child:
@@ -155,22 +170,18 @@ class Pair:
             self.responder_jid = line.split(" ", 1)[1].strip()
             return child
         if process.returncode is not None and self.options.terminal and not (scratch / "responder-status").exists():
-            raise PairError(await self._returned_early(scratch, "responder"), exit_code=ExitCode.BAD_INPUT)
+            raise PairError(await self._returned_early(scratch, "responder"), PairFailure.TERMINAL_RETURNED)
         if process.returncode is not None:
             await asyncio.sleep(0)  # let the output pump print the responder's last lines
             raise PairError(
                 f"the responder exited with status {process.returncode} before it was ready; "
                 f"last output: {self._last_output()}",
-                # Its own usage (2) and login (3) failures mean the same here; a crash or signal is 1.
-                exit_code=(
-                    ExitCode(process.returncode)
-                    if process.returncode in (ExitCode.BAD_INPUT, ExitCode.CONNECT)
-                    else ExitCode.FAILED
-                ),
+                PairFailure.RESPONDER_EXITED,
+                child_status=process.returncode,
             )
         raise PairError(
             f"the responder was not ready within {self.options.ready_timeout:g}s; last output: {self._last_output()}",
-            exit_code=ExitCode.CONNECT,
+            PairFailure.NOT_READY,
         )
 
     async def _start_sender(self, scratch: Path) -> Child:
@@ -224,7 +235,7 @@ class Pair:
         if self.options.terminal:
             status_file = scratch / "sender-status"
             if not status_file.exists():
-                raise PairError(await self._returned_early(scratch, "sender"), exit_code=ExitCode.BAD_INPUT)
+                raise PairError(await self._returned_early(scratch, "sender"), PairFailure.TERMINAL_RETURNED)
             with contextlib.suppress(OSError, ValueError):
                 status = int(status_file.read_text().strip())
         return status

@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Iterable
 
-from xmpp_ext.secret import Secret
+from xmpp_ext.util.secret import Secret
 
 REDACTED = "[redacted]"
 # In-band registration and password changes (XEP-0077) carry the password in clear.

@@ -26,6 +26,8 @@ import logging
 import slixmpp
 from slixmpp.util.sasl import mechanisms
 
+from xmpp_ext.plugin.wire import SLIXMPP_ESCAPE, escape
+
 log = logging.getLogger(__name__)
 
 #: The slixmpp (major, minor) versions these patches were written and tested against.
@@ -35,36 +37,7 @@ SUPPORTED_SLIXMPP = ((1, 17),)
 # function tostring() under the same name as the module that defines it.
 serializer = importlib.import_module("slixmpp.xmlstream.tostring")
 
-_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "'": "&apos;",
-        '"': "&quot;",
-        "\t": "&#9;",
-        "\n": "&#10;",
-        "\r": "&#13;",
-    }
-)
-_ORIGINAL_ESCAPE = serializer.escape
 _ORIGINAL_HI = mechanisms.SCRAM.Hi
-
-
-def escape(text: str, use_cdata: bool = False) -> str:
-    """slixmpp's ``tostring.escape``, with tab, newline and carriage return as character references."""
-    if use_cdata:  # slixmpp's optional CDATA mode keeps its own escaping
-        return _ORIGINAL_ESCAPE(text, use_cdata)
-    return text.translate(_ESCAPES)
-
-
-def quoteattr(value: str) -> str:
-    """``value`` as a double-quoted XML attribute value, whitespace kept as character references.
-
-    Not xml.sax.saxutils.quoteattr: that module imports urllib.request (and with
-    it http.client and email), a noticeable part of a one-shot send's start-up.
-    """
-    return f'"{value.translate(_ESCAPES)}"'
 
 
 def scram_hi(self: mechanisms.SCRAM, text: bytes, salt: bytes, iterations: int) -> bytes:
@@ -82,7 +55,7 @@ def apply() -> bool:
     """Install both patches (idempotent); False, changing nothing, on an unsupported slixmpp."""
     if not supported():
         log.warning(
-            "slixmpp %s is not a version xmpp_ext.patches was written for: SCRAM stays in Python and "
+            "slixmpp %s is not a version xmpp_ext.session.patches was written for: SCRAM stays in Python and "
             "tab/newline/CR in attribute values are written raw",
             slixmpp.__version__,
         )
@@ -95,7 +68,7 @@ def apply() -> bool:
 def revert() -> None:
     """Give slixmpp its own functions back."""
     mechanisms.SCRAM.Hi = _ORIGINAL_HI
-    serializer.escape = _ORIGINAL_ESCAPE
+    serializer.escape = SLIXMPP_ESCAPE
 
 
 def applied() -> bool:

@@ -21,7 +21,7 @@ live beside both:
   paths) calls it at the moment it writes, so the wire carries stanzas in the
   order they were counted, and writes only inside a session.
 
-Written against slixmpp 1.17 (see xmpp_ext.patches for the same pinning).
+Written against slixmpp 1.17 (see xmpp_ext.session.patches for the same pinning).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xmpp_ext.display import printable
-from xmpp_ext.outcomes import Exchange, Status
+from xmpp_ext.jobs.outcomes import Exchange, Status
+from xmpp_ext.util.display import printable
 
 
 class Reporter:

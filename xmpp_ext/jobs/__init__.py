@@ -1,0 +1,1 @@
+"""What each command does (send, respond, run-pair, disco), returning results; never exit codes."""
