@@ -13,7 +13,7 @@ from slixmpp.exceptions import IqError
 
 from tests.integration.helpers import run
 from xmpp_ext.plugin import NAMESPACE
-from xmpp_ext.session.client import session
+from xmpp_ext.session import connected
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def test_reply_amplified_past_the_stanza_limit_is_not_sent(xmpp_server, make_acc
     quotes = '"' * (50_000 if xmpp_server.kind == "prosody" else 12_000)
 
     async def attack():
-        async with session(xmpp_server.settings_for(make_account(), "attacker")) as client:
+        async with connected(xmpp_server.settings_for(make_account(), "attacker")) as client:
             client.send_raw(f"<iq type='get' to='{peer.full_jid}' id='{quotes}'>{VALID_TAG}</iq>")
             peer.wait_for_line(lambda line: "not answered (its id would make the reply too large)" in line)
             await still_answers(client, peer)
@@ -52,14 +52,14 @@ def test_error_reply_to_a_sender_outside_allow_stays_small(xmpp_server, make_acc
     big = '"' * 12_000
 
     async def attack():
-        async with session(xmpp_server.settings_for(make_account(), "attacker")) as client:
+        async with connected(xmpp_server.settings_for(make_account(), "attacker")) as client:
             iq = client.make_iq_get(ito=peer.full_jid)
             iq.append(client.plugin["example_tag"].stanza.ExampleTag())
             iq["example_tag"]["some_string"] = big
             with pytest.raises(IqError) as refused:
                 await iq.send(timeout=10)
             assert refused.value.condition == "forbidden"
-        async with session(xmpp_server.settings_for(friend, "friend")) as client:
+        async with connected(xmpp_server.settings_for(friend, "friend")) as client:
             await still_answers(client, peer)
 
     run(attack)

@@ -166,7 +166,7 @@ class Login:
         Called after a command has checked the rest of its input, so a usage
         error never comes after a password prompt.
         """
-        from xmpp_ext.session.client import ConnectionSettings
+        from xmpp_ext.session import ConnectionSettings
         from xmpp_ext.util.secret import Secret
 
         jid = jid or self.jid
