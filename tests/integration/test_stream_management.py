@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import tostring
 
 from tests.integration.helpers import run, settings_for
@@ -349,5 +350,67 @@ def test_a_burst_cut_on_both_sides_ends_all_ok_with_nothing_twice(xmpp_server, m
             assert [iq_id for iq_id in unclaimed if iq_id.startswith(burst_pipeline._id_prefix)] == []  # none twice
             assert (asking_events.counts["session_resumed"], answering_events.counts["session_resumed"]) == (2, 1)
             assert asking_events.counts["session_start"] == answering_events.counts["session_start"] == 1
+
+    run(scenario, timeout=90)
+
+
+def test_stanzas_dropped_or_refused_count_once_for_h_in_the_programs_order(xmpp_server, make_account):
+    """Whatever ends a stanza (depth guard, allow-list, invalid payload, a message not answered), it counts once.
+
+    The responder's session is built as ``xmppext respond`` builds it (XEP-0198 counter, depth guard,
+    plugins, the fast path). Its h must equal the stanzas on the wire; the server must then resume the
+    stream with that h, re-sending nothing (h too high: Prosody closes the stream, "Client acknowledged
+    more stanzas than sent by server"; too low: the server re-sends what was handled).
+    """
+
+    async def scenario():
+        async with FaultProxy((xmpp_server.host, xmpp_server.port)) as proxy:
+            friend = make_account()
+            answering_session = Session(
+                settings_for(xmpp_server, make_account(), "responder", port=proxy.port),
+                RESPONDER_PLUGINS,
+                stream_management=StreamManagement(),
+                reconnect=ReconnectPolicy(),
+            )
+            answering = answering_session.client
+            wire = WireCount(answering)
+            events = Events(answering, "sm_enabled", "session_resumed", "session_start", "disconnected")
+            stream_errors: list[object] = []
+            answering.add_event_handler("stream_error", stream_errors.append)
+            responder = Responder(
+                answering,
+                answering_session.writer,
+                RespondOptions(allow=frozenset({friend.jid})),
+                lambda _record: None,
+            )
+            try:
+                await answering_session.start()
+                await events.next("sm_enabled")
+                to = answering.boundjid.full
+                deep = "<n>" * 40 + "</n>" * 40
+                tag = f"<example_tag xmlns='https://example.net/our_extension' some_string='s'>{deep}</example_tag>"
+                async with connected(settings_for(xmpp_server, make_account(), "stranger")) as stranger:
+                    stranger.send_raw(f"<message xmlns='jabber:client' to='{to}'>{tag}</message>")  # guard: dropped
+                    stranger.send_raw(f"<iq xmlns='jabber:client' type='get' to='{to}' id='deep'>{tag}</iq>")
+                    with pytest.raises(IqError) as forbidden:  # the allow-list refuses it
+                        await stranger.plugin["example_tag"].request(to, {"some_string": "s"}, timeout=10)
+                    assert forbidden.value.condition == "forbidden"
+                async with connected(settings_for(xmpp_server, friend, "friend")) as asking:
+                    invalid = asking.make_iq_set(ito=to)
+                    invalid.append(asking.plugin["example_tag"].stanza.ExampleTag())  # no some_string: bad-request
+                    with pytest.raises(IqError) as refused:
+                        await invalid.send(timeout=10)
+                    assert refused.value.condition == "bad-request"
+                    headline = asking.make_message(mto=to, mtype="headline", mbody="not answered")
+                    headline.send()
+                    await asking.plugin["example_tag"].request(to, {"some_string": "last"}, timeout=10)
+                assert responder.answered >= 3
+                assert streammgmt.state(answering).handled == wire.stanzas
+                await cut_and_resume(proxy, events)  # the session resumes by itself, with our h
+                await answering.plugin["xep_0030"].get_info(jid=xmpp_server.domain, timeout=10)
+                assert streammgmt.state(answering).handled == wire.stanzas
+                assert events.counts["session_start"] == 1 and stream_errors == []
+            finally:
+                await answering_session.close()
 
     run(scenario, timeout=90)

@@ -41,6 +41,7 @@ from xmpp_ext.scenario.sidebyside import mismatch, pretty
 from xmpp_ext.scenario.variables import VariableError, Variables
 from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
 from xmpp_ext.session import ConnectError, ConnectionSettings
+from xmpp_ext.util.display import clip
 
 PING_NS = "urn:xmpp:ping"
 MAX_SHOWN = 4000  # characters of a received stanza kept for reports
@@ -282,11 +283,9 @@ def _shown(stanza: ET.Element) -> str:
         level = [child for element in level for child in element]
     if level:
         return f"<{stanza.tag.rpartition('}')[2]}> (nested deeper than {MAX_SHOWN_DEPTH} levels: not shown)"
-    return _clip(tostring(stanza, xmlns=CLIENT_NS))
+    return clip(tostring(stanza, xmlns=CLIENT_NS), MAX_SHOWN)
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
 async def run_script(

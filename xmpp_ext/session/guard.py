@@ -1,6 +1,6 @@
 """Refuse stanzas nested deeper than a limit, before any handler sees them.
 
-What was measured with slixmpp 1.17 on CPython 3.11 (tests/unit/test_guard.py):
+What was measured with slixmpp 1.17 on CPython 3.11 (tests/unit/session/test_guard.py):
 
 * Parsing and building the stanza object take any depth: expat feeds
   ElementTree's C tree builder, and slixmpp's stanza classes only walk the

@@ -2,7 +2,7 @@
 
 slixmpp 1.17 offers no public way to do these few things; each access below
 is named for what it gives us, says why we need it, and is checked by
-``tests/unit/session/test_slixmpp_private.py`` against the installed slixmpp
+``tests/unit/session/test_session.py`` against the installed slixmpp
 (``missing()`` lists what a new version no longer has), under the same version
 pin as ``xmpp_ext.session.patches``. Stream management's state (``seq``,
 ``handled``, ``unacked_queue``...) is plain attributes of the ``xep_0198``

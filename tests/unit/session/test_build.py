@@ -1,4 +1,4 @@
-"""xmpp_ext.session.client: where a client connects and how, without a server."""
+"""xmpp_ext.session.build and settings: where a client connects and how, without a server."""
 
 from __future__ import annotations
 
