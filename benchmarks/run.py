@@ -50,18 +50,22 @@ def xmppext_pair(
     window: int,
     sender_port: int | None = None,
     extra: tuple[str, ...] = (),
+    responder_port: int | None = None,
 ) -> dict[str, object]:
     """A responder and a sender burst as two processes; the sender's summary plus both peak memories.
 
-    ``sender_port``: the sender connects there (a fault proxy in front of the server) instead;
-    ``extra``: options for both commands (e.g. --no-stream-management).
+    ``sender_port``/``responder_port``: that client connects there (a fault proxy in front of the server)
+    instead; ``extra``: options for both commands (e.g. --no-stream-management).
     """
     sender, responder = server.add_account(), server.add_account()
     sender_env = client_env(server, sender)
     if sender_port is not None:
         sender_env["XMPPEXT_PORT"] = str(sender_port)
+    responder_env = client_env(server, responder)
+    if responder_port is not None:
+        responder_env["XMPPEXT_PORT"] = str(responder_port)
     answering = subprocess.Popen(
-        [xmppext, "respond", "-q", *extra], env=client_env(server, responder), stdout=subprocess.PIPE, text=True
+        [xmppext, "respond", "-q", *extra], env=responder_env, stdout=subprocess.PIPE, text=True
     )
     try:
         ready = answering.stdout.readline()
@@ -311,18 +315,49 @@ def main() -> None:
     parser.add_argument("--cut-every", type=float, default=2.0, help="seconds between cuts in the faulted run (e)")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
     parser.add_argument("--one-shot-only", action="store_true", help="measure (c) and (c') only; writes no file")
+    parser.add_argument("--soak", action="store_true", help="run the cut soak only (benchmarks/soak.py)")
+    parser.add_argument("--soak-runs", type=int, default=5, help="soak runs per server, side and kind of cut")
+    parser.add_argument("--soak-count", type=int, default=20_000, help="iqs in each soak run")
+    parser.add_argument("--soak-cut-seconds", type=float, default=0.7, help="seconds between cuts in the soak")
+    parser.add_argument("--soak-cut-bytes", type=int, default=64 * 1024, help="bytes between cuts in the soak")
     args = parser.parse_args()
     if args.one_shot_only:
         print(one_shot_report(args))
         sys.exit(0)
-    text = report(args)
+    if args.soak:
+        from benchmarks.soak import soak
+
+        text = "\n".join(soak(args))
+        section = SOAK_HEADING
+    else:
+        text = report(args)
+        section = RUN_HEADING
     print(text)
     if args.output:
-        args.output.write_text(
-            "# Benchmarks\n\nMeasured by `scripts/bench` (benchmarks/run.py); numbers from one run on the machine "
-            "named, nothing edited by hand.\n\n" + text
-        )
+        write_section(args.output, section, text)
     sys.exit(0)
+
+
+RUN_HEADING = "## Run of "
+SOAK_HEADING = "## Soak of "
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    """Replace the section starting with ``heading`` in ``path`` (the run or the soak), keeping the other."""
+    sections = {RUN_HEADING: "", SOAK_HEADING: ""}
+    if path.exists():
+        current = None
+        for line in path.read_text().splitlines(keepends=True):
+            for start in sections:
+                if line.startswith(start):
+                    current = start
+            if current is not None:
+                sections[current] += line
+    sections[heading] = text.rstrip("\n") + "\n\n"
+    path.write_text(
+        "# Benchmarks\n\nMeasured by `scripts/bench` (benchmarks/run.py; `--soak`: benchmarks/soak.py); numbers from "
+        "one run on the machine named, nothing edited by hand.\n\n" + sections[RUN_HEADING] + sections[SOAK_HEADING]
+    )
 
 
 if __name__ == "__main__":

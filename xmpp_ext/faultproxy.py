@@ -296,6 +296,9 @@ class FaultProxy:
 
     def _count(self, what: str) -> None:
         setattr(self.counters, what, getattr(self.counters, what) + 1)
+        self._notify()
+
+    def _notify(self) -> None:
         for predicate, future in self._watchers:
             if not future.done() and predicate(self.counters):
                 future.set_result(None)
@@ -359,6 +362,8 @@ class FaultProxy:
                     self.counters.bytes_to_server += size
                 else:
                     self.counters.bytes_to_client += size
+                if self._watchers:  # someone waits for a byte count (wait_until)
+                    self._notify()
                 if link.budget is not None:
                     link.budget -= size
                     if link.budget == 0:

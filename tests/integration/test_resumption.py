@@ -156,5 +156,5 @@ def test_the_tutorial_scenario_cut_mid_run_resumes_and_ends_all_ok(xmpp_server, 
     lines = json_lines(first + stdout)
     exchanges = [line for line in lines if "status" in line]
     assert len(exchanges) == 7 and {exchange["status"] for exchange in exchanges} == {"ok"}
-    assert [line["event"] for line in lines if "event" in line] == ["resumed"]
+    assert [line["event"] for line in lines if "event" in line] == ["cut", "resumed"]
     assert lines[-1]["summary"]["reconnections"] == lines[-1]["summary"]["resumed"] == 1

@@ -94,7 +94,9 @@ class Tally:
     # Across cut connections (stream management): how the run got its session back.
     reconnections: int = 0  # connections lost during the run
     resumed: int = 0  # of them, streams resumed
-    resent: int = 0  # stanzas re-sent after resuming (not counted as sent again)
+    resent: int = 0  # stanzas re-sent after resuming, or after a new session, as they were (not counted as sent)
+    new_sessions: int = 0  # of them, new sessions (the stream was not resumed, or not answering once resumed)
+    retried: int = 0  # requests sent again under a new id: their fate was unknown, or the peer was away
     duplicates: int = 0  # replies that arrived a second time: counted once
     late: int = 0  # replies to requests already counted lost
     resumption_refused: str | None = None  # the last cause the server gave for refusing to resume
@@ -135,6 +137,8 @@ class Tally:
             "reconnections": self.reconnections,
             "resumed": self.resumed,
             "resent": self.resent,
+            "new_sessions": self.new_sessions,
+            "retried": self.retried,
             "duplicates": self.duplicates,
             "late": self.late,
             "resumption_refused": self.resumption_refused,

@@ -36,10 +36,14 @@ class Reporter:
             self._echo(self._lines.event_line(event))
             return
         kind = event.get("event")
-        if kind == "resumed":
+        if kind == "cut":
+            self._echo(f"connection lost ({printable(event['cause'])}); reconnecting")
+        elif kind == "resumed":
             self._echo(f"resumed after {event['after_s']:.1f} s, {event['resent']} re-sent")
         elif kind == "resumption_refused":
-            self._echo(f"resumption refused ({event['cause']}): {event['lost']} in flight counted as lost")
+            self._echo(
+                f"not resumed ({printable(event['cause'])}): {event['retried']} in flight sent again under new ids"
+            )
         elif kind == "new_session":
             self._echo(f"new session after {event['after_s']:.1f} s, {event['resent']} re-sent")
 
@@ -66,5 +70,6 @@ class Reporter:
             refused = summary.get("resumption_refused")
             self._echo(
                 f"{summary['reconnections']} reconnection(s): {summary['resumed']} resumed, "
-                f"{summary['resent']} re-sent" + (f"; resumption refused ({refused})" if refused else "")
+                f"{summary.get('new_sessions', 0)} new session(s), {summary['resent']} re-sent, "
+                f"{summary.get('retried', 0)} sent again" + (f"; not resumed ({refused})" if refused else "")
             )

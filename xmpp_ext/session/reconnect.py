@@ -52,6 +52,9 @@ class ReconnectPolicy:
     give_up_after: float | None = None
     resumable_only: bool = False
     max_refusals: int = 3
+    #: Seconds a resumed stream has to answer an ack request before it is dropped for a new session
+    #: (``xmpp_ext.session.verify``); 0: trust every resumption.
+    verify_within: float = 5.0
 
     def delays(self) -> Iterator[float]:
         """The waits before each attempt: 0, then ``first_delay`` doubling up to ``max_delay``, forever."""

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import slixmpp
 from slixmpp.xmlstream import StanzaBase
 
-from xmpp_ext.session import streammgmt
+from xmpp_ext.session import slixmpp_private, streammgmt
 from xmpp_ext.session.build import DEFAULT_PLUGINS, Plugins, build_client
 from xmpp_ext.session.login import disconnect, login
+from xmpp_ext.session.outage import Outage
 from xmpp_ext.session.reconnect import (
-    AttemptFailed,
     Cut,
     Lost,
     NewSession,
@@ -38,12 +38,10 @@ from xmpp_ext.session.reconnect import (
 )
 from xmpp_ext.session.settings import ConnectionSettings
 from xmpp_ext.session.streammgmt import SessionWriter, StreamManagement
+from xmpp_ext.session.verify import ResumptionCheck
 from xmpp_ext.util.display import printable
 
 log = logging.getLogger(__name__)
-
-SM_FAILED_TAG = "{urn:xmpp:sm:3}failed"
-
 
 @dataclass
 class Recoveries:
@@ -54,6 +52,7 @@ class Recoveries:
     new_sessions: int = 0  # new sessions after a cut (the stream was not resumed)
     resent: int = 0  # stanzas sent again: by slixmpp on resumption, by us after a refused one
     refused: str | None = None  # the last refused resumption's cause
+    broken_resumptions: int = 0  # resumed streams that did not answer an ack request (dropped for a new session)
 
 
 class Session:
@@ -82,9 +81,11 @@ class Session:
         self._closing = False
         self._stream_error: tuple[str, str] | None = None  # (condition, line) of the last stream error
         self._reconnecting: asyncio.Future[None] | None = None
+        self._outage: Outage | None = None
         self._outage_started: float | None = None
-        self._refusal: Refusal | None = None
+        self._refusal: Refusal | None = None  # why the next new session must send things again
         self._refusals = 0
+        self._check: ResumptionCheck | None = None
         client = self.client
         client.add_event_handler("stream_error", self._on_stream_error)
         client.add_event_handler("disconnected", self._on_disconnected)
@@ -148,17 +149,25 @@ class Session:
         if not self._started or self._closing or self.lost.done():
             return
         if self._reconnecting is not None and not self._reconnecting.done():
-            return  # a reconnection attempt failing: the attempt loop deals with it
+            return  # a reconnection attempt failing: the outage deals with it
         condition, cause = self._stream_error or (None, printable(reason or "connection closed"))
         self._stream_error = None
+        if self._check is not None and not self._check.done:
+            if condition is not None:
+                self._check.finish(False)  # the server closed the resumed stream with an error: broken
+            else:  # a plain cut before the ack came: resume again
+                self._check.abandon()
+                self._check = None
+                self.writer.release()
         if condition is not None and is_final(condition):
             self._emit(Lost(cause, condition))
-        elif self.policy is None or (self.policy.resumable_only and not self._can_resume()):
+        elif self.policy is None or (self.policy.resumable_only and not self._can_resume() and self._refusal is None):
             self._emit(Lost(cause))
         else:
-            self.recoveries.cuts += 1
-            self._outage_started = time.monotonic()
-            self._emit(Cut(cause, 0.0))
+            if self._outage_started is None:  # else: the same outage goes on (a resumed stream found broken)
+                self.recoveries.cuts += 1
+                self._outage_started = time.monotonic()
+                self._emit(Cut(cause, 0.0))
             self._reconnecting = asyncio.ensure_future(self._reconnect(cause))
 
     def _can_resume(self) -> bool:
@@ -172,9 +181,33 @@ class Session:
         self._refusals = 0
         if self._outage_started is None:
             return
-        after = time.monotonic() - self._outage_started
+        if self.policy is not None and self.policy.verify_within:
+            # Trusted once the server answers an ack request: until then our writes wait.
+            self.writer.hold()
+            self._check = ResumptionCheck(self.client, self.policy.verify_within, self._checked)
+            return
+        self._resumed(streammgmt.state(self.client).unacked)  # slixmpp re-sent exactly these on <resumed/>
+
+    def _checked(self, answered: bool) -> None:
+        check, self._check = self._check, None
+        assert check is not None
+        if answered:
+            self.writer.release()
+            self._resumed(len(check.unacked))
+            return
+        # The server may not have handled what we wrote after <resumed h=X/> (a broken parser), or may have
+        # (a slow server): X proves nothing about it. Start a new session (resuming again would feed the same
+        # broken parser); what was in flight is asked again by the job, under new ids.
+        self.recoveries.broken_resumptions += 1
+        self._refusal = Refusal("resumed stream did not answer an ack request", None, check.unacked)
+        slixmpp_private.forget_stream(self.client)
+        self.writer.release()  # held by the writer until the new session starts
+        if self.client.transport is not None:
+            self.client.abort()
+
+    def _resumed(self, resent: int) -> None:
+        after = time.monotonic() - (self._outage_started or time.monotonic())
         self._outage_started = None
-        resent = streammgmt.state(self.client).unacked  # slixmpp has just re-sent exactly these
         self.recoveries.resumed += 1
         self.recoveries.resent += resent
         self._emit(Resumed(round(after, 3), resent))
@@ -208,7 +241,8 @@ class Session:
             if self.policy is not None and self._can_resume() and self.client.transport is not None:
                 self.client.abort()
             return
-        refusal = self._refusal or Refusal("failed", None)
+        refusal = (self._outage.refusal if self._outage is not None else None) or Refusal("failed", None)
+        self._refusal = refusal
         self.recoveries.refused = refusal.cause
         if self.policy is not None and self._refusals >= self.policy.max_refusals:
             self._emit(Lost(f"resumption refused {self._refusals} times ({refusal.cause})"))
@@ -217,86 +251,8 @@ class Session:
     # -- reconnecting ---------------------------------------------------------------
 
     async def _reconnect(self, cause: str) -> None:
-        """Connect again until the stream is resumed or a new session starts (or the policy gives up)."""
         assert self.policy is not None and self._outage_started is not None
-        started = self._outage_started
-        deadline = None if self.policy.give_up_after is None else started + self.policy.give_up_after
-        # Only while reconnecting: a <failed/> answers a <resume/>, and the fast paths pay nothing meanwhile.
-        self.client.add_filter("in", self._watch_failed)
-        delays = self.policy.delays()
-        next(delays)  # the first attempt is at once
-        try:
-            while not self.lost.done():
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    self._emit(Lost(f"{cause}; no session again within {self.policy.give_up_after:g}s of the cut"))
-                    return
-                log.debug("reconnecting after a cut (%s)", cause)
-                failure = await self._attempt(remaining)
-                if failure is None:
-                    return
-                condition, why = failure
-                if condition is not None and is_final(condition):
-                    self._emit(Lost(why, condition))
-                    return
-                delay = next(delays)
-                self._emit(AttemptFailed(why, delay))
-                log.debug("reconnection attempt failed (%s); next in %g s", why, delay)
-                if remaining is not None:
-                    delay = min(delay, max(0.0, deadline - time.monotonic()))
-                await asyncio.wait({self.lost}, timeout=delay)
-        finally:
-            self.client.del_filter("in", self._watch_failed)
-
-    async def _attempt(self, remaining: float | None) -> tuple[str | None, str] | None:
-        """One connection attempt: None once the stream is resumed or a new session has started,
-        else the failure's (stream error condition or None, reason)."""
-        outcome: asyncio.Future[str | None] = self.client.loop.create_future()
-
-        def settle(reason: Callable[[object], str | None]) -> Callable[[object], None]:
-            return lambda event: outcome.done() or outcome.set_result(reason(event))
-
-        handlers = {
-            "session_resumed": settle(lambda _event: None),
-            "session_start": settle(lambda _event: None),
-            "connection_failed": settle(lambda error: f"connection failed ({printable(error)})"),
-            "disconnected": settle(lambda reason: printable(reason or "connection closed")),
-        }
-        for event, handler in handlers.items():
-            self.client.add_event_handler(event, handler)
-        failure: tuple[str | None, str] | None = (None, "no session")
-        timeout = self.settings.connect_timeout if remaining is None else min(remaining, self.settings.connect_timeout)
-        try:
-            self._stream_error = None
-            host, port = self.settings.endpoint() or (None, None)
-            self.client.connect(host, port)
-            done, _ = await asyncio.wait({outcome, self.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            if outcome in done and outcome.result() is None:
-                failure = None
-            elif self._stream_error is not None:
-                failure = self._stream_error
-            elif outcome in done:
-                failure = (None, outcome.result() or "no session")
-            else:
-                failure = (None, f"no session within {timeout:g}s")
-            return failure
-        finally:
-            self._stream_error = None
-            for event, handler in handlers.items():
-                self.client.del_event_handler(event, handler)
-            if failure is not None:
-                # slixmpp would go on retrying by itself, backing off up to 300 s: our loop decides.
-                self.client.cancel_connection_attempt()
-                if self.client.transport is not None:
-                    self.client.abort()
-
-    def _watch_failed(self, stanza: StanzaBase) -> StanzaBase:
-        """Incoming filter (while reconnecting): note what a <failed/> says before slixmpp forgets its queue."""
-        xml = stanza.xml
-        if xml.tag == SM_FAILED_TAG:
-            text = xml.get("h")
-            h = int(text) if text is not None and text.isdigit() and len(text) <= 10 else None
-            conditions = [child.tag.partition("}")[2] for child in xml if not child.tag.endswith("}text")]
-            cause = printable(conditions[0][:64]) if conditions else "no condition given"
-            self._refusal = Refusal(cause, h, streammgmt.unacked(self.client))
-        return stanza
+        self._outage = Outage(self.client, self.settings, self.policy, self._outage_started, self._emit)
+        lost = await self._outage.run(cause, self.lost)
+        if lost is not None:
+            self._emit(lost)

@@ -58,6 +58,16 @@ async def stop_send_task(client: slixmpp.ClientXMPP) -> None:
             await task
 
 
+def forget_stream(client: slixmpp.ClientXMPP) -> None:
+    """Make the next connection start a new stream management session instead of resuming this one.
+
+    slixmpp resumes whenever it knows a stream id. Its plugin's ``session_end`` forgets the id, the
+    counters and the queue (the caller has taken a copy of what to send again), as after a refused
+    resumption: stale counters would make the next session's acks free the wrong stanzas.
+    """
+    client.plugin[SM_PLUGIN].session_end(None)
+
+
 class StreamManagementState:
     """Read and update ``xep_0198``'s counters (for stanzas our fast paths write with ``send_raw``)."""
 

@@ -160,6 +160,7 @@ class SessionWriter:
         self._buffer: list[str] = []
         self._scheduled = False
         self._after_queue: asyncio.Future | None = None
+        self._held_back = False  # until a resumed stream has shown it parses what we send
         self.dropped = 0  # stanzas refused because MAX_HELD were waiting
         client.add_event_handler("session_start", self._session_back)
         client.add_event_handler("session_resumed", self._session_back)
@@ -183,9 +184,17 @@ class SessionWriter:
         """The stanzas waiting to be written, oldest first (a copy)."""
         return list(self._buffer)
 
+    def hold(self) -> None:
+        """Write nothing until ``release`` (a resumed stream not yet trusted)."""
+        self._held_back = True
+
+    def release(self) -> None:
+        self._held_back = False
+        self.flush()
+
     def flush(self) -> None:
         self._scheduled = False
-        if not self._buffer or not slixmpp_private.in_session(self._client):
+        if not self._buffer or self._held_back or not slixmpp_private.in_session(self._client):
             return  # kept until the session is back
         if not slixmpp_private.send_queue_empty(self._client):
             if self._after_queue is None or self._after_queue.done():

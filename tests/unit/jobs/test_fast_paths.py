@@ -23,6 +23,16 @@ PEER = "responder@localhost/xmppext"
 TAG = '<example_tag xmlns="https://example.net/our_extension" some_string="x" />'
 
 
+BAD_REQUEST = (
+    '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+    '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">no</text></error>'
+)
+AWAY = (
+    '<error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+    '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">gone</text></error>'
+)
+
+
 class TestPipeline(SlixTest):
     def setUp(self):
         self.stream_start(jid="sender@localhost/s", plugins=["xep_0030", "example_tag"])
@@ -59,6 +69,31 @@ class TestPipeline(SlixTest):
                 ids.append(xml.get("id"))
         return ids
 
+    def test_a_peer_that_never_answered_fails_at_once_when_it_is_not_there(self):
+        task = self.start(count=1, window=1)
+        (iq_id,) = self.sent_ids()
+        self.recv(f'<iq type="error" from="{PEER}" id="{iq_id}">{AWAY}</iq>')
+        self.wait_()
+        assert task.done()
+        assert self.exchanges[-1].detail == f"error service-unavailable from {PEER}: gone (is the peer online?)"
+
+    def test_a_peer_away_after_answering_gets_the_request_again_under_a_new_id(self):
+        # Its session is being replaced (it reconnects): the bounce is not the request's outcome.
+        task = self.start(count=2, window=1)
+        (first,) = self.sent_ids()
+        self.recv(f'<iq type="result" from="{PEER}" id="{first}">{TAG}</iq>')
+        self.wait_()
+        (second,) = self.sent_ids()
+        self.recv(f'<iq type="error" from="{PEER}" id="{second}">{AWAY}</iq>')
+        self.run_coro(asyncio.sleep(0.3))  # the first wait before sending it again: 0.25 s
+        self.wait_()
+        (again,) = self.sent_ids()
+        assert again.startswith(f"{second}.")
+        self.recv(f'<iq type="result" from="{PEER}" id="{again}">{TAG}</iq>')
+        self.wait_()
+        assert task.done()
+        assert [exchange.status for exchange in self.exchanges] == [Status.OK, Status.OK]
+
     def test_window_is_respected_and_every_request_ends_once(self):
         task = self.start(count=5, window=2)
         first = self.sent_ids()
@@ -72,15 +107,11 @@ class TestPipeline(SlixTest):
         self.wait_()
         rest = self.sent_ids()
         for iq_id in rest:
-            self.recv(
-                f'<iq type="error" from="{PEER}" id="{iq_id}"><error type="cancel">'
-                '<service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
-                '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">gone</text></error></iq>'
-            )
+            self.recv(f'<iq type="error" from="{PEER}" id="{iq_id}">{BAD_REQUEST}</iq>')
         self.wait_()
         assert task.done()
         assert [exchange.status for exchange in self.exchanges] == [Status.OK] * 3 + [Status.FAILED] * 2
-        assert self.exchanges[-1].detail == f"error service-unavailable from {PEER}: gone (is the peer online?)"
+        assert self.exchanges[-1].detail == f"error bad-request from {PEER}: no"
         tally = Tally()
         for exchange in self.exchanges:
             tally.add(exchange)

@@ -144,3 +144,25 @@ def test_lifecycle_records_become_the_documented_lines():
         "RESUMED responder@localhost/xmppext after 0.4 s, 3 re-sent",
         "stopped after answering 7",
     ]
+
+
+class TestResponderDuplicates(SessionTest):
+    def tearDown(self):
+        self.stream_close()
+
+    def test_a_request_delivered_again_on_the_same_stream_is_answered_once(self):
+        responder, _lines = start_responder(self)
+        self.recv(REQUEST.format(n=1))
+        self.recv(REQUEST.format(n=1))  # the server's re-delivery after a resumption: our answer is on its way
+        self.wait_()
+        assert responder.answered == 1 and responder.duplicates == 1
+        assert self.lines[-1] == "iq get from peer@localhost/a: not answered again (a request already answered)"
+
+    def test_after_a_new_session_the_same_request_is_answered_again(self):
+        responder, _lines = start_responder(self)
+        self.recv(REQUEST.format(n=1))
+        self.wait_()
+        responder.new_stream()  # what the old stream carried may be gone
+        self.recv(REQUEST.format(n=1))
+        self.wait_()
+        assert responder.answered == 2 and responder.duplicates == 0

@@ -99,7 +99,7 @@ class TestPipelineAcrossCuts(SlixTest):
         self.reply(fourth)
         assert task.done() and len(self.exchanges) == 4
 
-    def test_refused_resumption_loses_what_reached_the_server_and_keeps_the_rest_in_flight(self):
+    def test_not_resumed_sends_what_reached_the_server_again_and_keeps_the_rest_in_flight(self):
         task = self.start(count=3, window=3)
         ids = self.sent_ids()
         self.pipeline.pause()
@@ -107,48 +107,58 @@ class TestPipelineAcrossCuts(SlixTest):
         unacked = [(seq, self.written(iq_id)) for seq, iq_id in zip((11, 12, 13), ids, strict=True)]
         refusal = Refusal("item-not-found", 11, unacked)
         assert refusal.never_arrived() == [self.written(ids[1]), self.written(ids[2])]
-        lost, resent = self.pipeline.after_refusal(refusal, "resumption refused (item-not-found): fate unknown")
-        assert (lost, resent) == (1, 2)
-        assert [(e.status, e.detail) for e in self.exchanges] == [
-            (Status.LOST, "resumption refused (item-not-found): fate unknown")
-        ]
+        retried, resent = self.pipeline.after_refusal(refusal)
+        assert (retried, resent) == (1, 2)
         self.pipeline.unpause()
         self.wait_()
-        assert self.sent_ids() == []  # re-sending them is the session's (tests/unit/session), not the pipeline's
+        # Its fate unknown, the first is asked again under a new id; the others are the session's to
+        # re-send as they were (tests/unit/session), not the pipeline's.
+        (again,) = self.sent_ids()
+        assert again.startswith(f"{ids[0]}.")
+        self.reply(again)
+        self.reply(ids[0])  # the first reply after all: a duplicate, not a second exchange
         self.reply(ids[1])
         self.reply(ids[2])
         assert task.done()
-        assert [e.status for e in self.exchanges] == [Status.LOST, Status.OK, Status.OK]
+        assert [e.status for e in self.exchanges] == [Status.OK, Status.OK, Status.OK]
+        assert self.pipeline.duplicates == 1
 
-    def test_refused_without_h_loses_every_request_in_flight(self):
+    def test_refused_without_h_asks_everything_in_flight_again(self):
         task = self.start(count=2, window=2)
         ids = self.sent_ids()
         self.pipeline.pause()
         unacked = [(5, self.written(ids[0])), (6, self.written(ids[1]))]
-        assert self.pipeline.after_refusal(Refusal("item-not-found", None, unacked), "refused") == (2, 0)
+        assert self.pipeline.after_refusal(Refusal("item-not-found", None, unacked)) == (2, 0)
         self.pipeline.unpause()
         self.wait_()
-        assert task.done() and [e.status for e in self.exchanges] == [Status.LOST, Status.LOST]
+        again = self.sent_ids()
+        assert [iq_id.rpartition(".")[0] for iq_id in again] == ids
+        for iq_id in again:
+            self.reply(iq_id)
+        assert task.done() and [e.status for e in self.exchanges] == [Status.OK, Status.OK]
 
     def test_seq_comparison_wraps_around_2_to_the_32(self):
         task = self.start(count=2, window=2)
         ids = self.sent_ids()
         self.pipeline.pause()
         unacked = [(2**32 - 1, self.written(ids[0])), (0, self.written(ids[1]))]
-        assert self.pipeline.after_refusal(Refusal("refused", 2**32 - 1, unacked), "refused") == (1, 1)
+        assert self.pipeline.after_refusal(Refusal("refused", 2**32 - 1, unacked)) == (1, 1)
         self.pipeline.unpause()
+        self.wait_()
+        (again,) = self.sent_ids()
         self.reply(ids[1])
+        self.reply(again)
         assert task.done()
 
 
 def test_reporter_says_when_a_run_resumed_in_text_and_json():
     lines: list[str] = []
     Reporter(lines.append).event({"event": "resumed", "after_s": 0.4, "resent": 37})
-    Reporter(lines.append, quiet=True).event({"event": "resumption_refused", "cause": "item-not-found", "lost": 3})
+    Reporter(lines.append, quiet=True).event({"event": "resumption_refused", "cause": "item-not-found", "retried": 3})
     Reporter(lines.append, as_json=True).event({"event": "resumed", "after_s": 0.4, "resent": 37})
     assert lines == [
         "resumed after 0.4 s, 37 re-sent",
-        "resumption refused (item-not-found): 3 in flight counted as lost",
+        "not resumed (item-not-found): 3 in flight sent again under new ids",
         '{"event": "resumed", "after_s": 0.4, "resent": 37}',
     ]
 
@@ -164,4 +174,4 @@ def test_summary_counts_reconnections_and_duplicates():
     lines: list[str] = []
     Reporter(lines.append).summary(summary)
     assert lines[0].startswith("sent 1: 1 ok, 0 failed, 0 lost, 1 duplicates (")
-    assert lines[1] == "2 reconnection(s): 2 resumed, 37 re-sent"
+    assert lines[1] == "2 reconnection(s): 2 resumed, 0 new session(s), 37 re-sent, 0 sent again"

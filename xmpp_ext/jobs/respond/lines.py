@@ -104,17 +104,18 @@ class RespondLines:
                 self._echo(f"READY {jid}")
             case Resumed(jid=jid, after_s=after, resent=resent):
                 self._echo(f"RESUMED {jid}{'' if after is None else f' after {after:.1f} s'}, {resent} re-sent")
-            case Reconnected(after_s=after):
-                self._echo(f"reconnected after {after:.1f}s")
+            case Reconnected(after_s=after, why=why):
+                self._echo(f"reconnected after {after:.1f}s" + (f" (not resumed: {printable(why)})" if why else ""))
             case Disconnected(cause=cause):
                 self._echo(f"disconnected ({printable(cause)}); reconnecting")
             case ReconnectFailed(reason=reason, next_delay=delay):
                 self._echo(f"reconnection failed ({printable(reason)}); reconnecting in {delay:g}s")
-            case Finished(answered=answered, most_waiting=most_waiting):
+            case Finished(answered=answered, most_waiting=most_waiting, duplicates=duplicates):
                 self._budget.flush()
                 if self.verbose:
                     held = "" if most_waiting is None else f" (at most {most_waiting} waiting at once)"
-                    self._echo(f"stopped after answering {answered}{held}")
+                    twice = f"; {duplicates} duplicate(s) not answered twice" if duplicates else ""
+                    self._echo(f"stopped after answering {answered}{held}{twice}")
 
     def _answered(self, answer: Answered) -> None:
         if not self.verbose:

@@ -21,6 +21,7 @@ class Outcome(Enum):
     BAD_REQUEST = "refused with bad-request"
     NOT_ANSWERED = "not answered"
     REPLIED = "answered with a reply"
+    DUPLICATE = "not answered again"  # delivered again after a resumption: the first answer still arrives
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +67,10 @@ class Resumed:
 
 @dataclass(frozen=True, slots=True)
 class Reconnected:
-    """A new session after a cut (READY follows)."""
+    """A new session after a cut (READY follows); ``why``: why the stream was not resumed, if it could have been."""
 
     after_s: float
+    why: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ class ReconnectFailed:
 class Finished:
     answered: int
     most_waiting: int | None  # with --delay: most answers waiting at once
+    duplicates: int = 0  # requests delivered again after a resumption, not answered twice
 
 
 Record = Answered | Received | Ignored | Ready | Resumed | Reconnected | Disconnected | ReconnectFailed | Finished

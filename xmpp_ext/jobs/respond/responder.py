@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -37,6 +38,8 @@ from xmpp_ext.session import SessionWriter
 log = logging.getLogger(__name__)
 
 RESPONDER_PLUGINS = ("xep_0030", "xep_0461", "example_tag")
+#: Requests remembered as answered on the current stream, to answer a duplicate once, not twice.
+MAX_REMEMBERED = 10_000
 DEFAULT_RESOURCE = "xmppext"
 REPLY_NAMESPACE = "urn:xmpp:reply:0"
 
@@ -83,6 +86,10 @@ class Responder:
         self.reply_budget = SAFE_STANZA_BYTES
         self._waiting = 0  # requests held back by --delay
         self.most_waiting = 0
+        # (requester, id) of the requests answered on this stream: after a resumption the server may deliver
+        # one again (our ack of it was cut off), while our answer, kept by stream management, still arrives.
+        self._answered_ids: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.duplicates = 0
         watch_stanza_limit(client, self._on_stanza_limit)
         # The reply's tag is the same for every request: serialise it once.
         reply_tag = ExampleTag()
@@ -91,6 +98,10 @@ class Responder:
         self._result_detail = f"some_string={options.reply_string!r}"
         client.add_filter("in", self._answer_request)
         client.add_event_handler("example_tag_message", self._on_message)
+
+    def new_stream(self) -> None:
+        """A new session (not a resumption): what was answered on the old stream may have been lost with it."""
+        self._answered_ids.clear()
 
     def _on_stanza_limit(self, max_bytes: int) -> None:
         self.reply_budget = max_bytes
@@ -121,6 +132,14 @@ class Responder:
             self._record(Received(itype, asker, xml.find(EXAMPLE_TAG)))
         answer, problem = self.decide(stanza)
         if answer is Answer.RESULT:
+            key = (asker, xml.get("id", ""))
+            if key in self._answered_ids:
+                self.duplicates += 1
+                self._record(Answered("iq", itype, asker, Outcome.DUPLICATE, "a request already answered"))
+                return None
+            self._answered_ids[key] = None
+            if len(self._answered_ids) > MAX_REMEMBERED:
+                self._answered_ids.popitem(last=False)
             to = f" to={quoteattr(requester)}" if requester else ""
             reply = (
                 f"<iq xmlns='jabber:client' type='result'{to} id={quoteattr(xml.get('id', ''))}>{self._reply_tag}</iq>"

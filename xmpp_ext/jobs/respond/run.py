@@ -82,8 +82,9 @@ async def respond(
             case StreamResumed(after_s=after, resent=resent):
                 # The server kept our session: same full JID, presence and queued requests (answered now, once).
                 on_record(Resumed(client.boundjid.full, after, resent))
-            case NewSession(after_s=after):
-                on_record(Reconnected(after))  # READY follows, from session_start
+            case NewSession(after_s=after, refusal=refusal):
+                responder.new_stream()
+                on_record(Reconnected(after, refusal.cause if refusal is not None else None))  # READY follows
             case Lost():
                 stop.set()
 
@@ -111,7 +112,7 @@ async def respond(
             await stop.wait()
     finally:
         await session.close()
-    on_record(Finished(responder.answered, responder.most_waiting if options.delay else None))
+    on_record(Finished(responder.answered, responder.most_waiting if options.delay else None, responder.duplicates))
     if session.lost.done():
         raise ConnectError(_lost_for_good(session.lost.result(), client.boundjid.full))
     return responder.answered

@@ -35,12 +35,9 @@ class Burst:
         step: Step,
         timeout: float,
         report: Callable[[Exchange], None],
-        on_refusal: Callable[[int, int], None] | None = None,
     ) -> None:
-        """``on_refusal(lost, resent)``: after a refused resumption, how the requests in flight ended."""
         self._session = session
         self._timeout = timeout
-        self._on_refusal = on_refusal or (lambda _lost, _resent: None)
         self.pipeline = IqPipeline(
             session.client,
             to,
@@ -56,7 +53,6 @@ class Burst:
         #: Set with a reason when the connection stalled (no reply, not even to a ping).
         self.stalled: asyncio.Future[str] = session.client.loop.create_future()
         self._pinging: asyncio.Future[None] | None = None
-        session.add_listener(self._on_session_event)
 
     async def run(self, count: int, window: int) -> None:
         try:
@@ -65,18 +61,19 @@ class Burst:
             if self._pinging is not None:
                 self._pinging.cancel()
 
-    def _on_session_event(self, event: SessionEvent) -> None:
+    def on_session_event(self, event: SessionEvent) -> int:
+        """Steer the pipeline through the session's event; after a new session, how many requests in
+        flight were sent again under a new id (their fate was unknown)."""
         match event:
             case Cut():
                 self.pipeline.pause()
             case Resumed():
                 self.pipeline.unpause()
             case NewSession(refusal=refusal):
-                cause = refusal.cause if refusal is not None else "the stream could not be resumed"
-                detail = f"resumption refused ({cause}): in flight, fate unknown"
-                lost, resent = self.pipeline.after_refusal(refusal, detail)
-                self._on_refusal(lost, resent)
+                retried, _resent = self.pipeline.after_refusal(refusal)
                 self.pipeline.unpause()
+                return retried
+        return 0
 
     def _check_connection(self) -> None:
         """A whole window timed out without a reply: ping the server to tell a silent peer from a dead stream.

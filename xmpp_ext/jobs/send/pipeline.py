@@ -32,6 +32,11 @@ from xmpp_ext.session.streammgmt import SessionWriter
 
 #: Ids of requests declared lost that are remembered, to tell a late reply from a duplicate.
 MAX_LOST_IDS = 10_000
+#: Bounces that mean "the peer is not there right now": after the peer has answered in this burst, its
+#: session is being replaced (it reconnects), so the request is sent again within its time-out.
+TRANSIENT_BOUNCES = frozenset({"recipient-unavailable", "service-unavailable"})
+#: The first wait before sending a bounced request again; it doubles for each bounce of the same request.
+FIRST_BOUNCE_DELAY = 0.25
 
 
 class IqPipeline:
@@ -86,6 +91,11 @@ class IqPipeline:
         self.duplicates = 0  # replies to a request that had already had its reply
         self.late = 0  # replies to a request already declared lost
         self.resent = 0  # requests the session re-sent over a new session after a refused resumption
+        self.retried = 0  # requests sent again under a new id: their fate was unknown, or the peer was away
+        self._alternates: dict[str, str] = {}  # id of a request sent again -> the id it stands for
+        self._bounces: dict[str, int] = {}  # id -> bounces so far (its next wait doubles)
+        self._peer_answered = False
+        self._away_since: float | None = None  # the first bounce since the peer last answered
 
     async def run(self, count: int, window: int) -> None:
         self._done = self._client.loop.create_future()
@@ -117,30 +127,48 @@ class IqPipeline:
         self._fill()
         self._check_done()
 
-    def after_refusal(self, refusal: Refusal | None, detail: str) -> tuple[int, int]:
-        """The server did not resume the stream: decide the fate of every request in flight.
+    def after_refusal(self, refusal: Refusal | None) -> tuple[int, int]:
+        """The server did not resume the stream: every request in flight gets its reply all the same.
 
         A request the refusal proves never arrived has been sent again by the
         session over the new one: it gets a fresh time-out. One still held by
         the writer was never written: it goes out as it is. Any other reached
-        the server and its reply went with the old session: lost. Returns
-        (lost, re-sent).
+        the server, and its reply went with the old session: it is sent again
+        under a new id (the peer answers it anew; if the first reply still
+        comes, it counts as a duplicate). Returns (sent again here, re-sent by
+        the session).
         """
         never_arrived = set(self._ids_in(refusal.never_arrived())) if refusal is not None else set()
         held = set(self._ids_in(self._writer.pending()))
-        lost = resent = 0
+        retried = resent = 0
         for iq_id in list(self._pending):
-            if iq_id in never_arrived:
-                _sent, timer = self._pending[iq_id]
-                timer.cancel()
-                fresh = self._client.loop.call_later(self._timeout, self._expire, iq_id)
-                self._pending[iq_id] = (time.monotonic(), fresh)
+            sent_as = {iq_id} | {alternate for alternate, original in self._alternates.items() if original == iq_id}
+            if sent_as & never_arrived:
+                self._rearm(iq_id)
                 resent += 1
-            elif iq_id not in held:
-                lost += 1
-                self._finish(iq_id, Status.LOST, detail, with_latency=False)
+            elif not sent_as & held:
+                self._retry(iq_id)
+                retried += 1
         self.resent += resent
-        return lost, resent
+        return retried, resent
+
+    def _rearm(self, iq_id: str) -> None:
+        sent, timer = self._pending[iq_id]
+        timer.cancel()
+        self._pending[iq_id] = (sent, self._client.loop.call_later(self._timeout, self._expire, iq_id))
+
+    def _retry(self, iq_id: str) -> None:
+        """Send request ``iq_id`` again under a new id, with a fresh time-out; a reply to either id ends it."""
+        if iq_id not in self._pending:
+            return  # ended meanwhile (a reply came while the retry waited)
+        self._rearm(iq_id)
+        self._send_alternate(iq_id)
+
+    def _send_alternate(self, iq_id: str) -> None:
+        self.retried += 1
+        alternate = f"{iq_id}.{self.retried}"
+        self._alternates[alternate] = iq_id
+        self._writer.write(f"{self._prefix}{alternate}{self._suffix}")
 
     def _ids_in(self, stanzas) -> list[str]:
         ids = []
@@ -176,10 +204,13 @@ class IqPipeline:
         if xml.tag != IQ_TAG:
             return stanza
         iq_id = xml.get("id")
+        if self._alternates:
+            iq_id = self._alternates.get(iq_id, iq_id)
         if iq_id not in self._pending or xml.get("from", self._peer) != self._peer:
-            return self._claim_ended(stanza, xml, iq_id)
+            return self._claim_ended(stanza, xml, xml.get("id"))
         itype = xml.get("type")
         if itype == "result":
+            self._peer_answered, self._away_since = True, None
             tag = xml.find(EXAMPLE_TAG)
             status, detail = iq_reply_verdict(itype, tag is not None, self._expect_error)
             self._expired_in_a_row = 0
@@ -187,6 +218,9 @@ class IqPipeline:
         elif itype == "error":
             # The stanza is already built: slixmpp's error interface reads it.
             error = stanza["error"]
+            if error["condition"] in TRANSIENT_BOUNCES and self._peer_may_come_back():
+                self._bounced(iq_id)
+                return None
             replier = xml.get("from")
             status, detail = iq_reply_verdict(
                 itype, False, self._expect_error, error["condition"], error["text"], replier
@@ -213,7 +247,7 @@ class IqPipeline:
             or xml.get("from", self._peer) != self._peer
         ):
             return stanza
-        number = iq_id[len(self._id_prefix) :]
+        number = iq_id[len(self._id_prefix) :].partition(".")[0]
         if not number.isdigit() or not 1 <= int(number) <= self._next_number:
             return stanza
         if iq_id in self._lost_ids or self._lost_ids_full:
@@ -221,6 +255,29 @@ class IqPipeline:
         else:
             self.duplicates += 1
         return None
+
+    def _peer_may_come_back(self) -> bool:
+        """Whether a bounce may be the peer reconnecting: it answered in this burst, and has been away for
+        less than one time-out (a peer gone for good then costs one time-out, not one per request)."""
+        if not self._peer_answered:
+            return False
+        now = time.monotonic()
+        if self._away_since is None:
+            self._away_since = now
+        return now - self._away_since < self._timeout
+
+    def _bounced(self, iq_id: str) -> None:
+        """The peer was away (its session being replaced): send the request again after a short wait.
+
+        The request keeps its time-out: if the peer does not come back in time, it ends as lost.
+        """
+        bounces = self._bounces.get(iq_id, 0)
+        self._bounces[iq_id] = bounces + 1
+        self._client.loop.call_later(FIRST_BOUNCE_DELAY * 2**bounces, self._resend_bounced, iq_id)
+
+    def _resend_bounced(self, iq_id: str) -> None:
+        if iq_id in self._pending:
+            self._send_alternate(iq_id)
 
     def _expire(self, iq_id: str) -> None:
         if iq_id in self._pending:
@@ -246,6 +303,10 @@ class IqPipeline:
     ) -> None:
         sent, timer = self._pending.pop(iq_id)
         timer.cancel()
+        if self._alternates:
+            for alternate in [alternate for alternate, original in self._alternates.items() if original == iq_id]:
+                del self._alternates[alternate]
+        self._bounces.pop(iq_id, None)
         if status is Status.LOST:
             if len(self._lost_ids) < MAX_LOST_IDS:
                 self._lost_ids.add(iq_id)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from slixmpp import JID
 
@@ -24,6 +25,7 @@ from xmpp_ext.jobs.send.resolve import ensure_supported, resolve_bare_jid
 from xmpp_ext.jobs.send.steps import Step
 from xmpp_ext.session import (
     ConnectionSettings,
+    Cut,
     Lost,
     NewSession,
     ReconnectPolicy,
@@ -33,6 +35,9 @@ from xmpp_ext.session import (
     StreamManagement,
 )
 from xmpp_ext.util.stopsignals import on_stop_signals
+
+if TYPE_CHECKING:  # imported when a burst runs: a one-shot send needs none of its machinery
+    from xmpp_ext.jobs.send.burst import Burst
 
 SENDER_PLUGINS = ("xep_0030", "example_tag")
 
@@ -95,7 +100,7 @@ class Sender:
         # Set when the run must end early: the session is lost for good (no reply can arrive after
         # that, so waiting out every time-out would only make the failure slow), or the user interrupted it.
         self._stopped: asyncio.Future[RunStop] = session.client.loop.create_future()
-        self._refused_lost = 0  # in flight when a resumption was refused, for the next event line
+        self._burst: Burst | None = None
         session.add_listener(self._on_session_event)
         if session.lost.done():
             self._on_session_event(session.lost.result())
@@ -106,16 +111,19 @@ class Sender:
             self._stopped.set_result(RunStop(kind, reason))
 
     def _on_session_event(self, event: SessionEvent) -> None:
+        # The burst first: what it does with the requests in flight is part of what the lines say.
+        retried = self._burst.on_session_event(event) if self._burst is not None else 0
         match event:
             case Lost(reason=reason):
                 self.stop(StopKind.CONNECTION_LOST, reason)
+            case Cut(reason=reason):
+                self._on_event({"event": "cut", "cause": reason})
             case Resumed(after_s=after, resent=resent):
                 self._on_event({"event": "resumed", "after_s": after, "resent": resent})
             case NewSession(after_s=after, refusal=refusal, resent=resent):
                 if refusal is not None:
-                    lost, self._refused_lost = self._refused_lost, 0
                     self._on_event(
-                        {"event": "resumption_refused", "cause": refusal.cause, "h": refusal.h, "lost": lost}
+                        {"event": "resumption_refused", "cause": refusal.cause, "h": refusal.h, "retried": retried}
                     )
                 self._on_event({"event": "new_session", "after_s": after, "resent": resent})
 
@@ -143,10 +151,7 @@ class Sender:
 
         from xmpp_ext.jobs.send.burst import Burst  # here: a one-shot send needs none of the burst's machinery
 
-        def refused(lost: int, _resent: int) -> None:
-            self._refused_lost = lost
-
-        burst = Burst(self.session, self.to.full, step, self.timeout, report, on_refusal=refused)
+        burst = self._burst = Burst(self.session, self.to.full, step, self.timeout, report)
         running = asyncio.ensure_future(burst.run(count, window))
         burst.stalled.add_done_callback(lambda stalled: self.stop(StopKind.CONNECTION_LOST, stalled.result()))
         try:
@@ -161,6 +166,8 @@ class Sender:
         finally:
             self.tally.duplicates += burst.pipeline.duplicates
             self.tally.late += burst.pipeline.late
+            self.tally.retried += burst.pipeline.retried
+            self._burst = None
 
 
 async def send(
@@ -235,6 +242,7 @@ async def send(
     recoveries = session.recoveries
     tally.reconnections, tally.resumed, tally.resent = recoveries.cuts, recoveries.resumed, recoveries.resent
     tally.resumption_refused = recoveries.refused
+    tally.new_sessions = recoveries.new_sessions
     if stop is not None:
         tally.unsent = stop.unsent
     return SendResult(tally, stop)
