@@ -141,6 +141,9 @@ def test_unreadable_bytes_before_binding_end_the_connection_after_only_its_recor
     connection = negotiate(recording)
     connection.from_client(b"<message><body>&nope;</body></message>")
     assert "malformed" in connection.problem
+    assert recording.notes == [
+        "sender@localhost/phone: stopped recording its stanzas (malformed XML: undefined entity)"
+    ]
     connection.from_client(b"<presence/>")  # not read any more, and nothing raised: the bytes still pass
     assert stanzas_of(recording) == [("connects", "")]
 
@@ -160,3 +163,17 @@ def test_a_resumed_stream_goes_on_as_the_same_session():
     assert len(recording.sessions) == 1
     live = [(step.kind, step.cancelled) for step in recording.steps]
     assert live == [("connects", False), ("disconnects", True), ("sends", False), ("disconnects", False)]
+
+
+def test_the_proxy_hands_on_no_channel_binding_mechanism():
+    from xmpp_ext.record.proxy import without_channel_binding
+
+    features = (
+        b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>"
+        b"<mechanism>SCRAM-SHA-1-PLUS</mechanism><mechanism> SCRAM-SHA-256-PLUS </mechanism>"
+        b"<mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>"
+    )
+    assert without_channel_binding(features) == (
+        b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>"
+        b"<mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>"
+    )

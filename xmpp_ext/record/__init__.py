@@ -18,20 +18,20 @@ The ways that were weighed (issue 24), and what each would have cost:
   the server's pushes and the client's own acknowledgements included, in the
   order the client saw them. It costs following STARTTLS (two TLS switches
   at ``<proceed/>``), an incremental parser per direction, and one caveat:
-  SASL channel binding (SCRAM-*-PLUS) cannot pass a TLS-ending proxy; neither
-  server here offers it over the proxy's TLS 1.3 (see proxy.py). About 250
-  lines.
-* **Prosody's mod_scansion_record** (Debian's 0.12.3): Prosody only. ejabberd
-  has no counterpart: it would need an Erlang module built against the
-  packaged ejabberd, or its debug log parsed (Erlang terms, and it logs
-  SASL), so two recorders instead of one. The module also needs the
-  normaliser anyway (server-made ids, random resources, timestamps kept
-  literally, accounts renamed Romeo/Juliet/..., "password" as every
-  password), and writes its file only on a clean server shutdown (its log
-  part could be read earlier). Its input filter sees what Prosody parsed,
-  not the wire, so it cannot tell a reused server id from a fresh one any
-  better than this proxy. Cheapest in lines (a config line and a parser of
-  its output), but half the servers.
+  SASL channel binding (SCRAM-*-PLUS) cannot pass a TLS-ending proxy, so the
+  proxy leaves it out of the mechanisms it hands on and clients use plain
+  SCRAM (see proxy.py). About 550 lines (proxy.py, stream.py, recording.py);
+  a client that pins the server's certificate still works: it is the same.
+* **Prosody's mod_scansion_record** (Debian's 0.12.3): Prosody only.
+  ejabberd has no counterpart: it would need an Erlang module built against
+  the packaged ejabberd, or its debug log parsed (Erlang terms), so two
+  recorders for one job, and the replay check on both servers would rest on
+  two different records of the truth. Its output needs the same normaliser
+  (it keeps server-made ids, random resources and timestamps literally,
+  names accounts Romeo, Juliet..., gives every client the password
+  "password") plus a parser for it, and it is written only on a clean server
+  shutdown (its log part could be read before). Cheapest for Prosody alone
+  (a module line in the config, about 100 lines to read its output).
 * **A recorder inside the tool's own clients** (``send --record``,
   ``scenario --record``): slixmpp filters make it small, but it records only
   xmppext's clients, and a foreign client or bot (the point of recording)

@@ -21,12 +21,12 @@ must hold what a replay can check. The rules, in the order they apply:
   wherever they appear as an id (``id``, ``queryid``, ``sid``: also the id of a
   XEP-0461 reply), so a request and its answer still agree.
 * **Values the server made are** ``{scansion:any}``: an id no client sent
-  before it arrived (a roster push, XEP-0359 stanza ids, MAM result ids),
-  a ``stamp`` and who a ``<delay/>`` is ``from``, any text no client wrote (a version string, the
-  time) and ``xml:lang`` (dropped where the matching is not strict, so a
-  server that adds none passes too). When a later ``sends:`` uses such a
-  value, the first ``receives:`` with it captures it (``{scansion:capture:server-id1}``)
-  and the sends use ``${server-id1}``.
+  before it arrived (a roster push, XEP-0359 stanza ids, MAM result ids), a
+  ``stamp`` and who a ``<delay/>`` is ``from``, any text no client wrote (a
+  version string, the time) and ``xml:lang`` (dropped where the matching is
+  not strict, so a server that adds none passes too). When a later
+  ``sends:`` uses such an id, the first ``receives:`` with it captures it
+  (``{scansion:capture:server-id1}``) and the sends use ``${server-id1}``.
 * **What the receiver knows is left out**: ``to`` equal to the receiver's own
   full JID, or to its bare JID (a server may deliver a stanza addressed to the
   account with either: Prosody keeps the bare JID, ejabberd writes the full
@@ -42,9 +42,12 @@ must hold what a replay can check. The rules, in the order they apply:
 * **Steps**: the sends of one client in a row make one ``sends:`` block; what
   clients receive until the next send, connect or disconnect makes one
   ``receives:`` block per client (a block matches in any order, so a roster
-  result and its push may swap, as they do between servers). When nothing at
-  all arrived for QUIET_AFTER_SEND seconds after a client's sends, that
-  silence is kept as ``Name receives: nothing``.
+  result and its push may swap, as they do between servers). An iq answer
+  that arrived just after another send of its client is expected before that
+  send (``answers_first``). When nothing at all arrived for QUIET_AFTER_SEND
+  seconds after a client's sends, that silence is kept as ``Name receives:
+  nothing``. A client disconnects where it closed its stream (recording.py),
+  before the server tells its contacts.
 """
 
 from __future__ import annotations

@@ -15,11 +15,14 @@ with it. Nothing of the client's can be read in between: the client sends its
 TLS handshake only after ``<proceed/>``, and the switch happens before the
 event loop reads the client's socket again.
 
-One caveat of any TLS-ending proxy: SASL channel binding (SCRAM-*-PLUS) binds
-to one TLS connection, and there are two here. The proxy's connection to the
-server is TLS 1.3, where Prosody 0.12 offers no channel binding (tls-unique
-does not exist in TLS 1.3) and ejabberd 23.01 offers none at all, so clients
-use plain SCRAM and log in as they would directly.
+SASL channel binding (SCRAM-*-PLUS) binds a login to one TLS connection, and
+there are two here: a client binding to its connection with the proxy would
+fail at the server. So the proxy leaves the -PLUS mechanisms out of the
+features it hands on (ejabberd 23.01 offers SCRAM-SHA-1-PLUS; Prosody 0.12
+offers none over TLS 1.3), and a client that could bind says so ("y") and uses
+plain SCRAM, which both servers accept. Until the session is bound, the
+server's bytes are handed on an element at a time, so the features can be
+read whole first.
 
 Bounds: only loopback, at most MAX_CONNECTIONS at once, connecting to the
 server and each TLS handshake time out, and what it reads is bounded by the
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +49,13 @@ MAX_CONNECTIONS = 64
 CHUNK = 64 * 1024
 CONNECT_TIMEOUT = 5.0
 HANDSHAKE_TIMEOUT = 10.0
+#: A SASL mechanism with channel binding, as servers write them in their stream features.
+_BINDING_MECHANISM = re.compile(rb"<((?:[\w.-]+:)?mechanism)>\s*[\w-]+-PLUS\s*</\1>")
+
+
+def without_channel_binding(data: bytes) -> bytes:
+    """``data`` (whole elements of the server's stream) without the SCRAM-*-PLUS mechanisms it offers."""
+    return _BINDING_MECHANISM.sub(b"", data)
 
 
 @dataclass(frozen=True)
@@ -183,9 +194,17 @@ class RecordingProxy:
             pass  # the connection is gone: the link closes
 
     async def _server_to_client(self, link: _Link, reader: asyncio.StreamReader) -> None:
+        held = b""  # before binding: the part of an element not complete yet (bounded by the observer)
         try:
             while data := await reader.read(CHUNK):
-                if link.recorder.from_server(data):
+                switch = link.recorder.from_server(data)
+                negotiating = link.recorder.session is None
+                if negotiating or held:
+                    held += data
+                    if negotiating and link.recorder.server_side.inside_element and not switch:
+                        continue
+                    data, held = without_channel_binding(held), b""
+                if switch:
                     await self._switch_to_tls(link, data)
                     continue
                 link.client.write(data)

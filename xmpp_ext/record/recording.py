@@ -70,6 +70,7 @@ class Recording:
     steps: list[Step] = field(default_factory=list)
     sessions: list[Session] = field(default_factory=list)
     truncated: str = ""  # why the recording stopped growing, if it did
+    notes: list[str] = field(default_factory=list)  # sessions whose stanzas stopped being recorded, and why
     ended_at: float | None = None
     on_session: Callable[[Step], None] | None = field(default=None, repr=False)  # told of connects/disconnects
     _stanzas: int = 0
@@ -199,6 +200,7 @@ class ConnectionRecorder:
             if self.session is None:
                 raise  # negotiation cannot be followed: the proxy ends the connection
             self.problem = str(exc)
+            self.recording.notes.append(f"{self.session.jid}: stopped recording its stanzas ({exc})")
             return []
 
     def _client_element(self, element: ET.Element) -> None:

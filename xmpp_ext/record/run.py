@@ -53,7 +53,7 @@ async def record_until_stopped(
         finally:
             await proxy.stop()
             recording.end()
-    problems = list(dict.fromkeys(proxy.broken))
+    problems = list(dict.fromkeys([*proxy.broken, *recording.notes]))
     if proxy.refused:
         problems.append(f"{proxy.refused} connection(s) refused (the server unreachable, or too many at once)")
     return Outcome(recording, problems)

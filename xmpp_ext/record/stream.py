@@ -64,6 +64,11 @@ class StreamObserver:
         self._fed = 0  # bytes fed to the current document
         self._parser = self._new_parser()
 
+    @property
+    def inside_element(self) -> bool:
+        """Whether the bytes fed so far end inside a top-level element (its end is still to come)."""
+        return bool(self._stack)
+
     def restart(self) -> None:
         """A new document starts with the next byte (after STARTTLS or SASL success)."""
         self._stack.clear()
