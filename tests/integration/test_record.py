@@ -286,3 +286,11 @@ def test_roster_and_presence_replay_on_both_servers_where_they_agree(record, xmp
     assert failed.get(other), objects
     assert set(failed[other]) <= differences
     assert code == 1
+
+
+def test_nothing_recorded_writes_nothing_and_says_so(record):
+    recorder = record()
+    status, output = recorder.stop()
+    assert status == 1, output
+    assert f"nothing recorded: no client logged in; {recorder.out} not written" in output
+    assert not recorder.out.exists()
