@@ -26,7 +26,7 @@ EPILOG = help_epilog(
     ExitCode.CONNECT,
     ExitCode.INTERRUPTED,
     ok="stopped by Ctrl-C or SIGTERM, and the script was written",
-    failed="nothing was recorded (no client logged in), or the script could not be written",
+    failed="nothing recorded (no client logged in), or the script could not be written or is too large to replay",
     bad_input="bad usage, OUT exists (without --force), or an --env-file it may not replace",
     connect="the server is not installed or did not start, or the recorder could not listen",
     interrupted="interrupted while the server was starting (it is stopped again)",
@@ -137,7 +137,7 @@ def _announce(server, proxy, credentials, env_file: Path) -> None:
 def _write(outcome, server_kind: str, credentials, out: Path, force: bool, started: str) -> ExitCode:
     from xmpp_ext.record.normalise import normalise
     from xmpp_ext.record.scriptfile import write_script
-    from xmpp_ext.scenario.script import ScriptError, parse
+    from xmpp_ext.scenario.script import MAX_SCRIPT_BYTES, ScriptError, parse
 
     for problem in outcome.problems:
         click.echo(f"note: {problem}", err=True)
@@ -171,6 +171,13 @@ def _write(outcome, server_kind: str, credentials, out: Path, force: bool, start
         parse(script.text, written)
     except ScriptError as exc:
         click.echo(f"Error: the script written does not parse ({exc}); please report this", err=True)
+        return ExitCode.FAILED
+    if len(script.text.encode()) > MAX_SCRIPT_BYTES:
+        click.echo(
+            f"Error: {written} is larger than the {MAX_SCRIPT_BYTES} bytes `xmppext scenario` reads: "
+            "cut it down, or record a shorter session",
+            err=True,
+        )
         return ExitCode.FAILED
     click.echo(f"replay it: xmppext scenario --local --server all {written}")
     return ExitCode.OK

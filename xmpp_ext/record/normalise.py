@@ -67,6 +67,7 @@ from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
 from xmpp_ext.util.secret import Secret
 
 QUIET_AFTER_SEND = 0.5  # seconds of silence after a send that make a "receives: nothing"
+MAX_MOVE = 100  # steps an answer may move back (answers_first): no recording makes that quadratic
 PLACEHOLDER_PASSWORD = "password"  # the accounts' password in the script: replays create the accounts with it
 REDACTED = "REDACTED"
 
@@ -128,6 +129,7 @@ class _Normaliser:
         self.jid_pattern = _alternatives(self.jids)
         self.renamed: dict[str, str] = {}  # id a client chose -> its name in the script
         self.server_made: dict[str, str | None] = {}  # value -> capture name (None: never reused)
+        self.captures_named = 0
         self.captured: set[str] = set()  # capture names already written into a receives:
         self.client_texts: set[str] = set()
         self._classify_values()
@@ -171,7 +173,8 @@ class _Normaliser:
     def _reused(self, value: str) -> None:
         """A client sends ``value``: if the server made it, the script must capture it."""
         if value in self.server_made and self.server_made[value] is None:
-            self.server_made[value] = f"server-id{sum(name is not None for name in self.server_made.values()) + 1}"
+            self.captures_named += 1
+            self.server_made[value] = f"server-id{self.captures_named}"
 
     # -- the script ----------------------------------------------------------------
 
@@ -390,7 +393,7 @@ def answers_first(steps: list[Step]) -> list[Step]:
         # Back over receives and this client's own sends, never past its request or any other step...
         target = index
         while (
-            target > 0
+            target > max(0, index - MAX_MOVE)
             and ordered[target - 1] is not request
             and (ordered[target - 1].kind == "receives" or _own_send(ordered[target - 1], step.session))
         ):

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 MAX_CONNECTIONS = 64
+MAX_NAMED_PROBLEMS = 20  # broken connections told one by one; the rest are counted
 CHUNK = 64 * 1024
 CONNECT_TIMEOUT = 5.0
 HANDSHAKE_TIMEOUT = 10.0
@@ -96,6 +97,7 @@ class RecordingProxy:
         self._handlers: set[asyncio.Task] = set()
         self.refused = 0  # connections over MAX_CONNECTIONS, or that could not reach the server
         self.broken: list[str] = []  # why connections were ended by the proxy (unreadable negotiation, TLS)
+        self.broken_unnamed = 0  # more of them, past MAX_NAMED_PROBLEMS
 
     async def start(self) -> RecordingProxy:
         """Listen on both ports (OSError if that fails)."""
@@ -189,7 +191,7 @@ class RecordingProxy:
                 link.server.write(data)
                 await link.server.drain()
         except StreamUnreadable as exc:
-            self.broken.append(f"a client's stream could not be followed ({exc})")
+            self._broken(f"a client's stream could not be followed ({exc})")
         except (OSError, ssl.SSLError):
             pass  # the connection is gone: the link closes
 
@@ -210,10 +212,16 @@ class RecordingProxy:
                 link.client.write(data)
                 await link.client.drain()
         except StreamUnreadable as exc:
-            self.broken.append(f"the server's stream could not be followed ({exc})")
+            self._broken(f"the server's stream could not be followed ({exc})")
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             if isinstance(exc, ssl.SSLError | TimeoutError):
-                self.broken.append(f"TLS with a client or the server failed ({exc})")
+                self._broken(f"TLS with a client or the server failed ({exc})")
+
+    def _broken(self, problem: str) -> None:
+        if len(self.broken) < MAX_NAMED_PROBLEMS:
+            self.broken.append(problem)
+        else:
+            self.broken_unnamed += 1
 
     async def _switch_to_tls(self, link: _Link, proceed: bytes) -> None:
         """The server said ``<proceed/>``: TLS with the server first, then ``<proceed/>`` and TLS with the client.

@@ -33,8 +33,10 @@ SM_NS = "urn:xmpp:sm:3"
 STANZAS = frozenset(f"{{{CLIENT_NS}}}{name}" for name in ("message", "presence", "iq"))
 
 MAX_SESSIONS = 200
-MAX_STANZAS = 20_000
-MAX_BYTES = 32 * 1024 * 1024
+# A script longer than `xmppext scenario` reads (1 MB) is of little use, and parsed stanzas take several times
+# their size in memory: these keep a recording within a few tens of MiB.
+MAX_STANZAS = 10_000
+MAX_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(eq=False)

@@ -54,6 +54,8 @@ async def record_until_stopped(
             await proxy.stop()
             recording.end()
     problems = list(dict.fromkeys([*proxy.broken, *recording.notes]))
+    if proxy.broken_unnamed:
+        problems.append(f"{proxy.broken_unnamed} more connection(s) ended by the recorder")
     if proxy.refused:
         problems.append(f"{proxy.refused} connection(s) refused (the server unreachable, or too many at once)")
     return Outcome(recording, problems)
