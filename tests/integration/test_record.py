@@ -153,18 +153,12 @@ def assert_no_secret(text: str, credentials: PairCredentials) -> None:
 
 def test_the_tools_own_send_and_respond_pair_replays_on_both_servers(record):
     recorder = record()
+    # The sender comes in through the recorder's direct TLS port (XEP-0368), the responder through STARTTLS.
+    (direct,) = [line for line in recorder.running.lines if line.startswith("direct TLS")]
+    send = ["send", "--as", "sender", "--env-file", str(recorder.env_file), "-t", RESPONDER]
     with recorder.responding():
         sent = subprocess.run(
-            [
-                *XMPPEXT,
-                "send",
-                "--as",
-                "sender",
-                "--env-file",
-                str(recorder.env_file),
-                "-t",
-                "responder@localhost/xmppext",
-            ],
+            [*XMPPEXT, *send, "--direct-tls", "--port", direct.rpartition(" ")[2]],
             env=recorder.client_env(),
             capture_output=True,
             text=True,
