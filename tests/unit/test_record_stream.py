@@ -99,7 +99,9 @@ def negotiate(recording: Recording, resource: str = "phone", enable_sm: str | No
     connection.from_client(b"<iq type='set' id='b1'>" + bind + b"<resource>" + resource.encode() + b"</resource>")
     connection.from_client(b"</bind></iq>")
     jid = f"sender@localhost/{resource}".encode()
+    assert connection.negotiating  # the proxy hands on the server's elements whole until here
     connection.from_server(b"<iq type='result' id='b1'>" + bind + b"<jid>" + jid + b"</jid></bind></iq>")
+    assert not connection.negotiating
     if enable_sm:
         connection.from_client(b"<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
         connection.from_server(b"<enabled xmlns='urn:xmpp:sm:3' resume='true' id='" + enable_sm.encode() + b"'/>")

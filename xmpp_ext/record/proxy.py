@@ -152,7 +152,7 @@ class RecordingProxy:
             self._handlers.discard(task)
 
     async def _serve(self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter, direct_tls: bool) -> None:
-        if len(self._links) >= MAX_CONNECTIONS:
+        if len(self._handlers) > MAX_CONNECTIONS:  # those still connecting to the server count too (this one too)
             self.refused += 1
             client.transport.abort()
             return
@@ -200,7 +200,7 @@ class RecordingProxy:
         try:
             while data := await reader.read(CHUNK):
                 switch = link.recorder.from_server(data)
-                negotiating = link.recorder.session is None
+                negotiating = link.recorder.negotiating
                 if negotiating or held:
                     held += data
                     if negotiating and link.recorder.server_side.inside_element and not switch:

@@ -155,6 +155,7 @@ class ConnectionRecorder:
         self.session_iq_ids: set[str] = set()
         self.resuming: str | None = None  # XEP-0198 previd the client asked to resume
         self.problem = ""  # why this connection's stanzas are no longer recorded
+        self.negotiating = True  # until a resource is bound (or a stream resumed), recorded or not
         self._restart = False
         self.ended = False
 
@@ -246,6 +247,7 @@ class ConnectionRecorder:
         if element.tag == f"{{{CLIENT_NS}}}iq" and self.bind_id is not None and element.get("id") == self.bind_id:
             jid = element.findtext(f"{{{BIND_NS}}}bind/{{{BIND_NS}}}jid")
             if element.get("type") == "result" and jid:
+                self.negotiating = False
                 self.session = self.recording._bound(jid.strip())
                 if self.session is None:
                     self.problem = self.recording.truncated
@@ -253,6 +255,7 @@ class ConnectionRecorder:
                     self.session.connection = self
         elif element.tag == f"{{{SM_NS}}}resumed" and self.resuming:
             session = self.recording._resumable.get(self.resuming)
+            self.negotiating = False
             if session is not None:
                 self.session = session
                 session.connection = self
