@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.processes import XMPPEXT, RunningCommand, follow
-from xmpp_ext.session.client import ConnectionSettings, session
+from xmpp_ext.session import ConnectionSettings, connected
 from xmpp_ext.util.envfile import PairCredentials, read_env_file
 
 pytestmark = pytest.mark.integration
@@ -234,8 +234,8 @@ async def roster_and_presence(credentials: PairCredentials) -> None:
 
     sender_jid, responder_jid = credentials.sender_jid, credentials.responder_jid
     async with (
-        session(settings(sender_jid, credentials.sender_password), plugins=("xep_0030",)) as alice,
-        session(settings(responder_jid, credentials.responder_password), plugins=("xep_0030",)) as bob,
+        connected(settings(sender_jid, credentials.sender_password), plugins=("xep_0030",)) as alice,
+        connected(settings(responder_jid, credentials.responder_password), plugins=("xep_0030",)) as bob,
     ):
         for client in (alice, bob):
             client.roster.auto_authorize = None  # approvals are the script's own steps

@@ -15,11 +15,11 @@ from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
 from xmpp_ext.util import envvars
+from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 # The servers xmpp_ext.servers can start (not imported here: it is slow to import).
-LOCAL_SERVERS = ("prosody", "ejabberd")
 MAX_TIMEOUT = 3600.0  # an hour: a reply later than that is lost for any practical purpose
 MAX_WINDOW = 4096  # requests in flight at once; beyond that a burst only measures the server's queue
 
@@ -166,7 +166,7 @@ class Login:
         Called after a command has checked the rest of its input, so a usage
         error never comes after a password prompt.
         """
-        from xmpp_ext.session.client import ConnectionSettings
+        from xmpp_ext.session import ConnectionSettings
         from xmpp_ext.util.secret import Secret
 
         jid = jid or self.jid
@@ -321,16 +321,28 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
 ROLES = ("sender", "responder")
 
 
-def _from_env_file(context: click.Context, values: dict[str, Any], role: str, env_file: Path) -> dict[str, Any]:
-    """``values`` completed from ``role``'s account in ``env_file``: what was typed on the command line wins."""
+def load_env_file(env_file: Path):
+    """The credentials in ``env_file`` (``PairCredentials``), with a warning if others can read it.
+
+    Every command that reads a .env file reads it here: a file that cannot be read, or that names a CA
+    certificate that is not there, is a usage error (exit 2).
+    """
     from xmpp_ext.util.envfile import EnvFileError, exposure_warnings, read_env_file
 
     try:
         credentials = read_env_file(env_file)
     except EnvFileError as exc:
         raise click.UsageError(str(exc)) from None
+    if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
+        raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
     for warning in exposure_warnings(env_file):
         click.secho(f"WARNING: {warning}", fg="yellow", err=True)
+    return credentials
+
+
+def _from_env_file(context: click.Context, values: dict[str, Any], role: str, env_file: Path) -> dict[str, Any]:
+    """``values`` completed from ``role``'s account in ``env_file``: what was typed on the command line wins."""
+    credentials = load_env_file(env_file)
     from_file = {
         "jid": JidType(need_user=True).convert(getattr(credentials, f"{role}_jid"), None, context),
         "password": getattr(credentials, f"{role}_password").reveal(),
@@ -339,8 +351,6 @@ def _from_env_file(context: click.Context, values: dict[str, Any], role: str, en
         "ca_cert": credentials.ca_cert,
         "insecure": credentials.insecure,
     }
-    if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
-        raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
     completed = dict(values)
     for name, value in from_file.items():
         if context.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
@@ -378,7 +388,7 @@ def server_option(help_text: str = "Which local server to start.") -> Decorator:
     return click.option(
         "--server",
         "server_kind",
-        type=click.Choice(LOCAL_SERVERS),
+        type=click.Choice(LOCAL_SERVER_KINDS),
         default="prosody",
         show_default=True,
         help=help_text,

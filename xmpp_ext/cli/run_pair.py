@@ -13,7 +13,7 @@ from xmpp_ext.cli.local import start_pair_server
 from xmpp_ext.cli.options import (
     Seconds,
     env_file_option,
-    missing_ca_message,
+    load_env_file,
     server_option,
     timeout_option,
     verbosity_options,
@@ -79,7 +79,6 @@ def command(
       xmppext run-pair --env-file ~/.config/xmppext/.env --path my_tag.xml
     """
     from xmpp_ext.jobs.pair import PairOptions
-    from xmpp_ext.util.envfile import EnvFileError, exposure_warnings, read_env_file
 
     context = click.get_current_context()
     typed = {
@@ -100,15 +99,7 @@ def command(
     if local:
         status = _run_locally(options, server_kind)
     else:
-        try:
-            credentials = read_env_file(env_file)
-        except EnvFileError as exc:
-            raise click.UsageError(str(exc)) from None
-        if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
-            raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
-        for warning in exposure_warnings(env_file):
-            click.secho(f"WARNING: {warning}", fg="yellow", err=True)
-        status, _pair = _run(credentials, options)
+        status, _pair = _run(load_env_file(env_file), options)
     sys.exit(status)
 
 

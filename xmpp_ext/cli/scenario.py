@@ -16,12 +16,13 @@ import click
 
 from xmpp_ext.cli.options import Seconds, all_of, server_address_options
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
     from xmpp_ext.scenario.script import Script
 
-SERVER_CHOICES = ("prosody", "ejabberd", "all")
+SERVER_CHOICES = (*LOCAL_SERVER_KINDS, "all")
 LOCAL_DOMAIN = "localhost"
 
 
@@ -187,7 +188,7 @@ def _run(
     patches.apply()  # the command's clients run with the project's slixmpp patches
     output = JsonOutput(click.echo) if as_json else TextOutput(click.echo)
     results: list[ScriptResult] = []
-    kinds = [choice for choice in SERVER_CHOICES if choice != "all"] if kind == "all" else [kind]
+    kinds = list(LOCAL_SERVER_KINDS) if kind == "all" else [kind]
     if local:
         from xmpp_ext.scenario.local import LocalRunFailed, run_on_local_servers
 

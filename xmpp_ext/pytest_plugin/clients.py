@@ -7,20 +7,20 @@ from collections.abc import Callable, Iterable, Mapping
 import slixmpp
 
 from xmpp_ext.servers.base import Account, XmppServer
-from xmpp_ext.session.client import build_client, connect, disconnect
+from xmpp_ext.session import Session
 
 
 class ClientFactory:
     """``await factory(account, plugins=[...])``: a client logged in to the test's server.
 
     TLS is verified against the server's CA. A failed login raises
-    xmpp_ext.session.client.ConnectError, whose one line names host, port, JID and cause.
+    xmpp_ext.session.ConnectError, whose one line names host, port, JID and cause.
     """
 
     def __init__(self, server: XmppServer, make_account: Callable[[], Account]) -> None:
         self._server = server
         self._make_account = make_account
-        self._clients: list[slixmpp.ClientXMPP] = []
+        self._sessions: list[Session] = []
 
     async def __call__(
         self,
@@ -37,15 +37,12 @@ class ClientFactory:
         """
         account = account or self._make_account()
         settings = self._server.settings_for(account, resource, connect_timeout=connect_timeout)
-        client = build_client(settings, plugins=())
-        configs = plugins if isinstance(plugins, Mapping) else dict.fromkeys(plugins)
-        for name, config in configs.items():
-            client.register_plugin(name, pconfig=config)
-        self._clients.append(client)
-        await connect(client, settings)
-        return client
+        session = Session(settings, plugins)
+        self._sessions.append(session)
+        await session.start()
+        return session.client
 
     async def close(self) -> None:
         """Disconnect every client made, newest first; each wait is bounded."""
-        while self._clients:
-            await disconnect(self._clients.pop())
+        while self._sessions:
+            await self._sessions.pop().close()

@@ -40,7 +40,8 @@ from xmpp_ext.scenario.script import Action, Script
 from xmpp_ext.scenario.sidebyside import mismatch, pretty
 from xmpp_ext.scenario.variables import VariableError, Variables
 from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
-from xmpp_ext.session.client import ConnectError, ConnectionSettings, connect, disconnect
+from xmpp_ext.session import ConnectError, ConnectionSettings
+from xmpp_ext.util.display import clip
 
 PING_NS = "urn:xmpp:ping"
 MAX_SHOWN = 4000  # characters of a received stanza kept for reports
@@ -136,10 +137,8 @@ class ScriptRun:
                     continue
                 self.result.steps.append(await self._step(action))
         finally:
-            for client in self.clients.values():
-                await disconnect(client)
             for client in self.created:
-                await client.stop_tasks()
+                await client.stop()
             self.result.seconds = time.perf_counter() - started
         return self.result
 
@@ -152,7 +151,7 @@ class ScriptRun:
             elif action.verb == "disconnects":
                 client = self.clients.pop(action.client, None)
                 if client is not None:  # else: disconnected already, which Scansion tolerates
-                    await disconnect(client)
+                    await client.session.close()
             elif action.verb == "sends":
                 if action.client in self.clients:
                     self._send(action)
@@ -177,11 +176,9 @@ class ScriptRun:
 
     async def _connect(self, name: str) -> None:
         settings = client_settings(self.script, name, self.endpoint)
-        client = ScenarioClient(str(settings.jid), settings.password.reveal(), settings.ca_cert)
+        client = ScenarioClient(settings)
         self.created.append(client)
-        if settings.endpoint() is not None:
-            client.enable_direct_tls = False  # an explicit port is a STARTTLS client port
-        await connect(client, settings)
+        await client.start()
         self.clients[name] = client
         self.variables.full_jids[name] = str(client.boundjid)
         self.result.bound_jids[name] = str(client.boundjid)
@@ -286,11 +283,9 @@ def _shown(stanza: ET.Element) -> str:
         level = [child for element in level for child in element]
     if level:
         return f"<{stanza.tag.rpartition('}')[2]}> (nested deeper than {MAX_SHOWN_DEPTH} levels: not shown)"
-    return _clip(tostring(stanza, xmlns=CLIENT_NS))
+    return clip(tostring(stanza, xmlns=CLIENT_NS), MAX_SHOWN)
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
 async def run_script(

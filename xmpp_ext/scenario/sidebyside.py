@@ -15,6 +15,7 @@ from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.matching import Difference, attribute_name, qualified
 from xmpp_ext.scenario.xmlblock import CLIENT_NS
+from xmpp_ext.util.display import clip
 
 COLUMN = 58  # characters of the expected side
 RIGHT_COLUMN = 90  # the received side: its extra attributes (to, xml:lang) come first
@@ -38,7 +39,7 @@ def pretty(
             f'{attribute_name(key)}="{escape(fill(value), {chr(34): "&quot;"})}"' for key, value in node.attrib.items()
         ]
         opening = "<" + " ".join([local, *attributes])
-        text = _clip(fill((node.text or "").strip()), MAX_TEXT)
+        text = clip(fill((node.text or "").strip()), MAX_TEXT)
         if node is mark:
             marked.append(len(lines))
         indent = "  " * depth
@@ -72,7 +73,7 @@ def side_by_side(
         left_margin = ">" if index == left_mark else " "
         right_margin = ">" if index == right_mark else " "
         rows.append(
-            f"{left_margin} {_clip(left_text, COLUMN):<{COLUMN}} |{right_margin}{_clip(right_text, RIGHT_COLUMN)}"
+            f"{left_margin} {clip(left_text, COLUMN):<{COLUMN}} |{right_margin}{clip(right_text, RIGHT_COLUMN)}"
         )
     return rows
 
@@ -95,7 +96,3 @@ def mismatch(
     )
     rows.append(f"  first difference, line {where}, {difference}")
     return rows
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
