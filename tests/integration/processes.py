@@ -61,9 +61,10 @@ def start_xmppext(server: LocalServer, account: Account, *args: str) -> subproce
 
 
 @dataclass
-class RunningResponder:
+class RunningCommand:
+    """A child process whose output lines are read as they come (by ``follow``)."""
+
     process: subprocess.Popen
-    full_jid: str = ""
     lines: list[str] = field(default_factory=list)
     _queue: queue.Queue = field(default_factory=queue.Queue)
 
@@ -77,7 +78,7 @@ class RunningResponder:
             except queue.Empty:
                 raise AssertionError(f"no matching line within {timeout}s; output: {self.lines}") from None
             if line is None:
-                raise AssertionError(f"responder exited ({self.process.poll()}); output: {self.lines}")
+                raise AssertionError(f"the command exited ({self.process.poll()}); output: {self.lines}")
             if predicate(line):
                 return line
 
@@ -91,6 +92,24 @@ class RunningResponder:
         self.process.wait(10)
 
 
+@dataclass
+class RunningResponder(RunningCommand):
+    full_jid: str = ""
+
+
+def follow(running: RunningCommand) -> RunningCommand:
+    """Read ``running``'s stdout lines in a thread, for ``wait_for_line``."""
+
+    def pump() -> None:
+        for line in running.process.stdout:
+            running.lines.append(line.rstrip("\n"))
+            running._queue.put(line.rstrip("\n"))
+        running._queue.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return running
+
+
 def start_responder(server: LocalServer, account: Account, *args: str, timeout: float = 15) -> RunningResponder:
     process = subprocess.Popen(
         [*XMPPEXT, "respond", *args],
@@ -100,15 +119,7 @@ def start_responder(server: LocalServer, account: Account, *args: str, timeout: 
         stderr=subprocess.STDOUT,
         text=True,
     )
-    responder = RunningResponder(process)
-
-    def pump() -> None:
-        for line in process.stdout:
-            responder.lines.append(line.rstrip("\n"))
-            responder._queue.put(line.rstrip("\n"))
-        responder._queue.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
+    responder = follow(RunningResponder(process))
     try:
         ready = responder.wait_for_line(lambda line: line.startswith("READY "), timeout)
     except AssertionError:

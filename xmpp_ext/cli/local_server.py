@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shlex
 import signal
 from pathlib import Path
 
@@ -34,23 +32,11 @@ def command(env_file: Path, server_kind: str) -> None:
     passwords, written to ENV_FILE for `xmppext run-pair`. Stopping it removes
     the server, its data and the certificate; the .env then points nowhere.
     """
-    from xmpp_ext.cli.local import start_pair_server
+    from xmpp_ext.cli.local import check_env_file, env_file_argument, how_to_call_xmppext, start_pair_server
     from xmpp_ext.jobs.respond import DEFAULT_RESOURCE
-    from xmpp_ext.util.envfile import EnvFileError, check_replaceable, write_env_file
+    from xmpp_ext.util.envfile import EnvFileError, write_env_file
 
-    try:
-        check_replaceable(env_file)  # before the server starts: never over a file someone else wrote
-    except EnvFileError as exc:
-        raise click.UsageError(str(exc)) from None
-    directory = env_file.parent
-    if not directory.is_dir() or not os.access(directory, os.W_OK):
-        raise click.UsageError(f"{env_file}: cannot write in {directory} (no such directory, or not writable)")
-    running = _server_still_listening(env_file)
-    if running:
-        raise click.UsageError(
-            f"{env_file} belongs to a local server still running on {running}: stop it first, "
-            "or give this one another --env-file"
-        )
+    check_env_file(env_file)
     server, credentials = start_pair_server(server_kind)
     try:
         try:
@@ -62,8 +48,8 @@ def command(env_file: Path, server_kind: str) -> None:
         click.echo(f"accounts: {credentials.sender_jid} (sender), {credentials.responder_jid} (responder)")
         click.echo(f"CA certificate: {server.ca_cert}")
         click.echo(f"credentials written to {env_file}; in two other terminals:")
-        file_option = "" if env_file == Path(".env") else f" --env-file {shlex.quote(str(env_file))}"
-        program = _how_to_call_xmppext()
+        file_option = env_file_argument(env_file)
+        program = how_to_call_xmppext()
         click.echo(f"  {program} respond --as responder{file_option}")
         click.echo(f"  {program} send --as sender{file_option} -t {credentials.responder_jid}/{DEFAULT_RESOURCE}")
         click.echo("press Ctrl-C to stop")
@@ -71,41 +57,6 @@ def command(env_file: Path, server_kind: str) -> None:
     finally:
         server.stop()
         click.echo("server stopped", err=True)
-
-
-def _how_to_call_xmppext() -> str:
-    """``xmppext`` when that name on PATH is this very program, else how to reach it (e.g. .venv/bin/xmppext)."""
-    import shutil
-    import sys
-
-    invoked = Path(sys.argv[0])
-    on_path = shutil.which("xmppext")
-    if invoked.name == "xmppext":
-        if on_path is not None and Path(on_path).resolve() == invoked.resolve():
-            return "xmppext"
-        return shlex.quote(str(invoked))
-    return f"{shlex.quote(sys.executable)} -m xmpp_ext"
-
-
-def _server_still_listening(env_file: Path) -> str | None:
-    """The address of the server an existing .env of ours points to, if something still listens there."""
-    import socket
-
-    from xmpp_ext.util.envfile import EnvFileError, read_env_file
-
-    try:
-        credentials = read_env_file(env_file)
-    except EnvFileError:
-        return None  # absent (or unreadable: check_replaceable has said so)
-    if credentials.host not in ("127.0.0.1", "::1") or not credentials.port:
-        return None  # not a local server's (ours only ever listen on loopback)
-    if not (credentials.ca_cert and credentials.ca_cert.exists()):
-        return None  # its certificate is gone with its server
-    try:
-        with socket.create_connection((credentials.host, credentials.port), timeout=1):
-            return f"{credentials.host}:{credentials.port}"
-    except OSError:
-        return None
 
 
 def _wait_for_stop_signal() -> None:

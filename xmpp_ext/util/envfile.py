@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 import subprocess
 import tempfile
@@ -36,6 +37,14 @@ class PairCredentials:
     port: int | None = None
     ca_cert: Path | None = None
     insecure: bool = False
+    # More accounts beside the pair (xmppext record): (bare JID, password), written as <LOCALPART>_JID/_PASSWORD.
+    others: tuple[tuple[str, Secret], ...] = field(default=(), repr=False)
+
+
+def account_keys(jid: str) -> tuple[str, str]:
+    """The .env keys of an extra account: ``account3@localhost`` -> ACCOUNT3_JID, ACCOUNT3_PASSWORD."""
+    name = re.sub(r"[^A-Z0-9]", "_", jid.partition("@")[0].upper())
+    return f"{name}_JID", f"{name}_PASSWORD"
 
 
 def read_env_file(path: Path) -> PairCredentials:
@@ -134,6 +143,9 @@ def write_env_file(path: Path, credentials: PairCredentials) -> None:
         f"XMPP_PORT={credentials.port or ''}",
         f"XMPP_CA_CERT={credentials.ca_cert or ''}",
     ]
+    for jid, password in credentials.others:
+        jid_key, password_key = account_keys(jid)
+        lines += [f"{jid_key}={jid}", f"{password_key}={_quoted(password.reveal())}"]
     directory = path.parent
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)

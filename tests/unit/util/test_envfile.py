@@ -171,3 +171,17 @@ def test_huge_file_is_refused(tmp_path):
     path = write_lines(tmp_path / ".env", *REQUIRED, "SENDER_PASSWORD=x", "#" * 70_000)
     with pytest.raises(EnvFileError, match="larger than 65536 bytes"):
         read_env_file(path)
+
+
+def test_more_accounts_are_written_under_their_own_keys(tmp_path):
+    from dataclasses import replace
+
+    from dotenv import dotenv_values
+
+    path = tmp_path / ".env"
+    others = (("account3@localhost", Secret("th'ree")), ("account4@localhost", Secret("four")))
+    write_env_file(path, replace(CREDENTIALS, others=others))
+    values = dotenv_values(path, interpolate=False)
+    assert values["ACCOUNT3_JID"] == "account3@localhost" and values["ACCOUNT3_PASSWORD"] == "th'ree"
+    assert values["ACCOUNT4_PASSWORD"] == "four"
+    assert read_env_file(path).sender_jid == "sender@localhost"  # the pair's keys are unchanged
