@@ -318,11 +318,11 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-ROLES = ("sender", "responder")
+ROLES = envvars.ROLES
 
 
-def _from_env_file(context: click.Context, values: dict[str, Any], role: str, env_file: Path) -> dict[str, Any]:
-    """``values`` completed from ``role``'s account in ``env_file``: what was typed on the command line wins."""
+def read_credentials(env_file: Path):
+    """The accounts and server of ``env_file``, warning when its secrets are exposed; UsageError if unusable."""
     from xmpp_ext.util.envfile import EnvFileError, exposure_warnings, read_env_file
 
     try:
@@ -331,16 +331,22 @@ def _from_env_file(context: click.Context, values: dict[str, Any], role: str, en
         raise click.UsageError(str(exc)) from None
     for warning in exposure_warnings(env_file):
         click.secho(f"WARNING: {warning}", fg="yellow", err=True)
+    if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
+        raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
+    return credentials
+
+
+def _from_env_file(context: click.Context, values: dict[str, Any], role: str, env_file: Path) -> dict[str, Any]:
+    """``values`` completed from ``role``'s account in ``env_file``: what was typed on the command line wins."""
+    credentials = read_credentials(env_file)
     from_file = {
-        "jid": JidType(need_user=True).convert(getattr(credentials, f"{role}_jid"), None, context),
-        "password": getattr(credentials, f"{role}_password").reveal(),
+        "jid": JidType(need_user=True).convert(credentials.jid_of(role), None, context),
+        "password": credentials.password_of(role).reveal(),
         "host": credentials.host,
         "port": credentials.port,
         "ca_cert": credentials.ca_cert,
         "insecure": credentials.insecure,
     }
-    if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
-        raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
     completed = dict(values)
     for name, value in from_file.items():
         if context.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
@@ -350,7 +356,7 @@ def _from_env_file(context: click.Context, values: dict[str, Any], role: str, en
 
 def missing_ca_message(env_file: Path, ca_cert: Path) -> str:
     return (
-        f"{env_file}: XMPP_CA_CERT {ca_cert} does not exist (was its local server stopped? "
+        f"{env_file}: {envvars.CA_CERT} {ca_cert} does not exist (was its local server stopped? "
         "run xmppext local-server again, or xmppext run-pair --local)"
     )
 

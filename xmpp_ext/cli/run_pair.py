@@ -13,7 +13,7 @@ from xmpp_ext.cli.local import start_pair_server
 from xmpp_ext.cli.options import (
     Seconds,
     env_file_option,
-    missing_ca_message,
+    read_credentials,
     server_option,
     timeout_option,
     verbosity_options,
@@ -39,7 +39,10 @@ def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 
 @click.command(epilog=EPILOG)
-@env_file_option("Credentials: SENDER_JID, SENDER_PASSWORD, RESPONDER_JID, RESPONDER_PASSWORD, XMPP_HOST, ...")
+@env_file_option(
+    "Credentials: XMPPEXT_SENDER_JID, XMPPEXT_SENDER_PASSWORD, XMPPEXT_RESPONDER_JID, XMPPEXT_RESPONDER_PASSWORD, "
+    "XMPPEXT_HOST, ..."
+)
 @click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="XML file for the sender's file step.")
 @verbosity_options
 @timeout_option("Seconds the sender waits for each reply.")
@@ -79,7 +82,6 @@ def command(
       xmppext run-pair --env-file ~/.config/xmppext/.env --path my_tag.xml
     """
     from xmpp_ext.jobs.pair import PairOptions
-    from xmpp_ext.util.envfile import EnvFileError, exposure_warnings, read_env_file
 
     context = click.get_current_context()
     typed = {
@@ -100,15 +102,7 @@ def command(
     if local:
         status = _run_locally(options, server_kind)
     else:
-        try:
-            credentials = read_env_file(env_file)
-        except EnvFileError as exc:
-            raise click.UsageError(str(exc)) from None
-        if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
-            raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
-        for warning in exposure_warnings(env_file):
-            click.secho(f"WARNING: {warning}", fg="yellow", err=True)
-        status, _pair = _run(credentials, options)
+        status, _pair = _run(read_credentials(env_file), options)
     sys.exit(status)
 
 
