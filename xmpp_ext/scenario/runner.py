@@ -28,7 +28,7 @@ import asyncio
 import copy
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +86,8 @@ class ScriptResult:
     steps: list[StepResult] = field(default_factory=list)
     seconds: float = 0.0
     bound_jids: dict[str, str] = field(default_factory=dict)  # client name -> full JID
+    #: Other JIDs that differ from run to run, and how a comparison names them (e.g. --responder's program).
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -176,12 +178,7 @@ class ScriptRun:
         return step
 
     async def _connect(self, name: str) -> None:
-        settings = client_settings(self.script, name, self.endpoint)
-        client = ScenarioClient(str(settings.jid), settings.password.reveal(), settings.ca_cert)
-        self.created.append(client)
-        if settings.endpoint() is not None:
-            client.enable_direct_tls = False  # an explicit port is a STARTTLS client port
-        await connect(client, settings)
+        client = await connect_client(client_settings(self.script, name, self.endpoint), self.created.append)
         self.clients[name] = client
         self.variables.full_jids[name] = str(client.boundjid)
         self.result.bound_jids[name] = str(client.boundjid)
@@ -236,9 +233,9 @@ class ScriptRun:
         deadline = asyncio.get_running_loop().time() + self.timeout
         for name, client in self.clients.items():
             if name != action.client:
-                await self._ping(client, deadline)
+                await ping_server(client, deadline)
         client = self.clients[action.client]
-        pong = await self._ping(client, deadline)
+        pong = await ping_server(client, deadline)
         unexpected = list(client.inbox)
         if unexpected:
             client.inbox.clear()
@@ -250,15 +247,32 @@ class ScriptRun:
             step.status = Status.FAILED
             step.message = f"could not check: the server did not answer a ping within {self.timeout:g}s"
 
-    async def _ping(self, client: ScenarioClient, deadline: float) -> ET.Element | None:
-        """Ping the client's server and take the answer out of its inbox (others stay unread)."""
-        ping_id = f"xmppext-scenario-{secrets.token_hex(6)}"
-        client.send_raw(f"<iq type='get' id='{ping_id}' to='{client.boundjid.domain}'><ping xmlns='{PING_NS}'/></iq>")
 
-        def is_pong(stanza: ET.Element) -> bool:
-            return stanza.get("id") == ping_id and stanza.get("type") in ("result", "error")
+async def connect_client(
+    settings: ConnectionSettings, created: Callable[[ScenarioClient], None] = lambda _client: None
+) -> ScenarioClient:
+    """A ScenarioClient logged in with ``settings`` (ConnectError if not); ``created`` sees it before it connects."""
+    client = ScenarioClient(str(settings.jid), settings.password.reveal(), settings.ca_cert)
+    created(client)
+    if settings.endpoint() is not None:
+        client.enable_direct_tls = False  # an explicit port is a STARTTLS client port
+    try:
+        await connect(client, settings)
+    except ConnectError:
+        await client.stop_tasks()
+        raise
+    return client
 
-        return await client.wait_for(is_pong, deadline)
+
+async def ping_server(client: ScenarioClient, deadline: float) -> ET.Element | None:
+    """Ping the client's server and take the answer out of its inbox (others stay unread)."""
+    ping_id = f"xmppext-scenario-{secrets.token_hex(6)}"
+    client.send_raw(f"<iq type='get' id='{ping_id}' to='{client.boundjid.domain}'><ping xmlns='{PING_NS}'/></iq>")
+
+    def is_pong(stanza: ET.Element) -> bool:
+        return stanza.get("id") == ping_id and stanza.get("type") in ("result", "error")
+
+    return await client.wait_for(is_pong, deadline)
 
 
 def _closest(outcomes: list[tuple[ET.Element, Difference | None, dict]], received: ET.Element):
