@@ -14,6 +14,7 @@ from xmpp_ext.scenario.junit import junit_xml
 from xmpp_ext.scenario.output import JsonOutput, TextOutput, summary_line
 from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
 from xmpp_ext.scenario.script import parse
+from xmpp_ext.scenario.sidebyside import Listing
 from xmpp_ext.util.exitcodes import ExitCode
 
 GOOD = "# Good\n## smoke\n[Client] Romeo\n\tjid: romeo@localhost\n\tpassword: pw\n-----\nRomeo connects\n"
@@ -127,7 +128,9 @@ def results() -> list[ScriptResult]:
         "ejabberd",
         [
             StepResult(7, "Romeo connects", Status.PASSED, 0.015),
-            StepResult(8, "Romeo receives: nothing", Status.FAILED, 0.003, "expected nothing", ["  a diff row"]),
+            StepResult(
+                8, "Romeo receives: nothing", Status.FAILED, 0.003, "expected nothing", Listing("received:", ["<x/>"])
+            ),
         ],
         seconds=0.05,
     )
@@ -144,8 +147,8 @@ def test_text_output_has_steps_verdicts_and_the_summary_line():
     assert lines[1].split() == ["line", "7", "Romeo", "connects", "ok", "12.0", "ms"]
     assert lines[2] == "PASSED demo.scs on prosody: 1 steps in 20.0 ms"
     assert "FAILED" in lines[5] and lines[5].endswith("expected nothing")
-    assert lines[6] == "      a diff row"
-    assert lines[7] == "FAILED demo.scs on ejabberd: 1 of 2 steps failed, first at line 8 (Romeo receives: nothing)"
+    assert lines[6:8] == ["      received:", "      <x/>"]
+    assert lines[8] == "FAILED demo.scs on ejabberd: 1 of 2 steps failed, first at line 8 (Romeo receives: nothing)"
     assert lines[-1] == summary_line(results()) == "2 scripts: 1 passed, 1 failed"
 
 
@@ -165,8 +168,9 @@ def test_json_output_is_one_object_per_step_and_script():
         "status": "failed",
         "ms": None,
         "message": "expected nothing",
+        "expected": [],
         "received": [],
-        "diff": ["  a diff row"],
+        "diff": ["  received:", "  <x/>"],
     }
     assert objects[2]["status"] == "failed" and objects[2]["failed_steps"] == 1
     assert objects[3] == {"summary": {"scripts": 2, "passed": 1, "failed": 1}}
@@ -193,7 +197,7 @@ def test_junit_has_one_case_per_script_and_server_with_the_diff_in_the_failure()
     ]
     failure = cases[1].find("failure")
     assert failure.get("message") == "line 8 Romeo receives: nothing: expected nothing"
-    assert "a diff row" in failure.text
+    assert "received:\n  <x/>" in failure.text
 
 
 # -- the environment, --responder and --as, refused before anything runs ---------------------
