@@ -20,7 +20,7 @@ from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
-    from xmpp_ext.scenario.responder import ResponderCommand
+    from xmpp_ext.scenario.program import ResponderCommand
     from xmpp_ext.scenario.script import Script
     from xmpp_ext.util.envfile import PairCredentials
 
@@ -151,7 +151,7 @@ def command(
     provided = {envvars.SCENARIO_RESPONDER} if responder else set()
 
     # Imported here, not at the top: they pull in slixmpp, which --help and usage errors do not need.
-    from xmpp_ext.scenario.script import ScriptError, load, resolve_properties
+    from xmpp_ext.scenario.script import ScriptError, load, resolve_properties, unset_environment
 
     scripts, problems = [], []
     for path in _script_files(paths, exclude):
@@ -166,8 +166,7 @@ def command(
         f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set "
         f"(set it, or leave the script out{_skip_hint(script)})"
         for script in scripts
-        for variable in script.variables
-        if variable.kind == "env" and not environ.get(variable.key) and variable.key not in provided
+        for variable in unset_environment(script, environ, provided)
     ]
     problems += unset
     if not unset:
@@ -251,7 +250,7 @@ def _script_files(paths: tuple[Path, ...], exclude: tuple[str, ...]) -> list[Pat
 def _responder(command: str | None, ready_timeout: float) -> ResponderCommand | None:
     if command is None:
         return None
-    from xmpp_ext.scenario.responder import ResponderCommand
+    from xmpp_ext.scenario.program import ResponderCommand
 
     try:
         return ResponderCommand.parse(command, ready_timeout)

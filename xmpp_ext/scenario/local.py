@@ -7,7 +7,8 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 
 from xmpp_ext.scenario.accounts import AccountError, fresh_accounts, responder_account
-from xmpp_ext.scenario.responder import ResponderCommand, ResponderLogin, run_script_with_responder
+from xmpp_ext.scenario.program import ResponderCommand
+from xmpp_ext.scenario.responder import ResponderLogin, run_script_with_responder
 from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, StepResult, run_script
 from xmpp_ext.scenario.script import Script
 from xmpp_ext.servers import LocalServer, ServerFailed, ServerNotInstalled, start_server

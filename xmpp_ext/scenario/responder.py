@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import shlex
-import shutil
 import signal
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -37,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.clients import ScenarioClient
+from xmpp_ext.scenario.program import ResponderCommand
 from xmpp_ext.scenario.runner import (
     Endpoint,
     ScriptResult,
@@ -55,7 +54,6 @@ from xmpp_ext.util.display import printable
 
 #: The variable a script addresses the program under test with: its full JID, once online.
 RESPONDER_VARIABLE = envvars.SCENARIO_RESPONDER
-READY_TIMEOUT = 30.0
 STOP_GRACE = 5.0
 LAST_LINES = 20
 MAX_LINE = 300  # characters of one output line kept
@@ -66,31 +64,6 @@ PUMP_GRACE = 1.0
 
 class ResponderError(Exception):
     """The program could not be started, or did not come online: one line, with its last output."""
-
-
-@dataclass(frozen=True)
-class ResponderCommand:
-    """What to start, and how long it may take to come online."""
-
-    argv: tuple[str, ...]
-    ready_timeout: float = READY_TIMEOUT
-
-    @classmethod
-    def parse(cls, command: str, ready_timeout: float = READY_TIMEOUT) -> ResponderCommand:
-        """``command`` split as a shell would (no shell runs it); ValueError naming what is wrong."""
-        try:
-            argv = tuple(shlex.split(command))
-        except ValueError as exc:
-            raise ValueError(f"{command!r} cannot be split into words ({exc})") from None
-        if not argv:
-            raise ValueError("the command is empty")
-        if shutil.which(argv[0]) is None:
-            raise ValueError(f"{argv[0]!r} is not a program on PATH (nor an executable file)")
-        return cls(argv, ready_timeout)
-
-    @property
-    def shown(self) -> str:
-        return shlex.join(self.argv)
 
 
 @dataclass(frozen=True)
@@ -203,6 +176,7 @@ async def _spawn(responder: ResponderCommand, login: ResponderLogin) -> RunningR
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            cwd=responder.cwd,
             start_new_session=True,  # its own group: stopping it reaches whatever it started
             preexec_fn=die_with_parent,
         )

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -436,6 +436,16 @@ def check_property(client: ClientSpec, key: str, value: str, fail: Callable[[str
         client.connect_port = int(value)
     if key == "jid" and (value.count("@") > 1 or not value.split("/", 1)[0].rpartition("@")[2]):
         raise fail(f"jid must be user@domain[/resource], got {value[:80]!r}")
+
+
+def unset_environment(script: Script, environ: Mapping[str, str], provided: Iterable[str] = ()) -> list[Variable]:
+    """The script's ``${env:...}`` variables ``environ`` has no value for (but those ``provided`` later)."""
+    later = set(provided)
+    return [
+        variable
+        for variable in script.variables
+        if variable.kind == "env" and not environ.get(variable.key) and variable.key not in later
+    ]
 
 
 def resolve_properties(script: Script, environ: Mapping[str, str]) -> None:
