@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from xmpp_ext.scenario.responder import LAST_LINES, MAX_LINE, ResponderCommand, RunningResponder, take_line
+from xmpp_ext.scenario.program import ResponderCommand
+from xmpp_ext.scenario.responder import LAST_LINES, MAX_LINE, RunningResponder, take_line
 
 
 def test_the_command_is_split_like_a_shell_line_and_never_run_by_a_shell():

@@ -6,8 +6,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 import slixmpp
 
+from xmpp_ext.pytest_plugin.clientoptions import Address, address_overrides, plugin_configs
 from xmpp_ext.servers.base import Account, XmppServer
+from xmpp_ext.session import streammgmt
 from xmpp_ext.session.client import build_client, connect, disconnect
+from xmpp_ext.session.reconnect import StayConnected
 
 
 class ClientFactory:
@@ -21,6 +24,7 @@ class ClientFactory:
         self._server = server
         self._make_account = make_account
         self._clients: list[slixmpp.ClientXMPP] = []
+        self._keepers: list[StayConnected] = []
 
     async def __call__(
         self,
@@ -29,23 +33,35 @@ class ClientFactory:
         plugins: Iterable[str] | Mapping[str, dict] = (),
         resource: str | None = None,
         connect_timeout: float = 10.0,
+        through: Address | None = None,
+        stream_management: bool = False,
     ) -> slixmpp.ClientXMPP:
         """Log in as ``account`` (default: a fresh one) with ``plugins`` registered.
 
         ``plugins`` names registered slixmpp plugins (import your plugin's module
-        first), or maps names to their config dicts.
+        first), or maps names to their config dicts. ``through``: connect to this
+        address (the ``xmpp_fault_proxy`` fixture) instead of the server.
+        ``stream_management``: XEP-0198 on, and the client reconnects (and
+        resumes) whenever its connection drops, until the test ends.
         """
         account = account or self._make_account()
-        settings = self._server.settings_for(account, resource, connect_timeout=connect_timeout)
+        overrides = address_overrides(through)
+        settings = self._server.settings_for(account, resource, connect_timeout=connect_timeout, **overrides)
+        configs = plugin_configs(plugins)  # before any client exists: an unknown name fails the test here
         client = build_client(settings, plugins=())
-        configs = plugins if isinstance(plugins, Mapping) else dict.fromkeys(plugins)
         for name, config in configs.items():
             client.register_plugin(name, pconfig=config)
+        if stream_management:
+            streammgmt.enable(client)
         self._clients.append(client)
         await connect(client, settings)
+        if stream_management:  # from the first session on: a failed login is not a cut
+            self._keepers.append(StayConnected(client, settings))
         return client
 
     async def close(self) -> None:
         """Disconnect every client made, newest first; each wait is bounded."""
+        for keeper in self._keepers:
+            keeper.stop()
         while self._clients:
             await disconnect(self._clients.pop())
