@@ -46,7 +46,9 @@ def bot(*switches: str) -> str:
 
 
 def run(*args: str, env: dict[str, str] | None = None):
-    environment = {"XMPPEXT_SCENARIO_ROMEO_PASSWORD": "Romeo-pw-1", **(env or {})}
+    # A server named by the environment (a sourced .env) is not the one --local starts or --as reads.
+    elsewhere = {"XMPPEXT_HOST": "192.0.2.1", "XMPPEXT_PORT": "1"}
+    environment = {"XMPPEXT_SCENARIO_ROMEO_PASSWORD": "Romeo-pw-1", **elsewhere, **(env or {})}
     return CliRunner().invoke(command, list(args), env=environment, catch_exceptions=False)
 
 

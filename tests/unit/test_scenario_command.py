@@ -295,3 +295,11 @@ def test_a_symbolic_link_loop_below_a_directory_ends(tmp_path):
     result = invoke(str(tmp_path), "--skip-tags", "smoke")
     assert result.exit_code == ExitCode.OK
     assert result.output == "0 scripts: 0 passed, 0 failed\n"
+
+
+def test_local_ignores_a_server_named_by_the_environment_only(tmp_path):
+    """After sourcing a .env (XMPPEXT_HOST and XMPPEXT_PORT set), --local still runs on its own servers."""
+    path = write(tmp_path, "good.scs", GOOD)
+    environment = {"XMPPEXT_HOST": "192.0.2.1", "XMPPEXT_PORT": "5222"}
+    result = invoke(str(path), "--local", "--skip-tags", "smoke", env=environment)
+    assert result.exit_code == ExitCode.OK, result.output

@@ -133,8 +133,11 @@ def command(
     context = click.get_current_context()
     if not local and context.get_parameter_source("kind") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--server chooses the server --local starts; use it with --local")
-    if local and (host or port or ca_cert or role):
+    typed = {name for name in ("host", "port", "ca_cert", "role") if _typed(context, name)}
+    if local and typed:
         raise click.UsageError("--host, --port, --ca-cert and --as name a server of your own; --local starts one")
+    if local:  # XMPPEXT_HOST and the like (a sourced .env) name a server --local does not use
+        host = port = ca_cert = None
     if responder_command is not None and not (local or role):
         raise click.UsageError(
             "--responder needs an account for the program: --local makes a fresh one per script, "
@@ -142,10 +145,10 @@ def command(
         )
     responder = _responder(responder_command, responder_timeout)
     credentials = _credentials(env_file) if role else None
-    if credentials is not None:
-        host = host or credentials.host
-        port = port or credentials.port
-        ca_cert = ca_cert or credentials.ca_cert
+    if credentials is not None:  # typed options win over the file, the file over the environment
+        host = host if "host" in typed else credentials.host or host
+        port = port if "port" in typed else credentials.port or port
+        ca_cert = ca_cert if "ca_cert" in typed else credentials.ca_cert or ca_cert
     environ = _script_environment(credentials, role)
     # Known only once the program is online: a script may use it, unset as it is now.
     provided = {envvars.SCENARIO_RESPONDER} if responder else set()
@@ -211,6 +214,10 @@ def command(
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
     context.exit(code)
+
+
+def _typed(context: click.Context, name: str) -> bool:
+    return context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 def _skip_hint(script: Script) -> str:
