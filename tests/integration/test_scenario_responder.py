@@ -163,3 +163,35 @@ def test_as_runs_against_the_env_files_server_with_its_accounts(xmpp_server, xmp
     result = run(str(script), "--as", "sender", "--env-file", str(env_file), "--responder", bot())
     assert result.exit_code == ExitCode.OK, result.output
     assert f"PASSED {script} on {xmpp_server.host}:{xmpp_server.port}: 4 steps" in result.output
+
+
+def test_a_resource_of_the_account_online_before_the_program_is_not_taken_for_it(
+    xmpp_server, xmpp_account, responder, tmp_path
+):
+    """The .env file's responder account already runs a responder someone started: its presence is not the
+    program's, which here never comes online."""
+    from xmpp_ext.util.envfile import PairCredentials, write_env_file
+
+    sender, account = xmpp_account(), xmpp_account()
+    responder(account=account)  # `xmppext respond` on that account, online (with its presence) until the end
+    env_file = tmp_path / "server.env"
+    write_env_file(
+        env_file,
+        PairCredentials(
+            sender.jid,
+            sender.password,
+            account.jid,
+            account.password,
+            xmpp_server.host,
+            xmpp_server.port,
+            xmpp_server.ca_cert.resolve(),
+        ),
+    )
+    script = tmp_path / "ping.scs"
+    script.write_text(PINGS_AS_THE_ENV_FILES_ACCOUNT)
+    silent = bot("--no-ready", "--no-presence")
+    result = run(
+        str(script), "--as", "sender", "--env-file", str(env_file), "--responder", silent, "--responder-timeout", "3"
+    )
+    assert result.exit_code == ExitCode.CONNECT, result.output
+    assert f"{silent} was not online within 3s" in result.output

@@ -9,8 +9,9 @@ For every script on every server:
 * it is online once the server routes its available presence (seen by a
   watcher logged in to the same account, which the server tells about every
   resource of its own account, RFC 6121 §4.2.2; the watcher's negative priority
-  keeps messages to the bare JID away from it), or once it prints a line
-  starting with ``READY``, whichever comes first, within ``ready_timeout``;
+  keeps messages to the bare JID away from it; resources online before the
+  program started do not count), or once it prints a line starting with
+  ``READY``, whichever comes first, within ``ready_timeout``;
 * the script then runs with ``${env:XMPPEXT_SCENARIO_RESPONDER}`` set to the
   program's full JID;
 * afterwards the program's group gets SIGTERM, and SIGKILL after
@@ -151,8 +152,12 @@ async def responder_running(responder: ResponderCommand, login: ResponderLogin) 
         # The server handles a client's stanzas in order: once it answers the ping, the watcher is available.
         if await ping_server(watcher, deadline) is None:
             raise ResponderError("cannot watch for the responder's presence: the server did not answer a ping")
+        # Resources of the account online already (say, a responder someone started by hand) are not the program.
+        others = {stanza.get("from") for _arrived, stanza in watcher.inbox if _is_presence(stanza)}
         running = await _spawn(responder, login)
-        running.jid = await _online(running, responder, watcher, account, deadline)
+        running.jid = await _online(
+            running, responder, watcher, account, deadline, ignore={str(watcher.boundjid), *others}
+        )
     except BaseException:
         if running is not None:
             await _stop(running)
@@ -187,20 +192,23 @@ async def _spawn(responder: ResponderCommand, login: ResponderLogin) -> RunningR
     return running
 
 
+def _is_presence(stanza: ET.Element) -> bool:
+    return stanza.tag == f"{{{CLIENT_NS}}}presence" and stanza.get("type") in (None, "available")
+
+
 async def _online(
-    running: RunningResponder, responder: ResponderCommand, watcher: ScenarioClient, account: str, deadline: float
+    running: RunningResponder,
+    responder: ResponderCommand,
+    watcher: ScenarioClient,
+    account: str,
+    deadline: float,
+    ignore: set[str],
 ) -> str:
     """The program's full JID once it is online; ResponderError if it exits or time runs out first."""
-    own = str(watcher.boundjid)
 
     def available_presence(stanza: ET.Element) -> bool:
         sender = stanza.get("from") or ""
-        return (
-            stanza.tag == f"{{{CLIENT_NS}}}presence"
-            and stanza.get("type") in (None, "available")
-            and sender.startswith(f"{account}/")
-            and sender != own
-        )
+        return _is_presence(stanza) and sender.startswith(f"{account}/") and sender not in ignore
 
     presence = asyncio.ensure_future(watcher.wait_for(available_presence, deadline))
     exited = asyncio.ensure_future(running.process.wait())
