@@ -153,39 +153,7 @@ def command(
     # Known only once the program is online: a script may use it, unset as it is now.
     provided = {envvars.SCENARIO_RESPONDER} if responder else set()
 
-    # Imported here, not at the top: they pull in slixmpp, which --help and usage errors do not need.
-    from xmpp_ext.scenario.script import ScriptError, load, resolve_properties, unset_environment
-
-    scripts, problems = [], []
-    for path in _script_files(paths, exclude):
-        try:
-            scripts.append(load(path))
-        except ScriptError as exc:
-            problems.append(str(exc))
-    only, skip = _tags(only_tags), _tags(skip_tags)
-    scripts = [script for script in scripts if (not only or only & set(script.tags)) and not (skip & set(script.tags))]
-    # Only the scripts that will run need their environment variables.
-    unset = [
-        f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set "
-        f"(set it, or leave the script out{_skip_hint(script)})"
-        for script in scripts
-        for variable in unset_environment(script, environ, provided)
-    ]
-    problems += unset
-    if not unset:
-        for script in scripts:
-            try:
-                resolve_properties(script, environ)
-            except ScriptError as exc:
-                problems.append(str(exc))
-    if local and not problems:  # once the properties' variables are filled in
-        problems += [
-            f"{script.path}:{spec.line}: client {spec.name}'s JID {spec.bare_jid} is not on the local server's "
-            f"domain ({LOCAL_DOMAIN})"
-            for script in scripts
-            for spec in script.clients.values()
-            if spec.domain != LOCAL_DOMAIN
-        ]
+    scripts, problems = _scripts_to_run(paths, exclude, _tags(only_tags), _tags(skip_tags), environ, provided, local)
     if junit is not None:
         problems += _unwritable(junit)
     if problems:
@@ -214,6 +182,51 @@ def command(
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
     context.exit(code)
+
+
+def _scripts_to_run(
+    paths: tuple[Path, ...],
+    exclude: tuple[str, ...],
+    only: set[str],
+    skip: set[str],
+    environ: dict[str, str],
+    provided: set[str],
+    local: bool,
+) -> tuple[list[Script], list[str]]:
+    """The scripts the tags select, their properties filled in from ``environ``; and every problem, file:line."""
+    # Imported here, not at the top: they pull in slixmpp, which --help and usage errors do not need.
+    from xmpp_ext.scenario.script import ScriptError, load, resolve_properties, unset_environment
+
+    scripts, problems = [], []
+    for path in _script_files(paths, exclude):
+        try:
+            scripts.append(load(path))
+        except ScriptError as exc:
+            problems.append(str(exc))
+    scripts = [script for script in scripts if (not only or only & set(script.tags)) and not (skip & set(script.tags))]
+    # Only the scripts that will run need their environment variables.
+    unset = [
+        f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set "
+        f"(set it, or leave the script out{_skip_hint(script)})"
+        for script in scripts
+        for variable in unset_environment(script, environ, provided)
+    ]
+    problems += unset
+    if not unset:
+        for script in scripts:
+            try:
+                resolve_properties(script, environ)
+            except ScriptError as exc:
+                problems.append(str(exc))
+    if local and not problems:  # once the properties' variables are filled in
+        problems += [
+            f"{script.path}:{spec.line}: client {spec.name}'s JID {spec.bare_jid} is not on the local server's "
+            f"domain ({LOCAL_DOMAIN})"
+            for script in scripts
+            for spec in script.clients.values()
+            if spec.domain != LOCAL_DOMAIN
+        ]
+    return scripts, problems
 
 
 def _typed(context: click.Context, name: str) -> bool:
