@@ -17,7 +17,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from xmpp_ext.servers import Account, LocalServer
-from xmpp_ext.session.client import connect, disconnect
+from xmpp_ext.session import disconnect, login
 
 
 class PlainTag(ElementBase):
@@ -37,7 +37,7 @@ async def _client(server: LocalServer, account: Account, resource: str, stream_m
     client.enable_direct_tls = False
     if stream_management:
         client.register_plugin("xep_0198")  # slixmpp's defaults: acks, resumption
-    await connect(client, settings)
+    await login(client, settings)
     return client
 
 

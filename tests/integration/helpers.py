@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from xmpp_ext.servers import Account, LocalServer
-from xmpp_ext.session.client import ConnectionSettings
+from xmpp_ext.session import ConnectionSettings
 
 T = TypeVar("T")
 

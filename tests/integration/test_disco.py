@@ -9,7 +9,7 @@ import pytest
 from tests.integration.helpers import run, settings_for
 from tests.integration.processes import run_xmppext, run_xmppext_async
 from xmpp_ext.plugin import NAMESPACE
-from xmpp_ext.session.client import session
+from xmpp_ext.session import connected
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,7 @@ def test_check_support_refuses_a_peer_without_the_feature(xmpp_server, make_acco
     plain_account = make_account()
 
     async def scenario():
-        async with session(settings_for(xmpp_server, plain_account, "plain"), plugins=("xep_0030",)) as plain:
+        async with connected(settings_for(xmpp_server, plain_account, "plain"), plugins=("xep_0030",)) as plain:
             received = []
             plain.add_event_handler("message", received.append)
             plain.add_event_handler("iq", received.append)

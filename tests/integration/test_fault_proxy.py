@@ -15,7 +15,7 @@ from slixmpp.exceptions import IqTimeout
 from tests.integration.helpers import run, settings_for
 from tests.integration.processes import XMPPEXT, client_env
 from xmpp_ext.faultproxy import FaultPlan, FaultProxy, ProxyThread
-from xmpp_ext.session.client import build_client, connect, disconnect
+from xmpp_ext.session import build_client, disconnect, login
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ async def logged_in_through(proxy: FaultProxy, server, account):
     settings = settings_for(server, account, "proxied", port=proxy.port)
     client = build_client(settings)
     lost = asyncio.get_running_loop().create_future()
-    await connect(client, settings)
+    await login(client, settings)
     client.add_event_handler("disconnected", lambda reason: lost.done() or lost.set_result(reason))
     return client, lost
 
@@ -60,7 +60,7 @@ def test_a_responder_cut_off_says_so_and_comes_back_through_the_proxy(xmpp_serve
         peer = responder("--port", str(proxy.port))
         assert proxy.cut_now() == 1
         line = peer.wait_for_line(lambda line: line.startswith("disconnected ("))
-        assert line.endswith("; reconnecting in 0.5s")
+        assert line.endswith("; reconnecting")
         counters = proxy.wait_until(lambda counters: counters.connections >= 2, timeout=15)
         assert counters.cuts == 1
         peer.stop()
@@ -172,7 +172,7 @@ def test_the_command_cuts_clients_and_prints_its_counts(xmpp_server, make_accoun
             settings = settings_for(xmpp_server, make_account(), "proxied", port=port)
             client = build_client(settings)
             lost = asyncio.get_running_loop().create_future()
-            await connect(client, settings)
+            await login(client, settings)
             client.add_event_handler("disconnected", lambda reason: lost.done() or lost.set_result(reason))
             await asyncio.wait_for(lost, 10)
 

@@ -18,7 +18,7 @@ from dotenv import dotenv_values
 
 from tests.integration.helpers import run
 from tests.integration.processes import processes_mentioning
-from xmpp_ext.session.client import ConnectionSettings, session
+from xmpp_ext.session import ConnectionSettings, connected
 from xmpp_ext.util.envfile import read_env_file
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,7 @@ def test_writes_a_working_env_file_and_cleans_up_on_sigterm(tmp_path: Path, xmpp
                     port=credentials.port,
                     ca_cert=credentials.ca_cert,
                 )
-                async with session(settings) as client:
+                async with connected(settings) as client:
                     assert client.boundjid.bare == jid
 
         run(log_in)

@@ -75,7 +75,7 @@ def test_stop_kills_every_process_and_removes_the_dir(xmpp_server):
 
 def test_restart_keeps_accounts_and_certificate(xmpp_server, make_account):
     from tests.integration.helpers import run, settings_for
-    from xmpp_ext.session.client import session
+    from xmpp_ext.session import connected
 
     account = make_account()
     old_pid = xmpp_server.pid
@@ -83,7 +83,7 @@ def test_restart_keeps_accounts_and_certificate(xmpp_server, make_account):
     assert xmpp_server.pid != old_pid
 
     async def scenario():
-        async with session(settings_for(xmpp_server, account)) as client:
+        async with connected(settings_for(xmpp_server, account)) as client:
             assert client.boundjid.bare == account.jid
 
     run(scenario)
@@ -101,13 +101,13 @@ def test_passwords_are_random_and_redacted(xmpp_server, make_account):
 
 def test_removed_account_is_gone_with_its_roster_and_can_be_made_again(xmpp_server, make_account):
     from tests.integration.helpers import run
-    from xmpp_ext.session.client import ConnectError, session
+    from xmpp_ext.session import ConnectError, connected
 
     contact = make_account()
     account = xmpp_server.add_account(f"again-{os.getpid()}", password="first-password")
 
     async def add_contact():
-        async with session(xmpp_server.settings_for(account, "r")) as client:
+        async with connected(xmpp_server.settings_for(account, "r")) as client:
             await client.plugin["xep_0030"].get_info(jid=xmpp_server.domain, timeout=10)
             iq = client.make_iq_set()
             iq.enable("roster")
@@ -122,14 +122,14 @@ def test_removed_account_is_gone_with_its_roster_and_can_be_made_again(xmpp_serv
 
     async def old_password_refused():
         with pytest.raises(ConnectError, match="authentication failed"):
-            async with session(xmpp_server.settings_for(account, "r")):
+            async with connected(xmpp_server.settings_for(account, "r")):
                 pass
 
     run(old_password_refused)
     again = xmpp_server.add_account(account.localpart, password="second-password")
 
     async def fresh_roster():
-        async with session(xmpp_server.settings_for(again, "r")) as client:
+        async with connected(xmpp_server.settings_for(again, "r")) as client:
             roster = await client.get_roster(timeout=10)
             assert contact.jid not in roster["roster"]["items"]
 

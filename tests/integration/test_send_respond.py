@@ -10,7 +10,7 @@ import pytest
 from tests.integration.helpers import run, settings_for
 from tests.integration.processes import run_xmppext, run_xmppext_async, start_xmppext
 from xmpp_ext.plugin import NAMESPACE
-from xmpp_ext.session.client import session
+from xmpp_ext.session import connected
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +111,7 @@ def test_peer_that_never_answers_is_reported_lost(xmpp_server, make_account):
     silent_account = make_account()
 
     async def scenario():
-        async with session(settings_for(xmpp_server, silent_account, "silent")) as silent:
+        async with connected(settings_for(xmpp_server, silent_account, "silent")) as silent:
             # Listens (so the plugin does not refuse) but never answers.
             silent.add_event_handler("example_tag_get_iq", lambda iq: None)
             return await run_xmppext_async(
@@ -138,7 +138,7 @@ def test_peer_without_the_plugin_gets_service_errors(xmpp_server, make_account):
     plain_account = make_account()
 
     async def scenario():
-        async with session(settings_for(xmpp_server, plain_account, "plain"), plugins=("xep_0030",)) as plain:
+        async with connected(settings_for(xmpp_server, plain_account, "plain"), plugins=("xep_0030",)) as plain:
             returncode, stdout, _ = await run_xmppext_async(
                 xmpp_server, make_account(), "send", "-t", plain.boundjid.full, "--kind", "iq", "--json"
             )
@@ -190,7 +190,7 @@ def test_replies_are_never_answered(xmpp_server, make_account, responder):
     first, second = responder(), responder()
 
     async def scenario():
-        async with session(
+        async with connected(
             settings_for(xmpp_server, make_account(), "tester"), ("xep_0030", "xep_0461", "example_tag")
         ) as client:
             replies = asyncio.Queue()
@@ -263,7 +263,7 @@ def test_bare_jid_without_supporting_resource_fails_within_timeout(xmpp_server, 
     target, sender = make_account(), make_account()
 
     async def scenario():
-        async with session(settings_for(xmpp_server, target, "plain"), plugins=("xep_0030",)) as plain:
+        async with connected(settings_for(xmpp_server, target, "plain"), plugins=("xep_0030",)) as plain:
             plain.send_presence()
             returncode, _, stderr = await run_xmppext_async(
                 xmpp_server, sender, "send", "-t", target.jid, "--kind", "iq", "--subscribe", "--timeout", "2"

@@ -11,7 +11,7 @@ from slixmpp.exceptions import IqError
 
 from tests.integration.helpers import run, settings_for
 from xmpp_ext.plugin import NAMESPACE
-from xmpp_ext.session.client import ConnectError, session
+from xmpp_ext.session import ConnectError, connected
 from xmpp_ext.util.secret import Secret
 
 pytestmark = pytest.mark.integration
@@ -23,8 +23,8 @@ PAYLOAD = {"boolean": True, "some_string": "Another_string", "text": "Info_insid
 async def two_sessions(server, make_account):
     """A responder and a sender, each logged in with a fresh account."""
     async with (
-        session(settings_for(server, make_account(), "responder")) as responder,
-        session(settings_for(server, make_account(), "sender")) as sender,
+        connected(settings_for(server, make_account(), "responder")) as responder,
+        connected(settings_for(server, make_account(), "sender")) as sender,
     ):
         yield responder, sender
 
@@ -46,7 +46,7 @@ def answer_like_the_tutorial(client) -> list:
 
 def test_login_is_over_verified_tls(xmpp_server, make_account):
     async def scenario():
-        async with session(settings_for(xmpp_server, make_account())) as client:
+        async with connected(settings_for(xmpp_server, make_account())) as client:
             ssl_object = client.transport.get_extra_info("ssl_object")
             assert ssl_object is not None, "the stream is not encrypted"
             assert ssl_object.version().startswith("TLS")
@@ -131,7 +131,7 @@ def test_iq_to_offline_resource_gets_service_unavailable(xmpp_server, make_accou
     offline = make_account()
 
     async def scenario():
-        async with session(settings_for(xmpp_server, make_account(), "sender")) as sender:
+        async with connected(settings_for(xmpp_server, make_account(), "sender")) as sender:
             with pytest.raises(IqError) as info:
                 # A long timeout: only the server's error can end this quickly.
                 await sender.plugin["example_tag"].request(f"{offline.jid}/gone", PAYLOAD, timeout=30)
@@ -145,7 +145,7 @@ def test_message_to_offline_account_bounces(xmpp_server, make_account):
     offline = make_account()
 
     async def scenario():
-        async with session(settings_for(xmpp_server, make_account(), "sender")) as sender:
+        async with connected(settings_for(xmpp_server, make_account(), "sender")) as sender:
             bounced = asyncio.get_running_loop().create_future()
             # The server's error does not echo the payload (RFC 6120 allows
             # either), so the bounce is matched by id, not by the tag.
@@ -175,7 +175,7 @@ def test_wrong_password_fails_clearly(xmpp_server, make_account):
     async def scenario():
         settings = settings_for(xmpp_server, account, password=Secret("not-the-password"))
         with pytest.raises(ConnectError) as info:
-            async with session(settings):
+            async with connected(settings):
                 pass
         message = str(info.value)
         assert "authentication failed" in message
@@ -190,7 +190,7 @@ def test_untrusted_certificate_fails_clearly(xmpp_server, make_account):
         # Without our CA the system store is used, which does not know the server's certificate.
         settings = settings_for(xmpp_server, make_account(), ca_cert=None)
         with pytest.raises(ConnectError, match="TLS certificate not trusted"):
-            async with session(settings):
+            async with connected(settings):
                 pass
 
     run(scenario)
@@ -202,7 +202,7 @@ def test_refused_connection_fails_clearly(xmpp_server, make_account):
     async def scenario():
         settings = settings_for(xmpp_server, make_account(), port=free_port())
         with pytest.raises(ConnectError, match="connection failed"):
-            async with session(settings):
+            async with connected(settings):
                 pass
 
     run(scenario)

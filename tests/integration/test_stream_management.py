@@ -11,16 +11,16 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import tostring
 
 from tests.integration.helpers import run, settings_for
 from xmpp_ext.faultproxy import FaultProxy
-from xmpp_ext.jobs.burst import IqPipeline
 from xmpp_ext.jobs.report import Status
 from xmpp_ext.jobs.respond import RESPONDER_PLUGINS, Responder, RespondOptions
+from xmpp_ext.jobs.send.pipeline import IqPipeline
 from xmpp_ext.plugin import ExampleTag
-from xmpp_ext.session import streammgmt
-from xmpp_ext.session.client import DEFAULT_PLUGINS, build_client, connect, disconnect, session
+from xmpp_ext.session import DEFAULT_PLUGINS, ReconnectPolicy, Session, StreamManagement, connected, streammgmt
 
 pytestmark = pytest.mark.integration
 
@@ -74,11 +74,18 @@ class WireCount:
         client.incoming_filter = count
 
 
-def sm_client(server, account, resource: str, port: int, plugins=DEFAULT_PLUGINS):
+def sm_session(server, account, resource: str, port: int, plugins=DEFAULT_PLUGINS, reconnect=None) -> Session:
+    """A session with stream management on, through ``port``; ``reconnect``: it comes back by itself."""
     settings = settings_for(server, account, resource, port=port)
-    client = build_client(settings, plugins)
-    streammgmt.enable(client)
-    return client, settings
+    return Session(settings, plugins, stream_management=StreamManagement(), reconnect=reconnect)
+
+
+def responder_on(session: Session) -> Responder:
+    return Responder(session.client, session.writer, RespondOptions(), lambda _record: None)
+
+
+def pipeline_on(session: Session, to: str, burst_tag, timeout: float, report) -> IqPipeline:
+    return IqPipeline(session.client, to, burst_tag.xml, "get", timeout, "burst", report, writer=session.writer)
 
 
 async def cut_and_resume(proxy: FaultProxy, events: Events) -> None:
@@ -91,14 +98,15 @@ async def cut_and_resume(proxy: FaultProxy, events: Events) -> None:
 def test_a_cut_stream_is_resumed_and_what_came_meanwhile_arrives_once(xmpp_server, make_account):
     async def scenario():
         async with FaultProxy((xmpp_server.host, xmpp_server.port)) as proxy:
-            client, settings = sm_client(xmpp_server, make_account(), "sm", proxy.port)
+            session = sm_session(xmpp_server, make_account(), "sm", proxy.port)
+            client, settings = session.client, session.settings
             events = Events(client, "sm_enabled", "session_start", "session_resumed", "disconnected", "message")
             bodies: list[str] = []
             client.add_event_handler("message", lambda msg: bodies.append(msg["body"]))
-            await connect(client, settings)
+            await session.start()
             await events.next("sm_enabled")
             assert streammgmt.state(client).resumable
-            async with session(settings_for(xmpp_server, make_account(), "peer")) as peer:
+            async with connected(settings_for(xmpp_server, make_account(), "peer")) as peer:
                 peer.send_message(mto=client.boundjid.full, mbody="before the cut")
                 await events.next("message")
                 assert proxy.cut_now() == 1
@@ -114,7 +122,7 @@ def test_a_cut_stream_is_resumed_and_what_came_meanwhile_arrives_once(xmpp_serve
             assert bodies == ["before the cut", "while cut off"]
             assert events.counts["session_start"] == 1  # resumed, not a new session
             assert proxy.counters.connections == 2
-            await disconnect(client)
+            await session.close()
 
     run(scenario)
 
@@ -124,25 +132,25 @@ def test_h_matches_the_stanzas_the_server_sent_through_both_fast_paths(xmpp_serv
 
     async def scenario():
         async with FaultProxy((xmpp_server.host, xmpp_server.port)) as proxy:
-            answering, answering_settings = sm_client(
-                xmpp_server, make_account(), "responder", proxy.port, RESPONDER_PLUGINS
+            answering_session = sm_session(
+                xmpp_server, make_account(), "responder", proxy.port, RESPONDER_PLUGINS, ReconnectPolicy()
             )
             # The sender connects directly: the cut below is the responder's alone.
-            asking, asking_settings = sm_client(xmpp_server, make_account(), "sender", xmpp_server.port)
+            asking_session = sm_session(xmpp_server, make_account(), "sender", xmpp_server.port)
+            answering, asking = answering_session.client, asking_session.client
             wires = {"responder": WireCount(answering), "sender": WireCount(asking)}
             answering_events = Events(answering, "sm_enabled", "session_resumed", "disconnected")
             asking_events = Events(asking, "sm_enabled")
-            lines: list[str] = []
-            responder = Responder(answering, RespondOptions(), lines.append, verbose=False)
-            serving = asyncio.ensure_future(responder.run(answering_settings))
+            responder = responder_on(answering_session)
             try:
+                await answering_session.start()
                 await answering_events.next("sm_enabled")
-                await connect(asking, asking_settings)
+                await asking_session.start()
                 await asking_events.next("sm_enabled")
                 tag = ExampleTag()
                 tag.fill_interfaces(True, "burst")
                 exchanges = []
-                pipeline = IqPipeline(asking, answering.boundjid.full, tag.xml, "get", 10.0, "burst", exchanges.append)
+                pipeline = pipeline_on(asking_session, answering.boundjid.full, tag, 10.0, exchanges.append)
                 await pipeline.run(burst, 16)
                 assert [exchange.status for exchange in exchanges] == [Status.OK] * burst
                 assert responder.answered == burst  # every request swallowed by the fast path
@@ -158,9 +166,8 @@ def test_h_matches_the_stanzas_the_server_sent_through_both_fast_paths(xmpp_serv
                 assert responder.answered == burst
                 assert streammgmt.state(answering).handled == wires["responder"].stanzas
             finally:
-                responder.stop()
-                await asyncio.wait_for(serving, 10)
-                await disconnect(asking)
+                await answering_session.close()
+                await asking_session.close()
 
     run(scenario, timeout=90)
 
@@ -170,9 +177,10 @@ def test_raw_stanzas_tracked_are_the_stanzas_the_server_acknowledges(xmpp_server
 
     async def scenario():
         async with FaultProxy((xmpp_server.host, xmpp_server.port)) as proxy:
-            client, settings = sm_client(xmpp_server, make_account(), "raw", proxy.port)
+            session = sm_session(xmpp_server, make_account(), "raw", proxy.port)
+            client = session.client
             events = Events(client, "sm_enabled", "stanza_acked")
-            await connect(client, settings)
+            await session.start()
             await events.next("sm_enabled")
             before = streammgmt.state(client)
             for number in range(count):  # pings to the server, written raw as the fast paths write
@@ -187,7 +195,7 @@ def test_raw_stanzas_tracked_are_the_stanzas_the_server_acknowledges(xmpp_server
             after = streammgmt.state(client)
             assert after.sent == before.sent + count
             assert after.acked == after.sent  # the server's h is our count: nothing missing, nothing extra
-            await disconnect(client)
+            await session.close()
 
     run(scenario)
 
@@ -214,22 +222,21 @@ def test_with_raw_writes_tracked_the_server_acks_exactly_what_both_fast_paths_se
     burst = 300
 
     async def scenario():
-        answering, answering_settings = sm_client(
-            xmpp_server, make_account(), "responder", xmpp_server.port, RESPONDER_PLUGINS
-        )
-        asking, asking_settings = sm_client(xmpp_server, make_account(), "sender", xmpp_server.port)
+        answering_session = sm_session(xmpp_server, make_account(), "responder", xmpp_server.port, RESPONDER_PLUGINS)
+        asking_session = sm_session(xmpp_server, make_account(), "sender", xmpp_server.port)
+        answering, asking = answering_session.client, asking_session.client
         answering_events = Events(answering, "sm_enabled")
         asking_events = Events(asking, "sm_enabled")
-        responder = Responder(answering, RespondOptions(), lambda _line: None, verbose=False)
-        serving = asyncio.ensure_future(responder.run(answering_settings))
+        responder_on(answering_session)
         try:
+            await answering_session.start()
             await answering_events.next("sm_enabled")
-            await connect(asking, asking_settings)
+            await asking_session.start()
             await asking_events.next("sm_enabled")
             tag = ExampleTag()
             tag.fill_interfaces(True, "burst")
             exchanges = []
-            pipeline = IqPipeline(asking, answering.boundjid.full, tag.xml, "get", 10.0, "burst", exchanges.append)
+            pipeline = pipeline_on(asking_session, answering.boundjid.full, tag, 10.0, exchanges.append)
             await pipeline.run(burst, 16)
             assert [exchange.status for exchange in exchanges] == [Status.OK] * burst
             for client in (asking, answering):
@@ -237,9 +244,8 @@ def test_with_raw_writes_tracked_the_server_acks_exactly_what_both_fast_paths_se
                 assert state.sent >= burst  # the raw requests, or the raw answers, are counted
                 assert state.acked == state.sent  # the server's h is exactly our count
         finally:
-            responder.stop()
-            await asyncio.wait_for(serving, 10)
-            await disconnect(asking)
+            await answering_session.close()
+            await asking_session.close()
 
     with caplog.at_level(logging.ERROR, logger="slixmpp.plugins.xep_0198"):
         run(scenario, timeout=90)
@@ -252,7 +258,8 @@ def test_resumption_refused_after_a_restart_starts_a_new_session_and_drops_the_u
 
     async def scenario():
         async with FaultProxy((xmpp_server.host, xmpp_server.port)) as proxy:
-            client, settings = sm_client(xmpp_server, make_account(), "restart", proxy.port)
+            session = sm_session(xmpp_server, make_account(), "restart", proxy.port)
+            client, settings = session.client, session.settings
             events = Events(client, "sm_enabled", "session_start", "sm_failed", "disconnected")
             original = client.incoming_filter
 
@@ -262,7 +269,7 @@ def test_resumption_refused_after_a_restart_starts_a_new_session_and_drops_the_u
                 return original(xml)
 
             client.incoming_filter = keep_failed
-            await connect(client, settings)
+            await session.start()
             await events.next("sm_enabled")
             first_id = client.plugin["xep_0198"].sm_id
             await events.next("session_start")
@@ -281,7 +288,7 @@ def test_resumption_refused_after_a_restart_starts_a_new_session_and_drops_the_u
             state = streammgmt.state(client)
             assert state.unacked == 0  # slixmpp dropped what was never acknowledged: the caller must know it
             assert state.resumable and client.plugin["xep_0198"].sm_id != first_id
-            await disconnect(client)
+            await session.close()
 
     run(scenario, timeout=90)
     assert len(failures) == 1 and "item-not-found" in failures[0]
@@ -296,21 +303,17 @@ def test_a_burst_cut_on_both_sides_ends_all_ok_with_nothing_twice(xmpp_server, m
             FaultProxy((xmpp_server.host, xmpp_server.port)) as answering_proxy,
             FaultProxy((xmpp_server.host, xmpp_server.port)) as asking_proxy,
         ):
-            answering, answering_settings = sm_client(
-                xmpp_server, make_account(), "responder", answering_proxy.port, RESPONDER_PLUGINS
+            # Both sides come back by themselves, as send and respond do.
+            answering_session = sm_session(
+                xmpp_server, make_account(), "responder", answering_proxy.port, RESPONDER_PLUGINS, ReconnectPolicy()
             )
-            asking, asking_settings = sm_client(xmpp_server, make_account(), "sender", asking_proxy.port)
+            asking_session = sm_session(
+                xmpp_server, make_account(), "sender", asking_proxy.port, reconnect=ReconnectPolicy(resumable_only=True)
+            )
+            answering, asking = answering_session.client, asking_session.client
             answering_events = Events(answering, "sm_enabled", "session_start", "session_resumed")
             asking_events = Events(asking, "sm_enabled", "session_start", "session_resumed")
-            responder = Responder(answering, RespondOptions(), lambda _line: None, verbose=False)
-            serving = asyncio.ensure_future(responder.run(answering_settings))
-            running = True
-
-            def reconnect(_reason: object) -> None:  # what the sender will do (design 3.2), at once here
-                if running:
-                    asking.connect(*asking_settings.endpoint())
-
-            asking.add_event_handler("disconnected", reconnect)
+            responder = responder_on(answering_session)
             unclaimed: list[str] = []  # replies the pipeline did not claim: a second copy of one
 
             def after_the_claims(stanza):
@@ -330,23 +333,84 @@ def test_a_burst_cut_on_both_sides_ends_all_ok_with_nothing_twice(xmpp_server, m
                     assert cuts[len(exchanges)].cut_now() == 1
 
             try:
+                await answering_session.start()
                 await answering_events.next("sm_enabled")
-                await connect(asking, asking_settings)
+                await asking_session.start()
                 await asking_events.next("sm_enabled")
                 tag = ExampleTag()
                 tag.fill_interfaces(True, "burst")
-                burst_pipeline = IqPipeline(asking, answering.boundjid.full, tag.xml, "get", 30.0, "burst", report)
+                burst_pipeline = pipeline_on(asking_session, answering.boundjid.full, tag, 30.0, report)
                 await burst_pipeline.run(burst, 16)
                 await asking.plugin["xep_0030"].get_info(jid=xmpp_server.domain, timeout=10)
             finally:
-                running = False
-                responder.stop()
-                await asyncio.wait_for(serving, 10)
-                await disconnect(asking)
+                await answering_session.close()
+                await asking_session.close()
             assert [exchange.status for exchange in exchanges] == [Status.OK] * burst
             assert responder.answered == burst  # no request reached the responder twice
             assert [iq_id for iq_id in unclaimed if iq_id.startswith(burst_pipeline._id_prefix)] == []  # none twice
             assert (asking_events.counts["session_resumed"], answering_events.counts["session_resumed"]) == (2, 1)
             assert asking_events.counts["session_start"] == answering_events.counts["session_start"] == 1
+
+    run(scenario, timeout=90)
+
+
+def test_stanzas_dropped_or_refused_count_once_for_h_in_the_programs_order(xmpp_server, make_account):
+    """Whatever ends a stanza (depth guard, allow-list, invalid payload, a message not answered), it counts once.
+
+    The responder's session is built as ``xmppext respond`` builds it (XEP-0198 counter, depth guard,
+    plugins, the fast path). Its h must equal the stanzas on the wire; the server must then resume the
+    stream with that h, re-sending nothing (h too high: Prosody closes the stream, "Client acknowledged
+    more stanzas than sent by server"; too low: the server re-sends what was handled).
+    """
+
+    async def scenario():
+        async with FaultProxy((xmpp_server.host, xmpp_server.port)) as proxy:
+            friend = make_account()
+            answering_session = Session(
+                settings_for(xmpp_server, make_account(), "responder", port=proxy.port),
+                RESPONDER_PLUGINS,
+                stream_management=StreamManagement(),
+                reconnect=ReconnectPolicy(),
+            )
+            answering = answering_session.client
+            wire = WireCount(answering)
+            events = Events(answering, "sm_enabled", "session_resumed", "session_start", "disconnected")
+            stream_errors: list[object] = []
+            answering.add_event_handler("stream_error", stream_errors.append)
+            responder = Responder(
+                answering,
+                answering_session.writer,
+                RespondOptions(allow=frozenset({friend.jid})),
+                lambda _record: None,
+            )
+            try:
+                await answering_session.start()
+                await events.next("sm_enabled")
+                to = answering.boundjid.full
+                deep = "<n>" * 40 + "</n>" * 40
+                tag = f"<example_tag xmlns='https://example.net/our_extension' some_string='s'>{deep}</example_tag>"
+                async with connected(settings_for(xmpp_server, make_account(), "stranger")) as stranger:
+                    stranger.send_raw(f"<message xmlns='jabber:client' to='{to}'>{tag}</message>")  # guard: dropped
+                    stranger.send_raw(f"<iq xmlns='jabber:client' type='get' to='{to}' id='deep'>{tag}</iq>")
+                    with pytest.raises(IqError) as forbidden:  # the allow-list refuses it
+                        await stranger.plugin["example_tag"].request(to, {"some_string": "s"}, timeout=10)
+                    assert forbidden.value.condition == "forbidden"
+                async with connected(settings_for(xmpp_server, friend, "friend")) as asking:
+                    invalid = asking.make_iq_set(ito=to)
+                    invalid.append(asking.plugin["example_tag"].stanza.ExampleTag())  # no some_string: bad-request
+                    with pytest.raises(IqError) as refused:
+                        await invalid.send(timeout=10)
+                    assert refused.value.condition == "bad-request"
+                    headline = asking.make_message(mto=to, mtype="headline", mbody="not answered")
+                    headline.send()
+                    await asking.plugin["example_tag"].request(to, {"some_string": "last"}, timeout=10)
+                assert responder.answered >= 3
+                assert streammgmt.state(answering).handled == wire.stanzas
+                await cut_and_resume(proxy, events)  # the session resumes by itself, with our h
+                await answering.plugin["xep_0030"].get_info(jid=xmpp_server.domain, timeout=10)
+                assert streammgmt.state(answering).handled == wire.stanzas
+                assert events.counts["session_start"] == 1 and stream_errors == []
+            finally:
+                await answering_session.close()
 
     run(scenario, timeout=90)

@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 from tests.integration.helpers import run
-from xmpp_ext.session.client import session
+from xmpp_ext.session import connected
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,8 @@ DELIVERED = {
 def test_whitespace_in_attributes_through_the_server(xmpp_server, make_account, patched_slixmpp):
     async def scenario():
         async with (
-            session(xmpp_server.settings_for(make_account(), "receiver")) as receiver,
-            session(xmpp_server.settings_for(make_account(), "sender")) as sender,
+            connected(xmpp_server.settings_for(make_account(), "receiver")) as receiver,
+            connected(xmpp_server.settings_for(make_account(), "sender")) as sender,
         ):
             arrived: asyncio.Future = asyncio.get_running_loop().create_future()
 

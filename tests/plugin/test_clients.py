@@ -9,7 +9,7 @@ import pytest
 import xmpp_ext.plugin  # noqa: F401  (registers example_tag)
 from xmpp_ext.pytest_plugin import expect_stanza, wait_for_stanza
 from xmpp_ext.servers.base import Account
-from xmpp_ext.session.client import ConnectError
+from xmpp_ext.session import ConnectError
 from xmpp_ext.util.secret import Secret
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

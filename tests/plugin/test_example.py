@@ -31,7 +31,7 @@ def test_a_failing_test_shows_the_server_log(xmpp_server, xmpp_account):
 
 @pytest.mark.asyncio
 async def test_accounts_of_earlier_tests_are_gone(xmpp_server, xmpp_client):
-    from xmpp_ext.session.client import ConnectError
+    from xmpp_ext.session import ConnectError
 
     assert made and made[0] not in xmpp_server.accounts
     with pytest.raises(ConnectError, match="authentication failed"):

@@ -95,7 +95,7 @@ def command(
 
 async def _discover(settings, target, query, node, timeout):
     from xmpp_ext.jobs.disco import discover
-    from xmpp_ext.session.client import session
+    from xmpp_ext.session import connected
 
-    async with session(settings) as client:
+    async with connected(settings) as client:
         return await discover(client, target, query, node, timeout)

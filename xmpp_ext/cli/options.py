@@ -15,11 +15,11 @@ from slixmpp import JID
 from slixmpp.jid import InvalidJID
 
 from xmpp_ext.util import envvars
+from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 # The servers xmpp_ext.servers can start (not imported here: it is slow to import).
-LOCAL_SERVERS = ("prosody", "ejabberd")
 MAX_TIMEOUT = 3600.0  # an hour: a reply later than that is lost for any practical purpose
 MAX_WINDOW = 4096  # requests in flight at once; beyond that a burst only measures the server's queue
 
@@ -166,7 +166,7 @@ class Login:
         Called after a command has checked the rest of its input, so a usage
         error never comes after a password prompt.
         """
-        from xmpp_ext.session.client import ConnectionSettings
+        from xmpp_ext.session import ConnectionSettings
         from xmpp_ext.util.secret import Secret
 
         jid = jid or self.jid
@@ -321,24 +321,28 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
 ROLES = envvars.ROLES
 
 
-def read_credentials(env_file: Path):
-    """The accounts and server of ``env_file``, warning when its secrets are exposed; UsageError if unusable."""
+def load_env_file(env_file: Path):
+    """The credentials in ``env_file`` (``PairCredentials``), with a warning if others can read it.
+
+    Every command that reads a .env file reads it here: a file that cannot be read, or that names a CA
+    certificate that is not there, is a usage error (exit 2).
+    """
     from xmpp_ext.util.envfile import EnvFileError, exposure_warnings, read_env_file
 
     try:
         credentials = read_env_file(env_file)
     except EnvFileError as exc:
         raise click.UsageError(str(exc)) from None
-    for warning in exposure_warnings(env_file):
-        click.secho(f"WARNING: {warning}", fg="yellow", err=True)
     if credentials.ca_cert is not None and not credentials.ca_cert.is_file():
         raise click.UsageError(missing_ca_message(env_file, credentials.ca_cert))
+    for warning in exposure_warnings(env_file):
+        click.secho(f"WARNING: {warning}", fg="yellow", err=True)
     return credentials
 
 
 def _from_env_file(context: click.Context, values: dict[str, Any], role: str, env_file: Path) -> dict[str, Any]:
     """``values`` completed from ``role``'s account in ``env_file``: what was typed on the command line wins."""
-    credentials = read_credentials(env_file)
+    credentials = load_env_file(env_file)
     from_file = {
         "jid": JidType(need_user=True).convert(credentials.jid_of(role), None, context),
         "password": credentials.password_of(role).reveal(),
@@ -384,7 +388,7 @@ def server_option(help_text: str = "Which local server to start.") -> Decorator:
     return click.option(
         "--server",
         "server_kind",
-        type=click.Choice(LOCAL_SERVERS),
+        type=click.Choice(LOCAL_SERVER_KINDS),
         default="prosody",
         show_default=True,
         help=help_text,

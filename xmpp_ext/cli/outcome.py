@@ -45,8 +45,7 @@ def run_job(job: Coroutine[Any, Any, T]) -> T:
     """Run a job in a fresh event loop; its expected failures become one-line errors with their exit codes."""
     from xmpp_ext.jobs.disco import DiscoError
     from xmpp_ext.jobs.send import NotSupported, ResolveError
-    from xmpp_ext.session import patches
-    from xmpp_ext.session.client import ConnectError
+    from xmpp_ext.session import ConnectError, patches
 
     patches.apply()
     try:

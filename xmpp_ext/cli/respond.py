@@ -125,7 +125,7 @@ def command(
     """
     from slixmpp import JID
 
-    from xmpp_ext.jobs.respond import DEFAULT_RESOURCE, RespondOptions, respond
+    from xmpp_ext.jobs.respond import DEFAULT_RESOURCE, RespondOptions
 
     jid = login.jid if login.jid.resource else JID(f"{login.jid.bare}/{DEFAULT_RESOURCE}")
     options = RespondOptions(
@@ -141,4 +141,14 @@ def command(
     configure_logging(verbosity, settings)
     if verbose and verbosity < 0:
         raise click.UsageError("-v/--verbose and -q/--quiet contradict each other: choose one")
-    run_job(respond(settings, options, click.echo, verbose=verbosity >= 0, every_line=verbose))
+    run_job(_answer(settings, options, verbose=verbosity >= 0, every_line=verbose))
+
+
+async def _answer(settings, options, verbose: bool, every_line: bool) -> int:
+    """Run the respond job, one line per record (exchange lines budgeted unless -v)."""
+    import asyncio
+
+    from xmpp_ext.jobs.respond import RespondLines, respond
+
+    lines = RespondLines(click.echo, asyncio.get_running_loop(), verbose=verbose, every_line=every_line)
+    return await respond(settings, options, lines.record, show_received=every_line)

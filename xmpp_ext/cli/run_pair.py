@@ -13,7 +13,7 @@ from xmpp_ext.cli.local import start_pair_server
 from xmpp_ext.cli.options import (
     Seconds,
     env_file_option,
-    read_credentials,
+    load_env_file,
     server_option,
     timeout_option,
     verbosity_options,
@@ -102,7 +102,7 @@ def command(
     if local:
         status = _run_locally(options, server_kind)
     else:
-        status, _pair = _run(read_credentials(env_file), options)
+        status, _pair = _run(load_env_file(env_file), options)
     sys.exit(status)
 
 

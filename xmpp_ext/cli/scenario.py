@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xmpp_ext.cli.options import ROLES, Seconds, all_of, env_file_option, server_address_options
+from xmpp_ext.cli.options import ROLES, Seconds, all_of, env_file_option, load_env_file, server_address_options
 from xmpp_ext.util import envvars
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from xmpp_ext.scenario.script import Script
     from xmpp_ext.util.envfile import PairCredentials
 
-SERVER_CHOICES = ("prosody", "ejabberd", "all")
+SERVER_CHOICES = (*LOCAL_SERVER_KINDS, "all")
 LOCAL_DOMAIN = "localhost"
 
 
@@ -144,7 +145,7 @@ def command(
             "--as ROLE gives it the .env file's other account"
         )
     responder = _responder(responder_command, responder_timeout)
-    credentials = _credentials(env_file) if role else None
+    credentials = load_env_file(env_file) if role else None
     if credentials is not None:  # typed options win over the file, the file over the environment
         host = host if "host" in typed else credentials.host or host
         port = port if "port" in typed else credentials.port or port
@@ -278,12 +279,6 @@ def _responder(command: str | None, ready_timeout: float) -> ResponderCommand | 
         raise click.BadParameter(str(exc), param_hint="--responder") from None
 
 
-def _credentials(env_file: Path) -> PairCredentials:
-    from xmpp_ext.cli.options import read_credentials
-
-    return read_credentials(env_file)
-
-
 def _script_environment(credentials: PairCredentials | None, role: str | None) -> dict[str, str]:
     """What ${env:...} reads: this process's environment, and with --as that account's JID and password."""
     environ = dict(os.environ)
@@ -317,7 +312,7 @@ def _run(
     patches.apply()  # the command's clients run with the project's slixmpp patches
     output = JsonOutput(click.echo) if as_json else TextOutput(click.echo)
     results: list[ScriptResult] = []
-    kinds = [choice for choice in SERVER_CHOICES if choice != "all"] if kind == "all" else [kind]
+    kinds = list(LOCAL_SERVER_KINDS) if kind == "all" else [kind]
     if local:
         from xmpp_ext.scenario.local import LocalRunFailed, run_on_local_servers
 
@@ -367,7 +362,7 @@ def _run(
 def _responder_login(credentials: PairCredentials, role: str, host: str | None, port: int | None, ca_cert: Path | None):
     """The .env file's other account, for --responder's program against a server of one's own."""
     from xmpp_ext.scenario.responder import ResponderLogin
-    from xmpp_ext.session.client import ConnectionSettings
+    from xmpp_ext.session import ConnectionSettings
 
     other = next(name for name in ROLES if name != role)
     jid, password = credentials.jid_of(other), credentials.password_of(other)

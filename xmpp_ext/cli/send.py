@@ -181,9 +181,7 @@ async def _present(settings, job, steps, as_json: bool, quiet: bool):
     """Run the send job, showing one line (or JSON object) per exchange, a progress bar, then the summary."""
     from xmpp_ext.jobs.outcomes import Status
     from xmpp_ext.jobs.report import Reporter
-    from xmpp_ext.jobs.send import StopKind, send
-
-    STOP_DETAILS = tuple(kind.value for kind in StopKind)
+    from xmpp_ext.jobs.send import send
 
     burst = bool(job.repeat)
     show_bar = burst and sys.stdout.isatty() and not as_json and not quiet
@@ -213,7 +211,7 @@ async def _present(settings, job, steps, as_json: bool, quiet: bool):
 
         def exchanged(exchange) -> None:
             # Requests in flight when a burst is cut short all end alike: one line for them all.
-            stopped_in_flight = exchange.status is Status.LOST and exchange.detail.startswith(STOP_DETAILS)
+            stopped_in_flight = exchange.ended_by_stop
             if burst and not as_json and stopped_in_flight:
                 cut_short.append(exchange.detail)
                 return

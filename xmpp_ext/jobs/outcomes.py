@@ -32,6 +32,7 @@ class Exchange:
     error_type: str | None = None  # an error reply's type: cancel, modify, auth, wait, continue
     replier: str | None = None  # the reply's "from" (``from`` in JSON)
     some_string: str | None = None  # a result's example_tag some_string
+    ended_by_stop: bool = False  # in flight when the run was stopped (connection lost, interrupted)
 
     def as_dict(self) -> dict[str, object]:
         fields: dict[str, object] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -22,7 +21,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from xmpp_ext.jobs.outcomes import Exchange, Status
+from xmpp_ext.jobs.jsonlines import Summary, read_line
+from xmpp_ext.jobs.outcomes import Exchange
 from xmpp_ext.jobs.report import Reporter
 from xmpp_ext.util.children import die_with_parent, signal_group, stop_detached
 from xmpp_ext.util.envfile import PairCredentials
@@ -267,17 +267,15 @@ class Pair:
         async for raw in stream:
             line = raw.decode(errors="replace").rstrip("\n")
             child.last_lines.append(line)
-            exchange = _parse_exchange(line)
-            if exchange is None:
-                summary = _parse_summary(line)
-                if summary is not None:
-                    self.summary = summary
-                    self._reporter.summary(summary)
-                else:
-                    self.echo(f"[sender] {line}")
-                continue
-            self.exchanges.append(exchange)
-            self._reporter.exchange(exchange)
+            parsed = read_line(line)
+            if isinstance(parsed, Exchange):
+                self.exchanges.append(parsed)
+                self._reporter.exchange(parsed)
+            elif isinstance(parsed, Summary):
+                self.summary = parsed.values
+                self._reporter.summary(parsed.values)
+            else:
+                self.echo(f"[sender] {line}")
 
     def _last_output(self) -> str:
         responder = next((child for child in self._children if child.name == "responder"), None)
@@ -303,29 +301,6 @@ class Pair:
             if child.pump is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await child.pump
-
-
-def _parse_exchange(line: str) -> Exchange | None:
-    if not line.startswith('{"name"'):
-        return None
-    try:
-        data = json.loads(line)
-        latency = data["latency_ms"]
-        return Exchange(
-            data["name"], Status(data["status"]), data["detail"], None if latency is None else latency / 1000
-        )
-    except (ValueError, KeyError):
-        return None
-
-
-def _parse_summary(line: str) -> dict[str, object] | None:
-    if not line.startswith('{"summary"'):
-        return None
-    try:
-        summary = json.loads(line)["summary"]
-    except (ValueError, KeyError):
-        return None
-    return summary if isinstance(summary, dict) else None
 
 
 class FirstLine:

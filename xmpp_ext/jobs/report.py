@@ -16,15 +16,16 @@ class Reporter:
         self._json = as_json
         self._quiet = quiet
         if as_json:
-            import json  # here, not at the top: most runs print text, and start-up time counts
+            # Here, not at the top: most runs print text, and start-up time counts.
+            from xmpp_ext.jobs import jsonlines
 
-            self._dumps = json.dumps
+            self._lines = jsonlines
 
     def exchange(self, exchange: Exchange) -> None:
         if self._quiet and exchange.status in (Status.OK, Status.SENT):
             return
         if self._json:
-            self._echo(self._dumps(exchange.as_dict()))
+            self._echo(self._lines.exchange_line(exchange))
         else:
             latency = "" if exchange.latency is None else f"  {exchange.latency * 1000:.1f} ms"
             self._echo(f"{exchange.name:<24} {exchange.status:<6} {printable(exchange.detail)}{latency}")
@@ -32,7 +33,7 @@ class Reporter:
     def event(self, event: dict[str, object]) -> None:
         """A reconnection during the run (never hidden by quiet: it explains the numbers)."""
         if self._json:
-            self._echo(self._dumps(event))
+            self._echo(self._lines.event_line(event))
             return
         kind = event.get("event")
         if kind == "resumed":
@@ -44,7 +45,7 @@ class Reporter:
 
     def summary(self, summary: dict[str, object]) -> None:
         if self._json:
-            self._echo(self._dumps({"summary": summary}))
+            self._echo(self._lines.summary_line(summary))
             return
         if summary["sent"] and summary.get("no_reply") == summary["sent"]:
             messages = "1 message" if summary["sent"] == 1 else f"{summary['sent']} messages"

@@ -1,4 +1,4 @@
-"""What ``xmpp_client`` makes of its options: plugins by name, and where to connect (the fault proxy)."""
+"""What ``xmpp_client`` makes of its options: plugins by name, where to connect (the fault proxy), resumption."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from typing import Any, Protocol
 
 import pytest
 from slixmpp.plugins.base import PLUGIN_REGISTRY
+
+from xmpp_ext.session import ReconnectPolicy, Session, StreamManagement
+
+#: How long a cut client of ``stream_management=True`` keeps trying to come back (a test must end).
+RECONNECT_FOR = 30.0
 
 
 class Address(Protocol):
@@ -47,3 +52,20 @@ def _bundled_with_slixmpp(name: str) -> bool:
     if not name.isidentifier():
         return False
     return any(importlib.util.find_spec(f"slixmpp.{package}.{name}") for package in ("plugins", "features"))
+
+
+def resumable_options() -> dict[str, Any]:
+    """The Session options of ``stream_management=True``: XEP-0198 with resumption, and a cut client comes back."""
+    return {"stream_management": StreamManagement(), "reconnect": ReconnectPolicy(give_up_after=RECONNECT_FOR)}
+
+
+def test_disconnect_is_final(session: Session) -> None:
+    """A test that disconnects its client means it: the session must not take that for a cut and come back."""
+    client = session.client
+    disconnect = client.disconnect
+
+    def disconnect_on_purpose(*args: Any, **kwargs: Any):
+        session.stop_reconnecting()
+        return disconnect(*args, **kwargs)
+
+    client.disconnect = disconnect_on_purpose  # type: ignore[method-assign]

@@ -6,25 +6,28 @@ from collections.abc import Callable, Iterable, Mapping
 
 import slixmpp
 
-from xmpp_ext.pytest_plugin.clientoptions import Address, address_overrides, plugin_configs
+from xmpp_ext.pytest_plugin.clientoptions import (
+    Address,
+    address_overrides,
+    plugin_configs,
+    resumable_options,
+    test_disconnect_is_final,
+)
 from xmpp_ext.servers.base import Account, XmppServer
-from xmpp_ext.session import streammgmt
-from xmpp_ext.session.client import build_client, connect, disconnect
-from xmpp_ext.session.reconnect import StayConnected
+from xmpp_ext.session import Session
 
 
 class ClientFactory:
     """``await factory(account, plugins=[...])``: a client logged in to the test's server.
 
     TLS is verified against the server's CA. A failed login raises
-    xmpp_ext.session.client.ConnectError, whose one line names host, port, JID and cause.
+    xmpp_ext.session.ConnectError, whose one line names host, port, JID and cause.
     """
 
     def __init__(self, server: XmppServer, make_account: Callable[[], Account]) -> None:
         self._server = server
         self._make_account = make_account
-        self._clients: list[slixmpp.ClientXMPP] = []
-        self._keepers: list[StayConnected] = []
+        self._sessions: list[Session] = []
 
     async def __call__(
         self,
@@ -48,20 +51,13 @@ class ClientFactory:
         overrides = address_overrides(through)
         settings = self._server.settings_for(account, resource, connect_timeout=connect_timeout, **overrides)
         configs = plugin_configs(plugins)  # before any client exists: an unknown name fails the test here
-        client = build_client(settings, plugins=())
-        for name, config in configs.items():
-            client.register_plugin(name, pconfig=config)
-        if stream_management:
-            streammgmt.enable(client)
-        self._clients.append(client)
-        await connect(client, settings)
-        if stream_management:  # from the first session on: a failed login is not a cut
-            self._keepers.append(StayConnected(client, settings))
-        return client
+        session = Session(settings, configs, **(resumable_options() if stream_management else {}))
+        test_disconnect_is_final(session)
+        self._sessions.append(session)
+        await session.start()
+        return session.client
 
     async def close(self) -> None:
         """Disconnect every client made, newest first; each wait is bounded."""
-        for keeper in self._keepers:
-            keeper.stop()
-        while self._clients:
-            await disconnect(self._clients.pop())
+        while self._sessions:
+            await self._sessions.pop().close()

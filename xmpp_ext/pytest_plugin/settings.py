@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from xmpp_ext.scenario.program import ResponderCommand
+from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 
-#: The servers the plugin can start (xmpp_ext.servers.SERVERS, named here so reading
-#: the settings imports no server code; a test keeps both lists equal).
-LOCAL_KINDS = ("ejabberd", "prosody")
+#: The servers the plugin can start (xmpp_ext.util.serverkinds imports no server code).
+LOCAL_KINDS = tuple(sorted(LOCAL_SERVER_KINDS))
 EXTERNAL = "external"
 ALL = "all"
 DEFAULT_KIND = "prosody"

@@ -10,17 +10,14 @@ Before that, stream negotiation (TLS, SASL, bind) is slixmpp's as usual.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import ssl
 import time
 from collections import deque
-from pathlib import Path
 
-import slixmpp
-from slixmpp.xmlstream import ET
+from slixmpp.xmlstream import ET, StanzaBase
 
 from xmpp_ext.scenario.xmlblock import CLIENT_NS
+from xmpp_ext.session import ConnectionSettings, Session, slixmpp_private
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +30,42 @@ class ClosedError(Exception):
     """The client's stream ended while the script still expected something on it."""
 
 
-class ScenarioClient(slixmpp.ClientXMPP):
-    def __init__(self, jid: str, password: str, ca_cert: Path | None) -> None:
-        context = ssl.create_default_context(cafile=str(ca_cert)) if ca_cert else None
-        super().__init__(jid, password, ssl_context=context)
+class ScenarioClient:
+    """One scripted account: a session from the session layer, and the inbox its capture fills.
+
+    The capture is an incoming filter (after stream management's counter and
+    the depth guard, in the order the session layer builds): from session
+    start on it takes every <message/>, <presence/> and <iq/> and ends it
+    there, so no slixmpp handler answers anything.
+    """
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.session = Session(settings, plugins=())
+        self.client = self.session.client
         self.inbox: deque[tuple[float, ET.Element]] = deque()
         self.overflowed = False
         self.closed: str | None = None  # why the stream ended, once it has
         self._capturing = False
         self._arrived = asyncio.Event()
-        self.add_event_handler("session_start", self._start_capturing)
-        self.add_event_handler("disconnected", self._on_disconnected)
+        self.client.add_event_handler("session_start", self._start_capturing)
+        self.client.add_event_handler("disconnected", self._on_disconnected)
+        self.client.add_filter("in", self._capture)
+
+    @property
+    def boundjid(self):
+        return self.client.boundjid
+
+    def send_raw(self, data: str) -> None:
+        self.client.send_raw(data)
+
+    async def start(self) -> None:
+        """Log in (ConnectError on failure)."""
+        await self.session.start()
+
+    async def stop(self) -> None:
+        """Log out, then end slixmpp's send task while the loop still runs."""
+        await self.session.close()
+        await slixmpp_private.stop_send_task(self.client)
 
     def _start_capturing(self, _event: object) -> None:
         self._capturing = True
@@ -53,15 +75,16 @@ class ScenarioClient(slixmpp.ClientXMPP):
             self.closed = str(reason or "connection closed")
             self._arrived.set()
 
-    def _spawn_event(self, xml: ET.Element) -> None:
+    def _capture(self, stanza: StanzaBase) -> StanzaBase | None:
+        xml = stanza.xml
         if not (self._capturing and xml.tag in STANZAS):
-            super()._spawn_event(xml)
-            return
+            return stanza
         if len(self.inbox) >= MAX_UNREAD:
             self.overflowed = True
-            return
+            return None
         self.inbox.append((time.monotonic(), xml))
         self._arrived.set()
+        return None
 
     async def next_stanza(self, deadline: float) -> ET.Element | None:
         """The oldest unread stanza, waiting until ``deadline`` (loop time) at most; None when none came."""
@@ -89,19 +112,6 @@ class ScenarioClient(slixmpp.ClientXMPP):
         except TimeoutError:
             return False
         return True
-
-    async def stop_tasks(self) -> None:
-        """End the send task slixmpp keeps per client, while the loop still runs.
-
-        slixmpp cancels it only when the client object is collected, which
-        after ``asyncio.run`` returns is too late for it to finish: Python
-        then warns "Task was destroyed but it is pending!".
-        """
-        task = getattr(self, "_run_out_filters", None)
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     def take(self, predicate) -> ET.Element | None:
         """Remove and return the first unread stanza ``predicate`` accepts (for the runner's own pings)."""

@@ -26,6 +26,7 @@ from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.script import ANY, CAPTURE
 from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
+from xmpp_ext.util.display import clip
 
 STRICT = f"{{{SCANSION_NS}}}strict"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -156,7 +157,7 @@ class Matcher:
         if got == want:
             return None
         return Difference(
-            "text", path, f"text differs: expected {_clip(want)!r}, received {_clip(got)!r}", expected, received
+            "text", path, f"text differs: expected {clip(want, 80)!r}, received {clip(got, 80)!r}", expected, received
         )
 
     def _children(
@@ -225,7 +226,7 @@ class Matcher:
         """``<name key="value"...>`` (namespace) of an expected element, variables filled in, for a report."""
         namespace, local = qualified(element.tag)
         attributes = "".join(
-            f' {attribute_name(key)}="{_clip(self.fill(value), 60)}"'
+            f' {attribute_name(key)}="{clip(self.fill(value), 60)}"'
             for key, value in element.attrib.items()
             if not key.startswith(f"{{{SCANSION_NS}}}")
         )
@@ -236,7 +237,3 @@ class Matcher:
 def _inside(difference: Difference, element: ET.Element) -> bool:
     """Whether ``difference`` lies in ``element``'s text or below it, not in its name or attributes."""
     return difference.expected is not element or difference.kind == "text"
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -37,18 +37,10 @@ from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.clients import ScenarioClient
 from xmpp_ext.scenario.program import ResponderCommand
-from xmpp_ext.scenario.runner import (
-    Endpoint,
-    ScriptResult,
-    Status,
-    StepResult,
-    connect_client,
-    ping_server,
-    run_script,
-)
+from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, StepResult, ping_server, run_script
 from xmpp_ext.scenario.script import Script
 from xmpp_ext.scenario.xmlblock import CLIENT_NS
-from xmpp_ext.session.client import ConnectError, ConnectionSettings, disconnect
+from xmpp_ext.session import ConnectError, ConnectionSettings
 from xmpp_ext.util import envvars
 from xmpp_ext.util.children import die_with_parent, group_members, signal_group
 from xmpp_ext.util.display import printable
@@ -140,12 +132,13 @@ async def responder_running(responder: ResponderCommand, login: ResponderLogin) 
     """The program started and online for the duration of the block, then stopped (its whole process group)."""
     account = login.settings.jid.bare
     watcher_settings = replace(login.settings, jid=f"{account}/xmppext-watch-{secrets.token_hex(4)}")
-    try:
-        watcher = await connect_client(watcher_settings)
-    except ConnectError as exc:
-        raise ResponderError(f"cannot watch for the responder's presence: {exc}") from None
+    watcher = ScenarioClient(watcher_settings)
     running: RunningResponder | None = None
     try:
+        try:
+            await watcher.start()
+        except ConnectError as exc:
+            raise ResponderError(f"cannot watch for the responder's presence: {exc}") from None
         deadline = asyncio.get_running_loop().time() + responder.ready_timeout
         # Negative priority: the server never hands the watcher a message meant for the account's bare JID.
         watcher.send_raw("<presence><priority>-1</priority></presence>")
@@ -163,8 +156,7 @@ async def responder_running(responder: ResponderCommand, login: ResponderLogin) 
             await _stop(running)
         raise
     finally:
-        await disconnect(watcher)
-        await watcher.stop_tasks()
+        await watcher.stop()
     try:
         yield running
     finally:

@@ -40,7 +40,8 @@ from xmpp_ext.scenario.script import Action, Script
 from xmpp_ext.scenario.sidebyside import Listing, Report, mismatch, pretty
 from xmpp_ext.scenario.variables import VariableError, Variables
 from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
-from xmpp_ext.session.client import ConnectError, ConnectionSettings, connect, disconnect
+from xmpp_ext.session import ConnectError, ConnectionSettings
+from xmpp_ext.util.display import clip
 
 PING_NS = "urn:xmpp:ping"
 MAX_SHOWN = 65536  # characters of a stanza kept for reports (JSON gives them whole up to this)
@@ -143,10 +144,8 @@ class ScriptRun:
                     continue
                 self.result.steps.append(await self._step(action))
         finally:
-            for client in self.clients.values():
-                await disconnect(client)
             for client in self.created:
-                await client.stop_tasks()
+                await client.stop()
             self.result.seconds = time.perf_counter() - started
         return self.result
 
@@ -159,7 +158,7 @@ class ScriptRun:
             elif action.verb == "disconnects":
                 client = self.clients.pop(action.client, None)
                 if client is not None:  # else: disconnected already, which Scansion tolerates
-                    await disconnect(client)
+                    await client.session.close()
             elif action.verb == "sends":
                 if action.client in self.clients:
                     self._send(action)
@@ -183,7 +182,10 @@ class ScriptRun:
         return step
 
     async def _connect(self, name: str) -> None:
-        client = await connect_client(client_settings(self.script, name, self.endpoint), self.created.append)
+        settings = client_settings(self.script, name, self.endpoint)
+        client = ScenarioClient(settings)
+        self.created.append(client)
+        await client.start()
         self.clients[name] = client
         self.variables.full_jids[name] = str(client.boundjid)
         self.result.bound_jids[name] = str(client.boundjid)
@@ -260,22 +262,6 @@ class ScriptRun:
             step.message = f"could not check: the server did not answer a ping within {self.timeout:g}s"
 
 
-async def connect_client(
-    settings: ConnectionSettings, created: Callable[[ScenarioClient], None] = lambda _client: None
-) -> ScenarioClient:
-    """A ScenarioClient logged in with ``settings`` (ConnectError if not); ``created`` sees it before it connects."""
-    client = ScenarioClient(str(settings.jid), settings.password.reveal(), settings.ca_cert)
-    created(client)
-    if settings.endpoint() is not None:
-        client.enable_direct_tls = False  # an explicit port is a STARTTLS client port
-    try:
-        await connect(client, settings)
-    except ConnectError:
-        await client.stop_tasks()
-        raise
-    return client
-
-
 async def ping_server(client: ScenarioClient, deadline: float) -> ET.Element | None:
     """Ping the client's server and take the answer out of its inbox (others stay unread)."""
     ping_id = f"xmppext-scenario-{secrets.token_hex(6)}"
@@ -312,11 +298,7 @@ def _shown(stanza: ET.Element) -> str:
         level = [child for element in level for child in element]
     if level:
         return f"<{stanza.tag.rpartition('}')[2]}> (nested deeper than {MAX_SHOWN_DEPTH} levels: not shown)"
-    return _clip(tostring(stanza, xmlns=CLIENT_NS))
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+    return clip(tostring(stanza, xmlns=CLIENT_NS), MAX_SHOWN)
 
 
 async def run_script(

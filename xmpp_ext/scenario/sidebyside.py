@@ -23,6 +23,7 @@ from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.matching import Difference, attribute_name, qualified
 from xmpp_ext.scenario.xmlblock import CLIENT_NS
+from xmpp_ext.util.display import clip
 
 MAX_LINES = 40  # per side
 MAX_TEXT = 400  # characters of an element's text
@@ -95,7 +96,7 @@ def pretty(element: ET.Element, fill: Callable[[str], str] = str, mark: ET.Eleme
             f'{attribute_name(key)}="{escape(fill(value), {chr(34): "&quot;"})}"' for key, value in node.attrib.items()
         ]
         opening = "<" + " ".join([local, *attributes])
-        text = _clip(fill((node.text or "").strip()), MAX_TEXT)
+        text = clip(fill((node.text or "").strip()), MAX_TEXT)
         if node is mark:
             marked.append(len(lines))
         indent = "  " * depth
@@ -170,9 +171,5 @@ def _wrapped(line: str, width: int) -> list[str]:
         drop_whitespace=True,
     )
     if len(rows) > MAX_ROWS_PER_LINE:
-        rows = [*rows[: MAX_ROWS_PER_LINE - 1], _clip(rows[MAX_ROWS_PER_LINE - 1], width - 1) + "…"]
+        rows = [*rows[: MAX_ROWS_PER_LINE - 1], clip(rows[MAX_ROWS_PER_LINE - 1], width - 1) + "…"]
     return rows
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

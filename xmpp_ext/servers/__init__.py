@@ -21,6 +21,7 @@ from xmpp_ext.servers.base import (
 )
 from xmpp_ext.servers.ejabberd import EjabberdServer
 from xmpp_ext.servers.prosody import ProsodyServer
+from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 
 __all__ = [
     "LOOPBACK",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 SERVERS: dict[str, type[LocalServer]] = {server.kind: server for server in (ProsodyServer, EjabberdServer)}
+assert tuple(SERVERS) == LOCAL_SERVER_KINDS, "xmpp_ext.util.serverkinds names every server class, in order"
 
 
 def start_server(kind: str = "prosody", accounts: int | Iterable[str] = 2, domain: str = "localhost") -> LocalServer:

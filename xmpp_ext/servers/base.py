@@ -132,7 +132,7 @@ class XmppServer(ABC):
 
     def settings_for(self, account: Account, resource: str | None = None, **overrides: object):
         """The ``ConnectionSettings`` that log in as ``account`` here, TLS verified with this server's CA."""
-        from xmpp_ext.session.client import ConnectionSettings  # imports slixmpp: only when a client is wanted
+        from xmpp_ext.session import ConnectionSettings  # imports slixmpp: only when a client is wanted
 
         values: dict[str, object] = dict(
             jid=f"{account.jid}/{resource}" if resource else account.jid,

@@ -51,12 +51,12 @@ def _in_thread(server: XmppServer, coroutine: Coroutine[Any, Any, None], failure
 async def _unregister(server: XmppServer, account: Account) -> None:
     from slixmpp.exceptions import IqError, IqTimeout
 
-    from xmpp_ext.session.client import ConnectError, build_client, connect, disconnect
+    from xmpp_ext.session import ConnectError, Session
 
-    settings = server.settings_for(account, "unregister")
-    client = build_client(settings, plugins=("xep_0077",))
+    session = Session(server.settings_for(account, "unregister"), plugins=("xep_0077",))
+    client = session.client
     try:
-        await connect(client, settings)
+        await session.start()
     except ConnectError as exc:
         raise ServerFailed(str(exc)) from None
     # ejabberd may answer by closing the stream (conflict: "User removed") before or instead of the result.
@@ -74,16 +74,16 @@ async def _unregister(server: XmppServer, account: Account) -> None:
     finally:
         answered.cancel()
         with contextlib.suppress(Exception):
-            await disconnect(client)
+            await session.close()
 
 
 async def _register(server: XmppServer, account: Account) -> None:
     from slixmpp.exceptions import IqError, IqTimeout
 
-    from xmpp_ext.session.client import ConnectError, build_client, connect, disconnect
+    from xmpp_ext.session import ConnectError, Session
 
-    settings = server.settings_for(account, "register")
-    client = build_client(settings, plugins=("xep_0077",))
+    session = Session(server.settings_for(account, "register"), plugins=("xep_0077",))
+    client = session.client
     client.plugin["xep_0077"].force_registration = True
 
     refused: list[str] = []
@@ -102,8 +102,8 @@ async def _register(server: XmppServer, account: Account) -> None:
     client.add_event_handler("register", fill_in)
     # Registration happens inside the login: a session proves the account works.
     try:
-        await connect(client, settings)
+        await session.start()
     except ConnectError as exc:
         raise ServerFailed(refused[0] if refused else str(exc)) from None
     with contextlib.suppress(Exception):
-        await disconnect(client)
+        await session.close()

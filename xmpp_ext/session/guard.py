@@ -1,6 +1,6 @@
 """Refuse stanzas nested deeper than a limit, before any handler sees them.
 
-What was measured with slixmpp 1.17 on CPython 3.11 (tests/unit/test_guard.py):
+What was measured with slixmpp 1.17 on CPython 3.11 (tests/unit/session/test_guard.py):
 
 * Parsing and building the stanza object take any depth: expat feeds
   ElementTree's C tree builder, and slixmpp's stanza classes only walk the
@@ -63,16 +63,11 @@ class DepthGuard:
         self.client = client
         self.max_depth = max_depth
         self.refused = 0
-        # xep_0198 counts handled stanzas in its own incoming filter. Loaded
-        # before us, its filter runs first and has counted this stanza; loaded
-        # after us, it never sees what we drop, so we count for it.
-        self._stream_management_before_us = "xep_0198" in client.plugin
 
     def __call__(self, stanza: StanzaBase) -> StanzaBase | None:
         if not depth_exceeds(stanza.xml, self.max_depth):
             return stanza
         self.refused += 1
-        self._count_for_stream_management(stanza)
         sender = stanza.xml.get("from", "?")
         if isinstance(stanza, Iq) and stanza.xml.get("type") in ("get", "set"):
             log.warning(
@@ -91,11 +86,6 @@ class DepthGuard:
             log.warning("dropped a <%s> from %s nested deeper than %d elements", stanza.name, sender, self.max_depth)
         return None
 
-    def _count_for_stream_management(self, stanza: StanzaBase) -> None:
-        if self._stream_management_before_us or "xep_0198" not in self.client.plugin:
-            return
-        self.client.plugin["xep_0198"]._handle_incoming(stanza)
-
 
 def install_depth_guard(client: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> DepthGuard:
     """Refuse every incoming stanza nested more than ``max_depth`` levels deep; returns the guard.
@@ -104,8 +94,8 @@ def install_depth_guard(client: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> Dept
     built from its id, from and to without copying it; any other stanza
     (message, presence, iq result/error) is dropped with one log line: an
     iq result dropped this way leaves its request to time out. Stream
-    management (xep_0198) counts a refused stanza once, whether it was
-    loaded before or after the guard.
+    management counts a refused stanza because its counter is the filter
+    before this one (``xmpp_ext.session.build`` registers them in that order).
     """
     if max_depth < 2:
         raise ValueError(f"max_depth must be at least 2 (a stanza and its payload), not {max_depth}")

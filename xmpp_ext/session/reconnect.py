@@ -1,117 +1,139 @@
-"""Keep a client connected across cuts, so that stream management (XEP-0198) can resume its session.
+"""The one reconnection policy: when to come back after a cut, how often to try, and when to give up.
 
-slixmpp reports a dropped connection (``disconnected``) and leaves it there.
-``StayConnected`` connects again at once to the same address, then with
-back-off (0.25 s doubling to 2 s) while each new connection is lost before
-its session is back, for ``patience`` seconds at most. With stream
-management on and the server still holding the session, slixmpp resumes it:
-what the server had not acknowledged is sent again, what it queued for the
-client arrives, and requests in flight get their replies. When resumption is
-refused, slixmpp starts a new session instead.
-
-It never fights the user or the server: a ``disconnect()`` of the client
-(directly or through ``session.client.disconnect``) stops it first, and so
-does a stream error other than the transient ones (``system-shutdown``,
-``reset``, ``connection-timeout``), which means the server ended the session
-on purpose (``conflict``, ``policy-violation``).
+Every job's session follows it (``xmpp_ext.session.session.Session``): the
+first attempt at once, then ``first_delay`` doubling up to ``max_delay``;
+stream errors are final unless they say the server is going away, restarting
+or had trouble of its own (RFC 6120 §4.9.3); a server that refuses to resume
+``max_refusals`` times in a row ends the session.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-import slixmpp
+from xmpp_ext.session.streammgmt import MAX_SEQ
 
-from xmpp_ext.session.client import ConnectionSettings
+#: Stream errors after which connecting again makes sense: the server is going away or restarting,
+#: dropped an idle stream, or failed on its side (Prosody's "client acknowledged more stanzas than sent",
+#: a parser that stumbled after a resumption). Any other (conflict, policy-violation, not-authorized,
+#: see-other-host, ...) is the server ending the session on purpose: coming back would only repeat it.
+TRANSIENT_STREAM_ERRORS = frozenset(
+    {
+        "system-shutdown",
+        "reset",
+        "connection-timeout",
+        "internal-server-error",
+        "remote-connection-failed",
+        "undefined-condition",
+        "not-well-formed",
+    }
+)
 
-log = logging.getLogger(__name__)
 
-TRANSIENT_STREAM_ERRORS = frozenset({"system-shutdown", "reset", "connection-timeout"})
-FIRST_RETRY_DELAY = 0.25
-MAX_RETRY_DELAY = 2.0
-DEFAULT_PATIENCE = 30.0
+def is_final(condition: str) -> bool:
+    """Whether a stream error with ``condition`` ends the session for good."""
+    return condition not in TRANSIENT_STREAM_ERRORS
 
 
-class StayConnected:
-    """Reconnects ``client`` (connected with ``settings``) whenever its connection drops, until ``stop()``."""
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """When a cut session comes back.
 
-    def __init__(
-        self, client: slixmpp.ClientXMPP, settings: ConnectionSettings, patience: float = DEFAULT_PATIENCE
-    ) -> None:
-        self.client = client
-        self.settings = settings
-        self.patience = patience
-        self.reconnections = 0  # connections lost and brought back (or given up on)
-        self.gave_up: str | None = None  # why the last reconnection ended without a session
-        self._stopped = False
-        self._ended_on_purpose: str | None = None
-        self._task: asyncio.Future[None] | None = None
-        self._disconnect = client.disconnect
-        # The user's own disconnect, or the fixture's at teardown, ends the watch before the stream closes.
-        client.disconnect = self._disconnect_on_purpose  # type: ignore[method-assign]
-        client.add_event_handler("disconnected", self._on_disconnected)
-        client.add_event_handler("stream_error", self._on_stream_error)
+    ``give_up_after``: seconds from the cut after which the session is lost
+    (None: keep trying until the job stops). ``resumable_only``: come back
+    only to a stream that can be resumed (a job whose work cannot survive a
+    new session, such as a sender without stream management, gives up at once
+    instead).
+    """
 
-    def stop(self) -> None:
-        """No more reconnections; one under way is abandoned."""
-        self._stopped = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            self.client.cancel_connection_attempt()
+    first_delay: float = 0.25
+    max_delay: float = 10.0
+    give_up_after: float | None = None
+    resumable_only: bool = False
+    max_refusals: int = 3
 
-    def _disconnect_on_purpose(self, *args, **kwargs) -> asyncio.Future:
-        self.stop()
-        return self._disconnect(*args, **kwargs)
+    def delays(self) -> Iterator[float]:
+        """The waits before each attempt: 0, then ``first_delay`` doubling up to ``max_delay``, forever."""
+        yield 0.0
+        delay = self.first_delay
+        while True:
+            yield delay
+            delay = min(self.max_delay, delay * 2)
 
-    def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
-        if error["condition"] not in TRANSIENT_STREAM_ERRORS:
-            self._ended_on_purpose = f"stream error {error['condition']}"
 
-    def _on_disconnected(self, reason: object) -> None:
-        if self._stopped or (self._task is not None and not self._task.done()):
-            return  # ours, or an attempt of the reconnection under way failing: it deals with it
-        if self._ended_on_purpose is not None:
-            log.info("%s: not reconnecting after %s", self.client.boundjid, self._ended_on_purpose)
-            return
-        log.info("%s: connection lost (%s); reconnecting", self.client.boundjid, reason or "closed")
-        self.reconnections += 1
-        self._task = asyncio.ensure_future(self._reconnect())
+@dataclass(frozen=True)
+class Refusal:
+    """What a server's ``<failed/>`` to our ``<resume/>`` said, with our unacknowledged stanzas at that moment.
 
-    async def _reconnect(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.patience
-        host, port = self.settings.endpoint() or (None, None)
-        delay = 0.0
-        while not (self._stopped or self._ended_on_purpose):
-            if await self._attempt(host, port, deadline):
-                self.gave_up = None
-                return
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                self.gave_up = f"no session again within {self.patience:g}s"
-                log.warning("%s: %s; giving up", self.client.boundjid, self.gave_up)
-                self.client.cancel_connection_attempt()
-                return
-            delay = min(MAX_RETRY_DELAY, delay * 2) if delay else FIRST_RETRY_DELAY
-            await asyncio.sleep(min(delay, remaining))
+    ``h`` is the count of our stanzas the server says it handled (Prosody
+    gives it, ejabberd does not). A stanza written with a ``seq`` beyond it
+    provably never reached the server; any other unacknowledged one did, and
+    whatever answered it went to the old session.
+    """
 
-    async def _attempt(self, host: str | None, port: int | None, deadline: float) -> bool:
-        """One connection: True once the session is back (resumed or new), False if it was lost first."""
-        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    cause: str
+    h: int | None
+    unacked: list[tuple[int, object]] = field(default_factory=list)
 
-        def settle(value: bool) -> Callable[[object], None]:
-            return lambda _event: outcome.done() or outcome.set_result(value)
+    def never_arrived(self) -> list[object]:
+        """The stanzas the server proves it never handled, oldest first (re-sent over the new session)."""
+        if self.h is None:
+            return []
+        h = self.h
+        return [stanza for seq, stanza in self.unacked if 0 < (seq - h) % MAX_SEQ < MAX_SEQ // 2]
 
-        handlers = {"session_resumed": settle(True), "session_start": settle(True), "disconnected": settle(False)}
-        for event, handler in handlers.items():
-            self.client.add_event_handler(event, handler)
-        try:
-            self.client.connect(host, port)
-            return await asyncio.wait_for(outcome, max(0.0, deadline - asyncio.get_running_loop().time()))
-        except TimeoutError:
-            return False
-        finally:
-            for event, handler in handlers.items():
-                self.client.del_event_handler(event, handler)
+    def may_have_arrived(self) -> list[object]:
+        """The unacknowledged stanzas the server may have handled: their fate is unknown."""
+        arrived = {id(stanza) for stanza in self.never_arrived()}
+        return [stanza for _seq, stanza in self.unacked if id(stanza) not in arrived]
+
+
+# -- what a session tells its job --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The connection dropped; the session tries again after ``next_delay`` seconds."""
+
+    reason: str
+    next_delay: float
+
+
+@dataclass(frozen=True)
+class AttemptFailed:
+    """A reconnection attempt failed; the next one is in ``next_delay`` seconds."""
+
+    reason: str
+    next_delay: float
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The server resumed the stream: same session, and slixmpp re-sent the ``resent`` it had not acknowledged."""
+
+    after_s: float
+    resent: int
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A new session started after a cut. ``refusal``: why the old stream was not resumed (None: it could not be).
+
+    ``resent`` stanzas the refusal proves never arrived were sent again over the new session.
+    """
+
+    after_s: float
+    refusal: Refusal | None
+    resent: int
+
+
+@dataclass(frozen=True)
+class Lost:
+    """The session is over for good; ``condition`` is the stream error's, when one ended it."""
+
+    reason: str
+    condition: str | None = None
+
+
+SessionEvent = Cut | AttemptFailed | Resumed | NewSession | Lost

@@ -4,14 +4,12 @@ slixmpp's ``xep_0198`` counts handled inbound stanzas (``h``) in an incoming
 filter and records outbound ones in an ``out_sync`` filter. Our fast paths
 live beside both:
 
-* Inbound, the pipeline's reply claiming and the responder's fast answers are
-  incoming filters that swallow stanzas (return None). Filters run in the
-  order of the client's list, so a stanza swallowed by a filter placed before
-  the counter would never be counted: the server would re-send it after a
-  resumption (a duplicate). ``enable`` therefore puts the counter first. It
-  stays first: ``add_filter(order=0)`` appends (slixmpp tests ``if order:``)
-  and a positive ``order`` inserts after index 0
-  (only a negative one could get in front of it).
+* Inbound, the depth guard, the pipeline's reply claiming and the
+  responder's fast answers are incoming filters that swallow stanzas (return
+  None). Filters run in the order they were added, so ``register`` is called
+  by ``xmpp_ext.session.build`` before any other filter exists: the counter
+  is first, and every stanza is counted exactly once whichever filter ends
+  it. Nothing reorders filters afterwards.
 * Outbound, the fast paths write serialised stanzas with ``send_raw``, which
   no filter sees: slixmpp would neither count them nor keep them for
   re-sending, and the server's ``h`` would then free the wrong entries of its
@@ -21,7 +19,7 @@ live beside both:
   paths) calls it at the moment it writes, so the wire carries stanzas in the
   order they were counted, and writes only inside a session.
 
-Written against slixmpp 1.17 (see xmpp_ext.session.patches for the same pinning).
+The plugin's state is read and written through ``slixmpp_private`` (slixmpp 1.17).
 """
 
 from __future__ import annotations
@@ -33,13 +31,30 @@ from dataclasses import dataclass
 import slixmpp
 from slixmpp.plugins.xep_0198.stream_management import MAX_SEQ
 
+from xmpp_ext.session import slixmpp_private
+from xmpp_ext.session.slixmpp_private import SM_PLUGIN as PLUGIN
+from xmpp_ext.session.slixmpp_private import StreamManagementState
+
 log = logging.getLogger(__name__)
 
-PLUGIN = "xep_0198"
+__all__ = ["MAX_SEQ", "PLUGIN", "SessionWriter", "StreamManagement", "StreamState"]
+
 #: Ask the server for an ack after this many stanzas sent (slixmpp's default is 5: one <r/> per
 #: five stanzas is a fifth more round trips in a burst; 16 keeps the re-sent tail short all the same).
 DEFAULT_ACK_WINDOW = 16
 REQUEST_ACK = "<r xmlns='urn:xmpp:sm:3'/>"
+
+
+@dataclass(frozen=True)
+class StreamManagement:
+    """How a session uses XEP-0198: resumption on or off, and how often to ask for acks."""
+
+    resume: bool = True
+    window: int = DEFAULT_ACK_WINDOW
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError("the ack window must be at least 1 stanza")
 
 
 @dataclass(frozen=True)
@@ -54,24 +69,12 @@ class StreamState:
     unacked: int  # stanzas kept for re-sending
 
 
-def enable(client: slixmpp.ClientXMPP, resume: bool = True, window: int = DEFAULT_ACK_WINDOW):
-    """Register ``xep_0198`` on ``client`` (before connecting) with resumption; returns the plugin.
-
-    Safe to call after other incoming filters were added: the plugin's counter
-    is moved in front of them, so a stanza any of them swallows is still counted.
-    Calling it again changes only ``resume`` and ``window``.
-    """
-    if window < 1:
-        raise ValueError("the ack window must be at least 1 stanza")
+def register(client: slixmpp.ClientXMPP, config: StreamManagement) -> None:
+    """Register ``xep_0198`` on a client that has no incoming filter yet, so its counter runs first."""
     if client.is_component:  # slixmpp's plugin does nothing for components (no feature negotiation)
         raise ValueError("stream management is for client connections, not components")
-    if client.plugin.get(PLUGIN, None) is None:
-        client.register_plugin(PLUGIN, {"allow_resume": resume, "window": window})
-    plugin = client.plugin[PLUGIN]
-    plugin.allow_resume = resume
-    plugin.window = plugin.window_counter = window
-    _put_counter_first(client, plugin)
-    return plugin
+    client.register_plugin(PLUGIN, {"allow_resume": config.resume, "window": config.window})
+    _state(client).set_window(config.window)
 
 
 def enabled(client: slixmpp.ClientXMPP) -> bool:
@@ -79,10 +82,8 @@ def enabled(client: slixmpp.ClientXMPP) -> bool:
     return client.plugin.get(PLUGIN, None) is not None
 
 
-def counter_is_first(client: slixmpp.ClientXMPP) -> bool:
-    """Whether the ``h`` counter runs before every other incoming filter (what ``enable`` ensures)."""
-    filters = _incoming_filters(client)
-    return bool(filters) and filters[0] == client.plugin[PLUGIN]._handle_incoming
+def _state(client: slixmpp.ClientXMPP) -> StreamManagementState:
+    return StreamManagementState(client.plugin[PLUGIN])
 
 
 def track_raw(client: slixmpp.ClientXMPP, stanza: str) -> str:
@@ -98,53 +99,41 @@ def track_raw(client: slixmpp.ClientXMPP, stanza: str) -> str:
     Kept also while the stream can still be resumed though the connection is
     gone: slixmpp re-sends it once ``<resumed h=.../>`` shows it never arrived.
     """
-    plugin = client.plugin.get(PLUGIN, None)
-    if plugin is None:
+    if not enabled(client):
         return stanza
-    if not (plugin.enabled_out or (plugin.sm_id and plugin.allow_resume)):
+    state = _state(client)
+    if not state.counting_out:
         return stanza
-    plugin.seq = (plugin.seq + 1) % MAX_SEQ
-    plugin.unacked_queue.append((plugin.seq, stanza))
-    plugin.window_counter -= 1
-    if plugin.window_counter > 0:
-        return stanza
-    plugin.window_counter = plugin.window
-    return stanza + REQUEST_ACK
+    return stanza + REQUEST_ACK if state.count_out(stanza, MAX_SEQ) else stanza
 
 
 def request_ack(client: slixmpp.ClientXMPP) -> None:
     """Ask the server for its ``h`` now (answered with an ``<a/>`` that frees the acknowledged stanzas)."""
-    if client.transport is not None:
-        client.send_raw(REQUEST_ACK)
+    if client.transport is not None and enabled(client):
+        client.plugin[PLUGIN].request_ack()
 
 
 def state(client: slixmpp.ClientXMPP) -> StreamState:
-    plugin = client.plugin[PLUGIN]
+    current = _state(client)
     return StreamState(
-        enabled=plugin.enabled_in,
-        resumable=bool(plugin.sm_id and plugin.allow_resume),
-        handled=plugin.handled,
-        sent=plugin.seq,
-        acked=plugin.last_ack,
-        unacked=len(plugin.unacked_queue),
+        enabled=current.enabled_in,
+        resumable=current.resumable,
+        handled=current.handled,
+        sent=current.sent,
+        acked=current.acked,
+        unacked=len(current.unacked),
     )
 
 
-def _incoming_filters(client: slixmpp.ClientXMPP) -> list:
-    # slixmpp has no public way to list or reorder filters; this is the list
-    # XMLStream.add_filter appends to (name-mangled attribute, slixmpp 1.17).
-    return client._XMLStream__filters["in"]
+def unacked(client: slixmpp.ClientXMPP) -> list[tuple[int, object]]:
+    """A copy of the ``(seq, stanza)`` pairs not yet acknowledged by the server, oldest first."""
+    return list(_state(client).unacked) if enabled(client) else []
 
 
-def _put_counter_first(client: slixmpp.ClientXMPP, plugin) -> None:
-    filters = _incoming_filters(client)
-    counter = plugin._handle_incoming
-    if filters and filters[0] == counter:
-        return
-    if counter in filters:
-        filters.remove(counter)
-        log.debug("xep_0198's counter moved in front of %d incoming filter(s)", len(filters))
-    filters.insert(0, counter)
+def counter_is_first(client: slixmpp.ClientXMPP) -> bool:
+    """Whether the ``h`` counter runs before every other incoming filter (what ``register`` ensures)."""
+    filters = slixmpp_private.incoming_filters(client)
+    return bool(filters) and filters[0] == client.plugin[PLUGIN]._handle_incoming
 
 
 class SessionWriter:
@@ -196,9 +185,9 @@ class SessionWriter:
 
     def flush(self) -> None:
         self._scheduled = False
-        if not self._buffer or not _in_session(self._client):
+        if not self._buffer or not slixmpp_private.in_session(self._client):
             return  # kept until the session is back
-        if not self._client.waiting_queue.empty():
+        if not slixmpp_private.send_queue_empty(self._client):
             if self._after_queue is None or self._after_queue.done():
                 self._after_queue = asyncio.ensure_future(self._flush_after_queue())
             return
@@ -206,13 +195,8 @@ class SessionWriter:
         self._client.send_raw("".join(track_raw(self._client, stanza) for stanza in stanzas))
 
     async def _flush_after_queue(self) -> None:
-        await self._client.waiting_queue.join()
+        await slixmpp_private.send_queue_written(self._client)
         self.flush()
 
     def _session_back(self, _event: object) -> None:
         self.flush()
-
-
-def _in_session(client: slixmpp.ClientXMPP) -> bool:
-    # The test slixmpp's send() makes before holding a stanza back, plus a live connection.
-    return (client._session_started or client._always_send_everything) and client.transport is not None

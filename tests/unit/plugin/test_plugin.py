@@ -14,7 +14,7 @@ from slixmpp.xmlstream import ET
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
 from xmpp_ext.plugin import NAMESPACE, ExampleTag, ExampleTagError, InsideTag
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TUTORIAL_STRING = (
     '<example_tag xmlns="https://example.net/our_extension" some_string="Another_string">'
     'Info_inside_tag<inside_tag first_field="1" secound_field="2" /></example_tag>'

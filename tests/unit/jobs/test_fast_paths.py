@@ -12,10 +12,12 @@ import asyncio
 from slixmpp.test import SlixTest
 
 import xmpp_ext.plugin  # noqa: F401
-from xmpp_ext.jobs.burst import IqPipeline
+from tests.sessions import SessionTest, start_responder
 from xmpp_ext.jobs.outcomes import Status, Tally
-from xmpp_ext.jobs.respond import Responder, RespondOptions
+from xmpp_ext.jobs.respond import RespondOptions
+from xmpp_ext.jobs.send.pipeline import IqPipeline
 from xmpp_ext.plugin import ExampleTag
+from xmpp_ext.session import SessionWriter
 
 PEER = "responder@localhost/xmppext"
 TAG = '<example_tag xmlns="https://example.net/our_extension" some_string="x" />'
@@ -32,7 +34,17 @@ class TestPipeline(SlixTest):
     def start(self, count, window, timeout=5.0, expect_error=None):
         tag = ExampleTag()
         tag.setup_from_string(TAG)
-        pipeline = IqPipeline(self.xmpp, PEER, tag.xml, "get", timeout, "burst", self.exchanges.append, expect_error)
+        pipeline = IqPipeline(
+            self.xmpp,
+            PEER,
+            tag.xml,
+            "get",
+            timeout,
+            "burst",
+            self.exchanges.append,
+            expect_error,
+            writer=SessionWriter(self.xmpp),
+        )
         task = asyncio.ensure_future(pipeline.run(count, window))
         self.wait_()
         return task
@@ -118,11 +130,9 @@ class TestPipeline(SlixTest):
         assert task.done() and self.exchanges[0].status is Status.OK
 
 
-class TestResponderFastPath(SlixTest):
+class TestResponderFastPath(SessionTest):
     def setUp(self):
-        self.stream_start(jid="responder@localhost/xmppext", plugins=["xep_0030", "xep_0461", "example_tag"])
-        self.lines = []
-        Responder(self.xmpp, RespondOptions(allow=frozenset({"friend@localhost"})), self.lines.append)
+        start_responder(self, RespondOptions(allow=frozenset({"friend@localhost"})))
 
     def tearDown(self):
         self.stream_close()
@@ -183,11 +193,9 @@ class TestResponderFastPath(SlixTest):
         ]
 
 
-class TestResponderWithoutAllowList(SlixTest):
+class TestResponderWithoutAllowList(SessionTest):
     def setUp(self):
-        self.stream_start(jid="responder@localhost/xmppext", plugins=["xep_0030", "xep_0461", "example_tag"])
-        self.lines = []
-        Responder(self.xmpp, RespondOptions(), self.lines.append)
+        start_responder(self, RespondOptions())
 
     def tearDown(self):
         self.stream_close()

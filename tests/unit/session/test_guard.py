@@ -9,7 +9,9 @@ from slixmpp.test import SlixTest
 from slixmpp.xmlstream import ET
 
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
-from xmpp_ext.session.guard import DEFAULT_MAX_DEPTH, depth_exceeds, install_depth_guard
+from tests.sessions import SessionTest
+from xmpp_ext.session import StreamManagement, slixmpp_private, streammgmt
+from xmpp_ext.session.guard import DEFAULT_MAX_DEPTH, DepthGuard, depth_exceeds, install_depth_guard
 
 NS = "https://example.net/our_extension"
 
@@ -36,12 +38,15 @@ def refusal(sid: str = "deep", max_depth: int = DEFAULT_MAX_DEPTH) -> str:
     )
 
 
-class GuardTestCase(SlixTest):
+class GuardTestCase(SessionTest):
+    """A client built the way the program builds it (the session layer), guard included."""
+
     plugins = ["xep_0030", "example_tag"]
+    stream_management: StreamManagement | None = None
 
     def setUp(self):
-        self.stream_start(jid="tester@localhost/res", plugins=self.plugins)
-        self.guard = install_depth_guard(self.xmpp)
+        self.start_session(jid="tester@localhost/res", plugins=self.plugins, stream_management=self.stream_management)
+        (self.guard,) = [f for f in slixmpp_private.incoming_filters(self.xmpp) if isinstance(f, DepthGuard)]
         self.requests = []
         self.messages = []
         self.xmpp.add_event_handler("example_tag_get_iq", self.requests.append)
@@ -110,24 +115,37 @@ class TestUnguarded(SlixTest):
             self.recv(f'<message from="a@localhost/r">{nested(1000)}</message>')
 
 
-class TestStreamManagementLoadedBefore(GuardTestCase):
-    plugins = ["xep_0030", "xep_0198", "example_tag"]
+class TestStreamManagementInTheProgramsOrder(GuardTestCase):
+    """The XEP-0198 counter runs before the guard, so a refused stanza is counted exactly once."""
+
+    stream_management = StreamManagement()
 
     def test_a_refused_stanza_counts_once(self):
+        assert streammgmt.counter_is_first(self.xmpp)
         self.xmpp.plugin["xep_0198"].enabled_in = True
         self.recv(f'<message from="a@localhost/r">{nested(100)}</message>')
         assert self.guard.refused == 1
         assert self.xmpp.plugin["xep_0198"].handled == 1
+        self.recv('<message from="a@localhost/r"><body>shallow</body></message>')
+        assert self.xmpp.plugin["xep_0198"].handled == 2
+
+    def test_a_refused_request_counts_once_and_gets_one_error(self):
+        self.xmpp.plugin["xep_0198"].enabled_in = True
+        self.recv(deep_request(100))
+        self.send(refusal(), use_values=False)
+        assert self.xmpp.plugin["xep_0198"].handled == 1
 
 
-class TestStreamManagementLoadedAfter(GuardTestCase):
-    def test_a_refused_stanza_counts_once(self):
-        self.xmpp.register_plugin("xep_0198")
+class TestStreamManagementAmongThePlugins(GuardTestCase):
+    """xep_0198 named among the plugins (as a pytest plugin user may) is still registered first."""
+
+    plugins = ["xep_0030", "example_tag", "xep_0198"]
+
+    def test_the_counter_is_first_and_counts_once(self):
+        assert streammgmt.counter_is_first(self.xmpp)
         self.xmpp.plugin["xep_0198"].enabled_in = True
         self.recv(f'<message from="a@localhost/r">{nested(100)}</message>')
-        self.recv('<message from="a@localhost/r"><body>shallow</body></message>')
-        assert self.guard.refused == 1
-        assert self.xmpp.plugin["xep_0198"].handled == 2
+        assert self.xmpp.plugin["xep_0198"].handled == 1
 
 
 def test_depth_is_measured_without_recursion():

@@ -8,15 +8,21 @@ from unittest import mock
 from slixmpp.test import SlixTest, slixtest
 
 from xmpp_ext.scenario.clients import MAX_UNREAD, ClosedError, ScenarioClient
+from xmpp_ext.session import ConnectionSettings
+from xmpp_ext.util.secret import Secret
 
 
 class TestCapture(SlixTest):
     def setUp(self):
+        made = []
+
         def make_client(jid, password, **_options):
-            return ScenarioClient(jid, password, None)
+            made.append(ScenarioClient(ConnectionSettings(jid, Secret(password))))
+            return made[0].client
 
         with mock.patch.object(slixtest, "ClientXMPP", make_client):
             self.stream_start(jid="romeo@localhost/r", plugins=[])
+        self.capture = made[0]
         self.xmpp.event("session_start")
 
     def tearDown(self):
@@ -24,7 +30,7 @@ class TestCapture(SlixTest):
 
     def next_stanza(self, timeout=0.2):
         loop = asyncio.get_event_loop()
-        return loop.run_until_complete(self.xmpp.next_stanza(loop.time() + timeout))
+        return loop.run_until_complete(self.capture.next_stanza(loop.time() + timeout))
 
     def test_an_unknown_iq_and_a_roster_push_are_captured_and_not_answered(self):
         self.recv('<iq type="get" id="q1" from="juliet@localhost/j"><query xmlns="urn:example:unknown"/></iq>')

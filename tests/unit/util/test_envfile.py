@@ -125,7 +125,7 @@ def test_password_is_read_as_written(tmp_path, line, password):
 
 
 def test_the_example_file_reads(tmp_path):
-    example = Path(__file__).resolve().parents[2] / ".env.example"
+    example = Path(__file__).resolve().parents[3] / ".env.example"
     credentials = read_env_file(example)
     assert credentials.sender_password.reveal() == "change-me"
     assert credentials.port is None and credentials.insecure is False

@@ -12,7 +12,7 @@ import pytest
 from xmpp_ext.servers import SERVERS, ServerNotInstalled
 
 XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run_pair(*args: str) -> subprocess.CompletedProcess:

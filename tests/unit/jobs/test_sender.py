@@ -6,15 +6,15 @@ import asyncio
 import threading
 
 from slixmpp import JID
-from slixmpp.test import SlixTest
 
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
-from xmpp_ext.jobs import send as sender_module
-from xmpp_ext.jobs.outcomes import Status
+from tests.sessions import SessionTest
+from xmpp_ext.jobs.outcomes import Status, Tally
 from xmpp_ext.jobs.send import Sender, SendOptions, Step, StopKind, send, tutorial_scenario
+from xmpp_ext.jobs.send import burst as burst_module
 from xmpp_ext.plugin import ExampleTag
 from xmpp_ext.servers import free_port
-from xmpp_ext.session.client import ConnectError, ConnectionSettings
+from xmpp_ext.session import ConnectError, ConnectionSettings
 from xmpp_ext.util.secret import Secret
 
 
@@ -40,21 +40,21 @@ def test_send_runs_outside_the_main_thread():
     assert "connection failed" in str(error)
 
 
-class TestStalledBurst(SlixTest):
+class TestStalledBurst(SessionTest):
     """A burst whose replies stop coming: a ping tells a silent peer from a stalled connection."""
 
     def setUp(self):
-        self.stream_start(jid="sender@localhost/s", plugins=["xep_0030", "example_tag"])
+        self.start_session(jid="sender@localhost/s")
         self.xmpp.event("session_start")  # stanzas sent the ordinary way wait for the session
         self.send_queue = asyncio.ensure_future(self.xmpp.run_filters())  # SlixTest runs it only when asked
-        self.ping_timeout = sender_module.STALL_PING_TIMEOUT
+        self.ping_timeout = burst_module.STALL_PING_TIMEOUT
         self.exchanges = []
         tag = ExampleTag()
         tag.fill_interfaces(True, "x")
         self.step = Step("burst", "iq", tag)
 
     def tearDown(self):
-        sender_module.STALL_PING_TIMEOUT = self.ping_timeout
+        burst_module.STALL_PING_TIMEOUT = self.ping_timeout
         self.send_queue.cancel()
         self.stream_close()
 
@@ -65,8 +65,8 @@ class TestStalledBurst(SlixTest):
         return "".join(stanzas)
 
     def test_no_reply_to_a_window_nor_to_the_ping_means_the_connection_is_lost(self):
-        sender = Sender(self.xmpp, JID("peer@localhost/r"), timeout=0.2)
-        sender_module.STALL_PING_TIMEOUT = 0.2  # restored in tearDown
+        sender = Sender(self.session, JID("peer@localhost/r"), timeout=0.2, tally=Tally())
+        burst_module.STALL_PING_TIMEOUT = 0.2  # restored in tearDown
         stop = self.run_coro(asyncio.wait_for(sender.burst(self.step, 50, 2, self.exchanges.append), 10))
         assert stop is not None and stop.kind is StopKind.CONNECTION_LOST
         assert "connection stalled" in stop.reason
@@ -75,7 +75,7 @@ class TestStalledBurst(SlixTest):
         assert stop.unsent > 40  # it did not go on sending into the dead stream
 
     def test_answered_ping_means_a_silent_peer_and_the_burst_goes_on(self):
-        sender = Sender(self.xmpp, JID("peer@localhost/r"), timeout=0.2)
+        sender = Sender(self.session, JID("peer@localhost/r"), timeout=0.2, tally=Tally())
         task = asyncio.ensure_future(sender.burst(self.step, 4, 2, self.exchanges.append))
 
         ping_id = None

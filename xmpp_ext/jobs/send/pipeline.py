@@ -22,12 +22,12 @@ from collections.abc import Callable
 
 import slixmpp
 from slixmpp import JID
-from slixmpp.plugins.xep_0198.stream_management import MAX_SEQ
 from slixmpp.xmlstream import ET, tostring
 
 from xmpp_ext.jobs.outcomes import Exchange, Status, iq_reply_verdict
 from xmpp_ext.plugin import EXAMPLE_TAG
 from xmpp_ext.plugin.wire import IQ_TAG, quoteattr
+from xmpp_ext.session.reconnect import Refusal
 from xmpp_ext.session.streammgmt import SessionWriter
 
 #: Ids of requests declared lost that are remembered, to tell a late reply from a duplicate.
@@ -38,10 +38,10 @@ class IqPipeline:
     """Sends ``count`` copies of one iq to ``peer`` with at most ``window`` awaiting a reply.
 
     Across a cut connection (stream management): ``pause`` stops new requests
-    while requests in flight keep their time-outs; ``resumption_refused``
-    splits those in flight into lost (they reached the server, their fate is
-    unknown) and to re-send (they provably never did); ``unpause`` re-sends
-    those and fills the window again. A reply to a request that already ended
+    while requests in flight keep their time-outs; after a refused resumption
+    ``after_refusal`` splits those in flight into lost (they reached the
+    server, their fate is unknown) and re-sent (the session sent them again:
+    the server proved it never had them); ``unpause`` fills the window again. A reply to a request that already ended
     is swallowed and counted: ``duplicates`` (it had its reply) or ``late``
     (it had been declared lost).
     """
@@ -56,6 +56,8 @@ class IqPipeline:
         name: str,
         report: Callable[[Exchange], None],
         expect_error: str | None = None,
+        *,
+        writer: SessionWriter,
         on_silence: Callable[[], None] | None = None,
     ) -> None:
         """``on_silence`` is called when a whole window of requests in a row has timed out with no reply
@@ -77,14 +79,13 @@ class IqPipeline:
         # id -> (send time, time-out handle); at most `window` entries.
         self._pending: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._done: asyncio.Future[None] | None = None
-        self._writer = SessionWriter(client)
+        self._writer = writer
         self._paused = False
-        self._to_resend: list[str] = []  # ids that never reached the server, re-sent on unpause
         self._lost_ids: set[str] = set()  # at most MAX_LOST_IDS
         self._lost_ids_full = False
         self.duplicates = 0  # replies to a request that had already had its reply
         self.late = 0  # replies to a request already declared lost
-        self.resent = 0  # requests re-sent over a new session after a refused resumption
+        self.resent = 0  # requests the session re-sent over a new session after a refused resumption
 
     async def run(self, count: int, window: int) -> None:
         self._done = self._client.loop.create_future()
@@ -101,54 +102,45 @@ class IqPipeline:
 
     def abort(self, detail: str) -> int:
         """End every request in flight as lost with ``detail`` and send no more; returns how many were never sent."""
-        unsent, self._remaining = self._remaining + len(self._to_resend), 0
-        self._to_resend = []
+        unsent, self._remaining = self._remaining, 0
         for iq_id in list(self._pending):
-            self._finish(iq_id, Status.LOST, detail, with_latency=False)
+            self._finish(iq_id, Status.LOST, detail, with_latency=False, ended_by_stop=True)
         return unsent
 
     def pause(self) -> None:
         """Send no new request (the connection is gone); those in flight keep their time-outs."""
         self._paused = True
 
-    def unpause(self) -> int:
-        """A session is back: re-send what never reached the server, then fill the window again.
-
-        Returns how many requests were re-sent."""
+    def unpause(self) -> None:
+        """A session is back: fill the window again."""
         self._paused = False
-        resend, self._to_resend = self._to_resend, []
-        for iq_id in resend:
-            self._start(iq_id)
-        self.resent += len(resend)
         self._fill()
         self._check_done()
-        return len(resend)
 
-    def resumption_refused(self, h: int | None, unacked: list[tuple[int, object]], detail: str) -> int:
-        """The server refused to resume: decide the fate of every request in flight; returns how many were lost.
+    def after_refusal(self, refusal: Refusal | None, detail: str) -> tuple[int, int]:
+        """The server did not resume the stream: decide the fate of every request in flight.
 
-        ``unacked`` is stream management's queue of unacknowledged ``(seq, stanza)`` as it was when the
-        ``<failed/>`` arrived, ``h`` the count of our stanzas the server says it handled (Prosody gives it,
-        ejabberd does not). A request written with ``seq`` beyond ``h``, or still held by our writer, never
-        reached the server: it is sent again over the new session (same id, a fresh time-out). Any other
-        request in flight reached it and its reply went with the old session: lost.
+        A request the refusal proves never arrived has been sent again by the
+        session over the new one: it gets a fresh time-out. One still held by
+        the writer was never written: it goes out as it is. Any other reached
+        the server and its reply went with the old session: lost. Returns
+        (lost, re-sent).
         """
+        never_arrived = set(self._ids_in(refusal.never_arrived())) if refusal is not None else set()
         held = set(self._ids_in(self._writer.pending()))
-        beyond_h: set[str] = set()
-        if h is not None:
-            beyond_h.update(self._ids_in(stanza for seq, stanza in unacked if 0 < (seq - h) % MAX_SEQ < MAX_SEQ // 2))
-        lost = 0
+        lost = resent = 0
         for iq_id in list(self._pending):
-            if iq_id in held:
-                continue  # never written: the writer sends it over the new session
-            if iq_id in beyond_h:
-                _sent, timer = self._pending.pop(iq_id)
+            if iq_id in never_arrived:
+                _sent, timer = self._pending[iq_id]
                 timer.cancel()
-                self._to_resend.append(iq_id)
-            else:
+                fresh = self._client.loop.call_later(self._timeout, self._expire, iq_id)
+                self._pending[iq_id] = (time.monotonic(), fresh)
+                resent += 1
+            elif iq_id not in held:
                 lost += 1
                 self._finish(iq_id, Status.LOST, detail, with_latency=False)
-        return lost
+        self.resent += resent
+        return lost, resent
 
     def _ids_in(self, stanzas) -> list[str]:
         ids = []
@@ -162,13 +154,7 @@ class IqPipeline:
             self._send_next()
 
     def _check_done(self) -> None:
-        if (
-            not self._remaining
-            and not self._pending
-            and not self._to_resend
-            and self._done is not None
-            and not self._done.done()
-        ):
+        if not self._remaining and not self._pending and self._done is not None and not self._done.done():
             self._done.set_result(None)
 
     def _send_next(self) -> None:
@@ -255,7 +241,9 @@ class IqPipeline:
         """The connection is alive (e.g. a ping was answered): count silent time-outs afresh."""
         self._expired_in_a_row = 0
 
-    def _finish(self, iq_id: str, status: Status, detail: str, with_latency: bool = True, **reply: str | None) -> None:
+    def _finish(
+        self, iq_id: str, status: Status, detail: str, with_latency: bool = True, **reply: str | bool | None
+    ) -> None:
         sent, timer = self._pending.pop(iq_id)
         timer.cancel()
         if status is Status.LOST:

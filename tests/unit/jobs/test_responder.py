@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from slixmpp.test import SlixTest
-
-import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
-from xmpp_ext.jobs.respond import RESPONDER_PLUGINS, Responder, RespondOptions
+import xmpp_ext.plugin  # noqa: F401
+from tests.sessions import SessionTest, start_responder
 
 TAG = '<example_tag xmlns="https://example.net/our_extension" some_string="s">hello</example_tag>'
 
 
-class TestResponderMessages(SlixTest):
+class TestResponderMessages(SessionTest):
     def setUp(self):
-        self.stream_start(jid="responder@localhost/xmppext", plugins=list(RESPONDER_PLUGINS))
-        self.lines = []
-        Responder(self.xmpp, RespondOptions(), self.lines.append)
+        start_responder(self)
 
     def tearDown(self):
         self.stream_close()
@@ -83,16 +79,12 @@ REQUEST = (
 )
 
 
-class TestResponderLines(SlixTest):
-    def setUp(self):
-        self.stream_start(jid="responder@localhost/xmppext", plugins=list(RESPONDER_PLUGINS))
-        self.lines = []
-
+class TestResponderLines(SessionTest):
     def tearDown(self):
         self.stream_close()
 
     def test_a_burst_prints_at_most_20_lines_a_second_then_counts(self):
-        responder = Responder(self.xmpp, RespondOptions(), self.lines.append)
+        responder, lines = start_responder(self)
         for number in range(30):
             self.recv(REQUEST.format(n=number))
         self.wait_()
@@ -100,12 +92,12 @@ class TestResponderLines(SlixTest):
         assert all(
             line == "iq get from peer@localhost/a: answered result (some_string='Reply_string')" for line in self.lines
         )
-        responder.flush_lines()  # a second later, or when it stops
+        lines._budget.flush()  # a second later, or when it stops
         assert self.lines[20:] == ["... 10 more in the last second: 10 iq get answered result"]
         assert responder.answered == 30
 
     def test_verbose_prints_every_exchange_and_what_it_carried(self):
-        Responder(self.xmpp, RespondOptions(), self.lines.append, every_line=True)
+        start_responder(self, every_line=True)
         for number in range(30):
             self.recv(REQUEST.format(n=number))
         self.wait_()
@@ -117,7 +109,8 @@ class TestResponderLines(SlixTest):
 def test_a_received_tag_is_described_bounded():
     from slixmpp.xmlstream import ET
 
-    from xmpp_ext.jobs.respond import MAX_SHOWN_RECEIVED, describe_tag
+    from xmpp_ext.jobs.respond.lines import MAX_SHOWN_RECEIVED
+    from xmpp_ext.jobs.respond.lines import summarize_received as describe_tag
 
     tag = ET.fromstring(
         f'<example_tag xmlns="https://example.net/our_extension" some_string="{"x" * 5000}"><a/></example_tag>'
@@ -127,17 +120,27 @@ def test_a_received_tag_is_described_bounded():
     assert describe_tag(None) == "no example_tag"
 
 
-class TestResponderResumed(SlixTest):
-    def setUp(self):
-        self.stream_start(jid="responder@localhost/xmppext", plugins=[*RESPONDER_PLUGINS, "xep_0198"])
-        self.lines = []
-        self.responder = Responder(self.xmpp, RespondOptions(), self.lines.append)
+def test_lifecycle_records_become_the_documented_lines():
+    import asyncio
 
-    def tearDown(self):
-        self.stream_close()
+    from xmpp_ext.jobs.respond.lines import RespondLines
+    from xmpp_ext.jobs.respond.records import Disconnected, Finished, Ready, ReconnectFailed, Resumed
 
-    def test_a_resumed_stream_says_resumed_and_resets_the_back_off(self):
-        self.responder._failed_sessions = 3  # three cuts in a row: the next delay would be 4 s
-        self.xmpp.event("session_resumed")
-        assert self.responder._failed_sessions == 0
-        assert self.lines == ["RESUMED responder@localhost/xmppext, 0 re-sent"]
+    lines: list[str] = []
+    loop = asyncio.new_event_loop()
+    try:
+        show = RespondLines(lines.append, loop).record
+        show(Ready("responder@localhost/xmppext"))
+        show(Disconnected("stream error system-shutdown"))
+        show(ReconnectFailed("connection failed (Connection refused)", 0.5))
+        show(Resumed("responder@localhost/xmppext", 0.43, 3))
+        show(Finished(7, None))
+    finally:
+        loop.close()
+    assert lines == [
+        "READY responder@localhost/xmppext",
+        "disconnected (stream error system-shutdown); reconnecting",
+        "reconnection failed (connection failed (Connection refused)); reconnecting in 0.5s",
+        "RESUMED responder@localhost/xmppext after 0.4 s, 3 re-sent",
+        "stopped after answering 7",
+    ]

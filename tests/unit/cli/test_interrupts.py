@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def silent_login(command: list[str], signum: int = signal.SIGINT) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""xmpp_ext.session.client: where a client connects and how, without a server."""
+"""xmpp_ext.session.build and settings: where a client connects and how, without a server."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
     ],
 )
 def test_connection_endpoint(host, port, endpoint, address):
-    from xmpp_ext.session.client import ConnectionSettings, build_client
+    from xmpp_ext.session import ConnectionSettings, build_client
     from xmpp_ext.util.secret import Secret
 
     settings = ConnectionSettings(jid="me@example.net", password=Secret("x"), host=host, port=port)
@@ -26,7 +26,7 @@ def test_connection_endpoint(host, port, endpoint, address):
 
 
 def test_direct_tls_means_tls_from_the_first_byte_and_port_5223():
-    from xmpp_ext.session.client import ConnectionSettings, build_client
+    from xmpp_ext.session import ConnectionSettings, build_client
     from xmpp_ext.util.secret import Secret
 
     settings = ConnectionSettings(jid="me@example.net", password=Secret("x"), host="127.0.0.1", direct_tls=True)

@@ -1,0 +1,302 @@
+"""One account's connection for the whole of a job: built, logged in, kept alive, closed.
+
+``Session`` is what every job, the scenario clients, the pytest plugin and
+the benchmarks get their client from. It builds the client (``build``: filter
+and plugin order), logs in (``login``: one-line failures), writes the fast
+paths' stanzas (``streammgmt.SessionWriter``) and, when the job asks for it,
+follows the one reconnection policy (``reconnect``) after a cut: resume the
+stream if the server still has it, else start a new session and send again
+what the server's ``h`` proves never arrived. The job hears of it through a
+few events (``Cut``, ``AttemptFailed``, ``Resumed``, ``NewSession``, ``Lost``)
+and ``lost``, a future set when the session is over for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import slixmpp
+from slixmpp.xmlstream import StanzaBase
+
+from xmpp_ext.session import streammgmt
+from xmpp_ext.session.build import DEFAULT_PLUGINS, Plugins, build_client
+from xmpp_ext.session.login import disconnect, login
+from xmpp_ext.session.reconnect import (
+    AttemptFailed,
+    Cut,
+    Lost,
+    NewSession,
+    ReconnectPolicy,
+    Refusal,
+    Resumed,
+    SessionEvent,
+    is_final,
+)
+from xmpp_ext.session.settings import ConnectionSettings
+from xmpp_ext.session.streammgmt import SessionWriter, StreamManagement
+from xmpp_ext.util.display import printable
+
+log = logging.getLogger(__name__)
+
+SM_FAILED_TAG = "{urn:xmpp:sm:3}failed"
+
+
+@dataclass
+class Recoveries:
+    """What happened to a session's connection, for summaries."""
+
+    cuts: int = 0  # connections lost and come back from (or tried to)
+    resumed: int = 0  # streams the server resumed
+    new_sessions: int = 0  # new sessions after a cut (the stream was not resumed)
+    resent: int = 0  # stanzas sent again: by slixmpp on resumption, by us after a refused one
+    refused: str | None = None  # the last refused resumption's cause
+
+
+class Session:
+    """A client logged in to one account, with one reconnection policy (``reconnect``; None: a cut is the end)."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        plugins: Plugins = DEFAULT_PLUGINS,
+        *,
+        stream_management: StreamManagement | None = None,
+        reconnect: ReconnectPolicy | None = None,
+        on_event: Callable[[SessionEvent], None] | None = None,
+        client_class: type[slixmpp.ClientXMPP] = slixmpp.ClientXMPP,
+    ) -> None:
+        self.settings = settings
+        self.client = build_client(
+            settings, plugins, stream_management=stream_management, client_class=client_class
+        )
+        self.writer = SessionWriter(self.client)
+        self.policy = reconnect
+        self.recoveries = Recoveries()
+        self._listeners: list[Callable[[SessionEvent], None]] = [on_event] if on_event else []
+        self._lost: asyncio.Future[Lost] | None = None
+        self._started = False
+        self._closing = False
+        self._stream_error: tuple[str, str] | None = None  # (condition, line) of the last stream error
+        self._reconnecting: asyncio.Future[None] | None = None
+        self._outage_started: float | None = None
+        self._refusal: Refusal | None = None
+        self._refusals = 0
+        client = self.client
+        client.add_event_handler("stream_error", self._on_stream_error)
+        client.add_event_handler("disconnected", self._on_disconnected)
+        client.add_event_handler("session_resumed", self._on_resumed)
+        client.add_event_handler("session_start", self._on_session_start)
+        client.add_event_handler("sm_failed", self._on_sm_failed)
+
+    # -- the job's side -----------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def lost(self) -> asyncio.Future[Lost]:
+        """Set (never raised) when the session is over for good: a final stream error, or no way back."""
+        if self._lost is None:
+            self._lost = self.client.loop.create_future()
+        return self._lost
+
+    async def start(self) -> Session:
+        """Log in; raises ConnectError (one line, with a ``cause``) when there is no first session."""
+        self.lost  # noqa: B018  (made now, on the running loop)
+        await login(self.client, self.settings)
+        self._started = True
+        return self
+
+    def stop_reconnecting(self) -> None:
+        """From now on a disconnection is ours (logging out), not a cut to recover from."""
+        self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+
+    async def close(self, wait: float = 2.0) -> None:
+        """Log out politely, bounded by ``wait`` seconds; ends any reconnection under way."""
+        self.stop_reconnecting()
+        await disconnect(self.client, wait)
+
+    async def __aenter__(self) -> Session:
+        return await self.start()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    @property
+    def reconnecting(self) -> bool:
+        return self._outage_started is not None
+
+    # -- events from slixmpp -------------------------------------------------------
+
+    def _emit(self, event: SessionEvent) -> None:
+        if isinstance(event, Lost) and not self.lost.done():
+            self.lost.set_result(event)
+        for listener in self._listeners:
+            listener(event)
+
+    def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
+        text = f": {printable(error['text'])}" if error["text"] else ""
+        self._stream_error = (error["condition"], f"stream error {error['condition']}{text}")
+
+    def _on_disconnected(self, reason: object) -> None:
+        if not self._started or self._closing or self.lost.done():
+            return
+        if self._reconnecting is not None and not self._reconnecting.done():
+            return  # a reconnection attempt failing: the attempt loop deals with it
+        condition, cause = self._stream_error or (None, printable(reason or "connection closed"))
+        self._stream_error = None
+        if condition is not None and is_final(condition):
+            self._emit(Lost(cause, condition))
+        elif self.policy is None or (self.policy.resumable_only and not self._can_resume()):
+            self._emit(Lost(cause))
+        else:
+            self.recoveries.cuts += 1
+            self._outage_started = time.monotonic()
+            self._emit(Cut(cause, 0.0))
+            self._reconnecting = asyncio.ensure_future(self._reconnect(cause))
+
+    def _can_resume(self) -> bool:
+        return (
+            streammgmt.enabled(self.client)
+            and streammgmt.state(self.client).resumable
+            and self._refusals < (self.policy.max_refusals if self.policy else 0)
+        )
+
+    def _on_resumed(self, _event: object) -> None:
+        self._refusals = 0
+        if self._outage_started is None:
+            return
+        after = time.monotonic() - self._outage_started
+        self._outage_started = None
+        resent = streammgmt.state(self.client).unacked  # slixmpp has just re-sent exactly these
+        self.recoveries.resumed += 1
+        self.recoveries.resent += resent
+        self._emit(Resumed(round(after, 3), resent))
+
+    def _on_session_start(self, _event: object) -> None:
+        if self._outage_started is None or not self._started:
+            return
+        after = time.monotonic() - self._outage_started
+        self._outage_started = None
+        refusal, self._refusal = self._refusal, None
+        resend = refusal.never_arrived() if refusal is not None else []
+        for stanza in resend:
+            if isinstance(stanza, str):
+                self.writer.write(stanza)
+            elif isinstance(stanza, StanzaBase):
+                self.client.send(stanza)
+        self.recoveries.new_sessions += 1
+        self.recoveries.resent += len(resend)
+        self._emit(NewSession(round(after, 3), refusal, len(resend)))
+
+    def _on_sm_failed(self, _stanza: object) -> None:
+        if not self._started or self._closing or self.lost.done():
+            return
+        self._refusals += 1
+        if self._outage_started is None:
+            # Not an answer to <resume/>: the server refused <enable/> on a new session (the session goes on
+            # without stream management), or (a broken server) sent <failed/> mid-stream, where slixmpp turns
+            # acks off but keeps the stream: nothing would be re-sent after the next cut. If the stream can
+            # still be resumed, treat it as a cut now (bounded by the refusals).
+            self.recoveries.refused = "failed outside resumption"
+            if self.policy is not None and self._can_resume() and self.client.transport is not None:
+                self.client.abort()
+            return
+        refusal = self._refusal or Refusal("failed", None)
+        self.recoveries.refused = refusal.cause
+        if self.policy is not None and self._refusals >= self.policy.max_refusals:
+            self._emit(Lost(f"resumption refused {self._refusals} times ({refusal.cause})"))
+            self.stop_reconnecting()
+
+    # -- reconnecting ---------------------------------------------------------------
+
+    async def _reconnect(self, cause: str) -> None:
+        """Connect again until the stream is resumed or a new session starts (or the policy gives up)."""
+        assert self.policy is not None and self._outage_started is not None
+        started = self._outage_started
+        deadline = None if self.policy.give_up_after is None else started + self.policy.give_up_after
+        # Only while reconnecting: a <failed/> answers a <resume/>, and the fast paths pay nothing meanwhile.
+        self.client.add_filter("in", self._watch_failed)
+        delays = self.policy.delays()
+        next(delays)  # the first attempt is at once
+        try:
+            while not self.lost.done():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    self._emit(Lost(f"{cause}; no session again within {self.policy.give_up_after:g}s of the cut"))
+                    return
+                log.debug("reconnecting after a cut (%s)", cause)
+                failure = await self._attempt(remaining)
+                if failure is None:
+                    return
+                condition, why = failure
+                if condition is not None and is_final(condition):
+                    self._emit(Lost(why, condition))
+                    return
+                delay = next(delays)
+                self._emit(AttemptFailed(why, delay))
+                log.debug("reconnection attempt failed (%s); next in %g s", why, delay)
+                if remaining is not None:
+                    delay = min(delay, max(0.0, deadline - time.monotonic()))
+                await asyncio.wait({self.lost}, timeout=delay)
+        finally:
+            self.client.del_filter("in", self._watch_failed)
+
+    async def _attempt(self, remaining: float | None) -> tuple[str | None, str] | None:
+        """One connection attempt: None once the stream is resumed or a new session has started,
+        else the failure's (stream error condition or None, reason)."""
+        outcome: asyncio.Future[str | None] = self.client.loop.create_future()
+
+        def settle(reason: Callable[[object], str | None]) -> Callable[[object], None]:
+            return lambda event: outcome.done() or outcome.set_result(reason(event))
+
+        handlers = {
+            "session_resumed": settle(lambda _event: None),
+            "session_start": settle(lambda _event: None),
+            "connection_failed": settle(lambda error: f"connection failed ({printable(error)})"),
+            "disconnected": settle(lambda reason: printable(reason or "connection closed")),
+        }
+        for event, handler in handlers.items():
+            self.client.add_event_handler(event, handler)
+        failure: tuple[str | None, str] | None = (None, "no session")
+        timeout = self.settings.connect_timeout if remaining is None else min(remaining, self.settings.connect_timeout)
+        try:
+            self._stream_error = None
+            host, port = self.settings.endpoint() or (None, None)
+            self.client.connect(host, port)
+            done, _ = await asyncio.wait({outcome, self.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if outcome in done and outcome.result() is None:
+                failure = None
+            elif self._stream_error is not None:
+                failure = self._stream_error
+            elif outcome in done:
+                failure = (None, outcome.result() or "no session")
+            else:
+                failure = (None, f"no session within {timeout:g}s")
+            return failure
+        finally:
+            self._stream_error = None
+            for event, handler in handlers.items():
+                self.client.del_event_handler(event, handler)
+            if failure is not None:
+                # slixmpp would go on retrying by itself, backing off up to 300 s: our loop decides.
+                self.client.cancel_connection_attempt()
+                if self.client.transport is not None:
+                    self.client.abort()
+
+    def _watch_failed(self, stanza: StanzaBase) -> StanzaBase:
+        """Incoming filter (while reconnecting): note what a <failed/> says before slixmpp forgets its queue."""
+        xml = stanza.xml
+        if xml.tag == SM_FAILED_TAG:
+            text = xml.get("h")
+            h = int(text) if text is not None and text.isdigit() and len(text) <= 10 else None
+            conditions = [child.tag.partition("}")[2] for child in xml if not child.tag.endswith("}text")]
+            cause = printable(conditions[0][:64]) if conditions else "no condition given"
+            self._refusal = Refusal(cause, h, streammgmt.unacked(self.client))
+        return stanza

@@ -1,0 +1,144 @@
+"""Every read or write of a slixmpp attribute that is not public API, in one place.
+
+slixmpp 1.17 offers no public way to do these few things; each access below
+is named for what it gives us, says why we need it, and is checked by
+``tests/unit/session/test_session.py`` against the installed slixmpp
+(``missing()`` lists what a new version no longer has), under the same version
+pin as ``xmpp_ext.session.patches``. Stream management's state (``seq``,
+``handled``, ``unacked_queue``...) is plain attributes of the ``xep_0198``
+plugin without a leading underscore, but undocumented: it lives here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+import slixmpp
+
+SM_PLUGIN = "xep_0198"
+
+
+def incoming_filters(client: slixmpp.ClientXMPP) -> list:
+    """The incoming filters in the order they run (slixmpp can add and remove them, not list them).
+
+    Read only, by tests that check the order the session layer registers.
+    """
+    return client._XMLStream__filters["in"]
+
+
+def in_session(client: slixmpp.ClientXMPP) -> bool:
+    """Whether a stanza written now goes out: the test ``XMLStream.send`` makes before holding one back,
+    plus a live connection."""
+    return (client._session_started or client._always_send_everything) and client.transport is not None
+
+
+def send_queue_empty(client: slixmpp.ClientXMPP) -> bool:
+    """Whether slixmpp has written everything queued with ``send`` (right after a resumption: its re-sends)."""
+    return client.waiting_queue.empty()
+
+
+async def send_queue_written(client: slixmpp.ClientXMPP) -> None:
+    await client.waiting_queue.join()
+
+
+async def stop_send_task(client: slixmpp.ClientXMPP) -> None:
+    """End the send task slixmpp keeps per client, while the loop still runs.
+
+    slixmpp cancels it only when the client object is collected, which after
+    ``asyncio.run`` returns is too late: Python then warns "Task was destroyed
+    but it is pending!".
+    """
+    task = getattr(client, "_run_out_filters", None)
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class StreamManagementState:
+    """Read and update ``xep_0198``'s counters (for stanzas our fast paths write with ``send_raw``)."""
+
+    def __init__(self, plugin: Any) -> None:
+        self._plugin = plugin
+
+    @property
+    def handled(self) -> int:
+        return self._plugin.handled
+
+    @property
+    def sent(self) -> int:
+        return self._plugin.seq
+
+    @property
+    def acked(self) -> int:
+        return self._plugin.last_ack
+
+    @property
+    def unacked(self) -> deque:
+        """``(seq, stanza)`` pairs kept for re-sending until acknowledged (the live queue, not a copy)."""
+        return self._plugin.unacked_queue
+
+    @property
+    def counting_out(self) -> bool:
+        """Whether a stanza written now must be counted: enabled, or a stream that may still be resumed."""
+        plugin = self._plugin
+        return bool(plugin.enabled_out or (plugin.sm_id and plugin.allow_resume))
+
+    @property
+    def enabled_in(self) -> bool:
+        return bool(self._plugin.enabled_in)
+
+    @property
+    def resumable(self) -> bool:
+        return bool(self._plugin.sm_id and self._plugin.allow_resume)
+
+    def count_out(self, stanza: object, max_seq: int) -> bool:
+        """Record one stanza written now; True when the ack window is full (time to ask for an ack)."""
+        plugin = self._plugin
+        plugin.seq = (plugin.seq + 1) % max_seq
+        plugin.unacked_queue.append((plugin.seq, stanza))
+        plugin.window_counter -= 1
+        if plugin.window_counter > 0:
+            return False
+        plugin.window_counter = plugin.window
+        return True
+
+    def set_window(self, window: int) -> None:
+        self._plugin.window = self._plugin.window_counter = window
+
+
+#: (object, attribute) pairs this module relies on, checked by ``missing``.
+def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
+    accesses: list[tuple[object, str]] = [
+        (client, "_XMLStream__filters"),
+        (client, "_session_started"),
+        (client, "_always_send_everything"),
+        (client, "waiting_queue"),
+        (client, "_run_out_filters"),
+    ]
+    plugin = client.plugin.get(SM_PLUGIN, None)
+    if plugin is not None:
+        accesses += [
+            (plugin, name)
+            for name in (
+                "handled",
+                "seq",
+                "last_ack",
+                "unacked_queue",
+                "enabled_in",
+                "enabled_out",
+                "sm_id",
+                "allow_resume",
+                "window",
+                "window_counter",
+            )
+        ]
+    return accesses
+
+
+def missing(client: slixmpp.ClientXMPP) -> list[str]:
+    """The private attributes this module uses that ``client`` (with xep_0198 registered) lacks."""
+    return [f"{type(owner).__name__}.{name}" for owner, name in _accesses(client) if not hasattr(owner, name)]
