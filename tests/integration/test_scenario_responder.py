@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.integration.helpers import run as run_async
 from tests.integration.processes import WAITING, processes_mentioning, scenario_process
 from xmpp_ext.cli.scenario import command
+from xmpp_ext.pytest_plugin import expect_stanza
+from xmpp_ext.session import connected
 from xmpp_ext.util.exitcodes import ExitCode
 
 pytestmark = pytest.mark.integration
@@ -173,7 +176,18 @@ def test_a_resource_of_the_account_online_before_the_program_is_not_taken_for_it
     from xmpp_ext.util.envfile import PairCredentials, write_env_file
 
     sender, account = xmpp_account(), xmpp_account()
-    responder(account=account)  # `xmppext respond` on that account, online (with its presence) until the end
+    running = responder(account=account)  # `xmppext respond` on that account, online until the end
+
+    async def its_presence_is_routed() -> None:
+        # READY comes at session start: wait until the server routes its presence, as for one long online.
+        async with connected(xmpp_server.settings_for(account, "sync"), plugins=()) as client:
+            seen = expect_stanza(
+                client, lambda stanza: stanza.name == "presence" and stanza["from"] == running.full_jid
+            )
+            client.send_presence(ppriority=-1)
+            await seen
+
+    run_async(its_presence_is_routed)
     env_file = tmp_path / "server.env"
     write_env_file(
         env_file,
