@@ -10,12 +10,24 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from xmpp_ext.servers import Account, LocalServer
 
 XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
+
+#: A scenario that logs in and waits (for a message nobody sends): a run to interrupt.
+WAITING = """\
+[Client] Romeo
+\tjid: romeo@localhost
+\tpassword: Romeo-pw-1
+-----
+Romeo connects
+Romeo receives:
+\t<message/>
+"""
 
 
 def client_env(server: LocalServer, account: Account) -> dict[str, str]:
@@ -149,3 +161,23 @@ def processes_mentioning(text: str, settle: float = 10) -> list[int]:
     while (remaining := found()) and time.monotonic() < deadline:
         time.sleep(0.1)
     return remaining
+
+
+@contextlib.contextmanager
+def scenario_process(*args: str) -> Iterator[subprocess.Popen]:
+    """``xmppext scenario ARGS`` running in the background (text pipes), killed if it is still running after."""
+    code = "from xmpp_ext.cli.scenario import command; command(prog_name='xmppext scenario')"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A child of a non-interactive shell may inherit SIGINT ignored: give it the default back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

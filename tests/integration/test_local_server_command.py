@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from tests.integration.helpers import run
 from tests.integration.processes import processes_mentioning
@@ -61,6 +62,19 @@ def test_writes_a_working_env_file_and_cleans_up_on_sigterm(tmp_path: Path, xmpp
                     assert client.boundjid.bare == jid
 
         run(log_in)
+        # Sourced (`set -a; . ./.env`), the file points any command at the server: its keys are the variables
+        # the commands read. Only the account is named here.
+        clean = {name: value for name, value in os.environ.items() if not name.startswith("XMPPEXT_")}
+        sourced = {**clean, **dotenv_values(env_file)}
+        login = {"XMPPEXT_JID": credentials.sender_jid, "XMPPEXT_PASSWORD": credentials.sender_password.reveal()}
+        disco = subprocess.run(
+            [sys.executable, "-m", "xmpp_ext", "disco", "features", credentials.sender_jid.split("@")[1]],
+            env={**sourced, **login},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert disco.returncode == 0, disco.stdout + disco.stderr
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
@@ -135,7 +149,7 @@ def test_stale_env_file_is_one_line(tmp_path: Path, xmpp_server, make_account):
         )
         assert result.returncode == 2, result.stderr
         (line,) = result.stderr.strip().splitlines()[-1:]
-        assert "XMPP_CA_CERT" in line and "was its local server stopped?" in line
+        assert "XMPPEXT_CA_CERT" in line and "was its local server stopped?" in line
         assert "Usage:" not in result.stdout
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from pathlib import Path
 from xml.etree import ElementTree
@@ -128,6 +130,30 @@ def test_a_failing_script_shows_the_difference_side_by_side(xmpp_server, make_ac
     verdict = f"FAILED {path} on {xmpp_server.host}:{xmpp_server.port}: 3 of 7 steps failed, first at line 14"
     assert f"{verdict} (Juliet receives)" in lines
     assert lines[-1] == "1 scripts: 0 passed, 1 failed"
+
+
+def test_json_gives_the_whole_stanzas_and_text_fits_the_terminal(xmpp_server, make_account, tmp_path):
+    clients, romeo, juliet = two_accounts(make_account)
+    path = tmp_path / "failing.scs"
+    path.write_text(clients + FAILING)
+    args = [str(path), *server_options(xmpp_server), "--timeout", "1"]
+    as_json = CliRunner().invoke(command, [*args, "--json"])
+    steps = [json.loads(line) for line in as_json.output.splitlines() if '"type": "step"' in line]
+    # The expected stanza with its variables filled in, and the received one, whole: not a clipped rendering.
+    failed = next(step for step in steps if step["line"] == 14)
+    (expected,) = failed["expected"]
+    assert re.fullmatch(
+        f'<message type="chat" id="m1" from="{re.escape(romeo)}/[^"]+"><body>Good night</body></message>', expected
+    ), expected
+    (received,) = failed["received"]
+    assert received.startswith("<message ") and "<body>Good morrow</body>" in received and f'to="{juliet}/' in received
+    waited = next(step for step in steps if step["line"] == 21)
+    assert re.fullmatch(
+        f'<message type="chat" from="{re.escape(romeo)}/[^"]+"><thread /></message>', *waited["expected"]
+    )
+    # Text: the side-by-side report laid out for an 80-column terminal.
+    text = CliRunner().invoke(command, args, env={"COLUMNS": "80"})
+    assert max(len(line) for line in text.output.splitlines() if " |" in line) <= 80, text.output
 
 
 def test_junit_has_a_case_per_script_with_the_diff(xmpp_server, make_account, tmp_path):

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.integration.processes import WAITING, scenario_process
 from xmpp_ext.cli.scenario import command
 from xmpp_ext.util.exitcodes import ExitCode
 
@@ -70,40 +69,16 @@ def test_server_all_runs_the_shipped_scripts_on_both_and_shows_a_real_difference
     assert lines[-1] == "6 scripts: 6 passed, 0 failed"
 
 
-WAITING = """\
-[Client] Romeo
-\tjid: romeo@localhost
-\tpassword: Romeo-pw-1
------
-Romeo connects
-Romeo receives:
-\t<message/>
-"""
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_local_run_exits_130_and_stops_its_server(tmp_path, signum):
     script = tmp_path / "waits.scs"
     script.write_text(WAITING)
-    code = "from xmpp_ext.cli.scenario import command; command(prog_name='xmppext scenario')"
-    process = subprocess.Popen(
-        [sys.executable, "-c", code, str(script), "--local", "--timeout", "60"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A child of a non-interactive shell may inherit SIGINT ignored: give it the default back.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
+    with scenario_process(str(script), "--local", "--timeout", "60") as process:
         first = process.stdout.readline()  # printed once the server runs; the script then waits
         assert first.startswith("local prosody on 127.0.0.1:"), first
         port = int(first.split(":")[1].split(",")[0])
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
     assert process.returncode == ExitCode.INTERRUPTED, (stdout, stderr)
     assert stderr == "interrupted: the scripts that ran are not summarised\n"
     with pytest.raises(OSError):  # the server is gone with the run

@@ -7,12 +7,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_NAME = "test_example_tag_server.py"
+CUT_EXAMPLE_NAME = "test_cut_mid_exchange.py"
 SOURCES = (REPO / "README.md",)
 
 
 def example_test() -> str:
     """The Python block whose first line is ``# test_example_tag_server.py``."""
     return _block("python", EXAMPLE_NAME)
+
+
+def cut_example_test() -> str:
+    """The Python block whose first line is ``# test_cut_mid_exchange.py``: the fault proxy fixture's example."""
+    return _block("python", CUT_EXAMPLE_NAME)
 
 
 def example_ini() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugin.readme_example import EXAMPLE_NAME, example_ini, example_test
+from tests.plugin.readme_example import CUT_EXAMPLE_NAME, EXAMPLE_NAME, cut_example_test, example_ini, example_test
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +109,13 @@ def test_readme_example_against_an_external_server(pytester, monkeypatch, tmp_pa
     result = run_inner(pytester, *args)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"PASSED {EXAMPLE_NAME}::test_example_tag_iq_between_two_clients[[]external[]]"])
+
+
+@pytest.mark.parametrize("kind", ["prosody", "ejabberd"])
+def test_readme_fault_proxy_example_cuts_mid_exchange_and_passes(pytester, monkeypatch, kind):
+    monkeypatch.delenv("XMPPEXT_TEST_SERVER", raising=False)
+    pytester.makeini(INI)
+    pytester.makepyfile(**{CUT_EXAMPLE_NAME[: -len(".py")]: cut_example_test()})
+    result = run_inner(pytester, "--xmpp-server", kind)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"PASSED {CUT_EXAMPLE_NAME}::test_an_iq_survives_a_cut_mid_exchange[[]{kind}[]]"])

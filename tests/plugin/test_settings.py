@@ -18,7 +18,7 @@ def test_uses_the_server(xmpp_server):
 @pytest.fixture(autouse=True)
 def _inner_project(pytester, monkeypatch):
     """The inner pytest sees only the settings each test gives it, and pytest-asyncio's as a user sets them."""
-    for name in ("SERVER", "DOMAIN", "HOST", "PORT", "CA_CERT", "ACCOUNTS_FILE", "REGISTER"):
+    for name in ("SERVER", "DOMAIN", "HOST", "PORT", "CA_CERT", "ACCOUNTS_FILE", "REGISTER", "SCENARIOS"):
         monkeypatch.delenv(f"XMPPEXT_TEST_{name}", raising=False)
     pytester.makeini(ASYNCIO_INI)
 

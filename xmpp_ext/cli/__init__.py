@@ -33,7 +33,21 @@ COMMANDS = {
 )
 @click.version_option(__version__, prog_name="xmppext")
 def cli() -> None:
-    """Build, send, answer and inspect the example_tag XMPP extension."""
+    """Test your own XMPP stanza extension on real servers; send and answer the bundled example_tag.
+
+    \b
+    For any extension:
+      scenario      Scansion scripts on Prosody and ejabberd, your bot started
+                    beside each run (--responder), differences side by side
+      fault-proxy   cut and stall connections, to rehearse a dropped link
+      disco         ask any entity what it supports
+      local-server  a throwaway server, its accounts in a .env file
+      and the pytest plugin (installed with xmppext): real servers, clients,
+      a fault proxy, and *.scs scripts as tests.
+    \b
+    For the bundled example_tag extension: send, respond, run-pair.
+    Walkthrough: docs/test-your-own-extension.md in the source repository.
+    """
 
 
 def main() -> None:

@@ -318,7 +318,7 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-ROLES = ("sender", "responder")
+ROLES = envvars.ROLES
 
 
 def load_env_file(env_file: Path):
@@ -344,8 +344,8 @@ def _from_env_file(context: click.Context, values: dict[str, Any], role: str, en
     """``values`` completed from ``role``'s account in ``env_file``: what was typed on the command line wins."""
     credentials = load_env_file(env_file)
     from_file = {
-        "jid": JidType(need_user=True).convert(getattr(credentials, f"{role}_jid"), None, context),
-        "password": getattr(credentials, f"{role}_password").reveal(),
+        "jid": JidType(need_user=True).convert(credentials.jid_of(role), None, context),
+        "password": credentials.password_of(role).reveal(),
         "host": credentials.host,
         "port": credentials.port,
         "ca_cert": credentials.ca_cert,
@@ -360,7 +360,7 @@ def _from_env_file(context: click.Context, values: dict[str, Any], role: str, en
 
 def missing_ca_message(env_file: Path, ca_cert: Path) -> str:
     return (
-        f"{env_file}: XMPP_CA_CERT {ca_cert} does not exist (was its local server stopped? "
+        f"{env_file}: {envvars.CA_CERT} {ca_cert} does not exist (was its local server stopped? "
         "run xmppext local-server again, or xmppext run-pair --local)"
     )
 

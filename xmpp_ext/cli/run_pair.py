@@ -39,7 +39,10 @@ def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 
 @click.command(epilog=EPILOG)
-@env_file_option("Credentials: SENDER_JID, SENDER_PASSWORD, RESPONDER_JID, RESPONDER_PASSWORD, XMPP_HOST, ...")
+@env_file_option(
+    "Credentials: XMPPEXT_SENDER_JID, XMPPEXT_SENDER_PASSWORD, XMPPEXT_RESPONDER_JID, XMPPEXT_RESPONDER_PASSWORD, "
+    "XMPPEXT_HOST, ..."
+)
 @click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="XML file for the sender's file step.")
 @verbosity_options
 @timeout_option("Seconds the sender waits for each reply.")

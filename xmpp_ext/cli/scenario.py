@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xmpp_ext.cli.options import Seconds, all_of, server_address_options
+from xmpp_ext.cli.options import ROLES, Seconds, all_of, env_file_option, load_env_file, server_address_options
+from xmpp_ext.util import envvars
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
+    from xmpp_ext.scenario.program import ResponderCommand
     from xmpp_ext.scenario.script import Script
+    from xmpp_ext.util.envfile import PairCredentials
 
 SERVER_CHOICES = (*LOCAL_SERVER_KINDS, "all")
 LOCAL_DOMAIN = "localhost"
@@ -72,7 +75,36 @@ def _tags(values: tuple[str, ...]) -> set[str]:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Also write JUnit XML here: one test case per script and server.",
 )
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out what matches below a DIR argument: a name (live), a path or a glob ('*_slow.scs'). Repeatable.",
+)
+@click.option(
+    "--responder",
+    "responder_command",
+    metavar="CMD",
+    help="Start CMD (split like a shell line; no shell) beside each script run, logged in through the XMPPEXT_* "
+    f"variables with an account of its own; scripts address it as ${{env:{envvars.SCENARIO_RESPONDER}}}.",
+)
+@click.option(
+    "--responder-timeout",
+    type=Seconds(300),
+    default=30.0,
+    show_default=True,
+    help="Seconds --responder's program may take to come online (its available presence, or a READY line).",
+)
 @all_of(server_address_options("Connect every client here instead of the script's server."))
+@click.option(
+    "--as",
+    "role",
+    type=click.Choice(ROLES),
+    help=f"Run against the server of the .env file (xmppext local-server writes one), its ROLE account given to "
+    f"scripts as ${{env:{envvars.SCENARIO_JID}}} and ${{env:{envvars.SCENARIO_PASSWORD}}}, the other one to "
+    "--responder; --host/--port/--ca-cert still win.",
+)
+@env_file_option("The .env file --as reads.")
 def command(
     paths: tuple[Path, ...],
     local: bool,
@@ -82,50 +114,47 @@ def command(
     timeout: float,
     as_json: bool,
     junit: Path | None,
+    exclude: tuple[str, ...],
+    responder_command: str | None,
+    responder_timeout: float,
     host: str | None,
     port: int | None,
     ca_cert: Path | None,
+    role: str | None,
+    env_file: Path,
 ) -> None:
-    """Run Scansion scripts (FILE.scs, or every *.scs in DIR) and check each stanza received.
+    """Run Scansion scripts (FILE.scs, or every *.scs below DIR) and check each stanza received.
 
     \b
     Without --local the clients log in where the scripts say (connect_host,
     connect_port, or the JID's domain), TLS verified; --host/--port/--ca-cert
-    send every client to one server instead. The accounts must exist there.
+    (or --as with a .env file) send every client to one server instead. The
+    accounts must exist there.
     """
     context = click.get_current_context()
     if not local and context.get_parameter_source("kind") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--server chooses the server --local starts; use it with --local")
-    if local and (host or port or ca_cert):
-        raise click.UsageError("--host, --port and --ca-cert name a server of your own; --local starts one")
+    typed = {name for name in ("host", "port", "ca_cert", "role") if _typed(context, name)}
+    if local and typed:
+        raise click.UsageError("--host, --port, --ca-cert and --as name a server of your own; --local starts one")
+    if local:  # XMPPEXT_HOST and the like (a sourced .env) name a server --local does not use
+        host = port = ca_cert = None
+    if responder_command is not None and not (local or role):
+        raise click.UsageError(
+            "--responder needs an account for the program: --local makes a fresh one per script, "
+            "--as ROLE gives it the .env file's other account"
+        )
+    responder = _responder(responder_command, responder_timeout)
+    credentials = load_env_file(env_file) if role else None
+    if credentials is not None:  # typed options win over the file, the file over the environment
+        host = host if "host" in typed else credentials.host or host
+        port = port if "port" in typed else credentials.port or port
+        ca_cert = ca_cert if "ca_cert" in typed else credentials.ca_cert or ca_cert
+    environ = _script_environment(credentials, role)
+    # Known only once the program is online: a script may use it, unset as it is now.
+    provided = {envvars.SCENARIO_RESPONDER} if responder else set()
 
-    # Imported here, not at the top: they pull in slixmpp, which --help and usage errors do not need.
-    from xmpp_ext.scenario.script import ScriptError, load
-
-    scripts, problems = [], []
-    for path in _script_files(paths):
-        try:
-            scripts.append(load(path))
-        except ScriptError as exc:
-            problems.append(str(exc))
-    if local:
-        problems += [
-            f"{script.path}:{spec.line}: client {spec.name}'s JID {spec.bare_jid} is not on the local server's "
-            f"domain ({LOCAL_DOMAIN})"
-            for script in scripts
-            for spec in script.clients.values()
-            if spec.domain != LOCAL_DOMAIN
-        ]
-    only, skip = _tags(only_tags), _tags(skip_tags)
-    scripts = [script for script in scripts if (not only or only & set(script.tags)) and not (skip & set(script.tags))]
-    # Only the scripts that will run need their environment variables.
-    problems += [
-        f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set "
-        f"(set it, or leave the script out{_skip_hint(script)})"
-        for script in scripts
-        for variable in script.variables
-        if variable.kind == "env" and not os.environ.get(variable.key)
-    ]
+    scripts, problems = _scripts_to_run(paths, exclude, _tags(only_tags), _tags(skip_tags), environ, provided, local)
     if junit is not None:
         problems += _unwritable(junit)
     if problems:
@@ -135,11 +164,74 @@ def command(
     # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed.
     try:
         with sigterm_as_ctrl_c():
-            code = _run(scripts, local, kind, timeout, as_json, junit, host, port, ca_cert)
+            code = _run(
+                scripts,
+                local,
+                kind,
+                timeout,
+                as_json,
+                junit,
+                host,
+                port,
+                ca_cert,
+                environ,
+                responder,
+                role,
+                credentials,
+            )
     except KeyboardInterrupt:
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
     context.exit(code)
+
+
+def _scripts_to_run(
+    paths: tuple[Path, ...],
+    exclude: tuple[str, ...],
+    only: set[str],
+    skip: set[str],
+    environ: dict[str, str],
+    provided: set[str],
+    local: bool,
+) -> tuple[list[Script], list[str]]:
+    """The scripts the tags select, their properties filled in from ``environ``; and every problem, file:line."""
+    # Imported here, not at the top: they pull in slixmpp, which --help and usage errors do not need.
+    from xmpp_ext.scenario.script import ScriptError, load, resolve_properties, unset_environment
+
+    scripts, problems = [], []
+    for path in _script_files(paths, exclude):
+        try:
+            scripts.append(load(path))
+        except ScriptError as exc:
+            problems.append(str(exc))
+    scripts = [script for script in scripts if (not only or only & set(script.tags)) and not (skip & set(script.tags))]
+    # Only the scripts that will run need their environment variables.
+    unset = [
+        f"{script.path}:{variable.line}: ${{{variable.name}}}: the environment variable {variable.key} is not set "
+        f"(set it, or leave the script out{_skip_hint(script)})"
+        for script in scripts
+        for variable in unset_environment(script, environ, provided)
+    ]
+    problems += unset
+    if not unset:
+        for script in scripts:
+            try:
+                resolve_properties(script, environ)
+            except ScriptError as exc:
+                problems.append(str(exc))
+    if local and not problems:  # once the properties' variables are filled in
+        problems += [
+            f"{script.path}:{spec.line}: client {spec.name}'s JID {spec.bare_jid} is not on the local server's "
+            f"domain ({LOCAL_DOMAIN})"
+            for script in scripts
+            for spec in script.clients.values()
+            if spec.domain != LOCAL_DOMAIN
+        ]
+    return scripts, problems
+
+
+def _typed(context: click.Context, name: str) -> bool:
+    return context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 def _skip_hint(script: Script) -> str:
@@ -156,17 +248,44 @@ def _unwritable(junit: Path) -> list[str]:
     return []
 
 
-def _script_files(paths: tuple[Path, ...]) -> list[Path]:
+def _script_files(paths: tuple[Path, ...], exclude: tuple[str, ...]) -> list[Path]:
+    """The files named, and every *.scs below each directory named (but what --exclude leaves out)."""
+    from xmpp_ext.scenario.discovery import TooManyScripts, scripts_below
+
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(path.glob("*.scs"))  # this directory's scripts, not those of its subdirectories
-            if not found:
-                raise click.BadParameter(f"no *.scs scripts in {path}", param_hint="PATHS")
-            files.extend(found)
-        else:
+        if not path.is_dir():
             files.append(path)
+            continue
+        try:
+            found = scripts_below(path, exclude)
+        except TooManyScripts as exc:
+            raise click.BadParameter(str(exc), param_hint="PATHS") from None
+        if not found:
+            left_out = " (after --exclude)" if exclude else ""
+            raise click.BadParameter(f"no *.scs scripts below {path}{left_out}", param_hint="PATHS")
+        files.extend(found)
     return files
+
+
+def _responder(command: str | None, ready_timeout: float) -> ResponderCommand | None:
+    if command is None:
+        return None
+    from xmpp_ext.scenario.program import ResponderCommand
+
+    try:
+        return ResponderCommand.parse(command, ready_timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--responder") from None
+
+
+def _script_environment(credentials: PairCredentials | None, role: str | None) -> dict[str, str]:
+    """What ${env:...} reads: this process's environment, and with --as that account's JID and password."""
+    environ = dict(os.environ)
+    if credentials is not None and role is not None:
+        environ[envvars.SCENARIO_JID] = credentials.jid_of(role)
+        environ[envvars.SCENARIO_PASSWORD] = credentials.password_of(role).reveal()
+    return environ
 
 
 def _run(
@@ -179,9 +298,14 @@ def _run(
     host: str | None,
     port: int | None,
     ca_cert: Path | None,
+    environ: dict[str, str],
+    responder: ResponderCommand | None,
+    role: str | None,
+    credentials: PairCredentials | None,
 ) -> ExitCode:
     from xmpp_ext.scenario.compare import differences
     from xmpp_ext.scenario.output import JsonOutput, TextOutput
+    from xmpp_ext.scenario.responder import run_script_with_responder
     from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, run_script
     from xmpp_ext.session import patches
 
@@ -193,7 +317,8 @@ def _run(
         from xmpp_ext.scenario.local import LocalRunFailed, run_on_local_servers
 
         try:
-            for result in run_on_local_servers(scripts, kinds, timeout, None if as_json else click.echo):
+            announce = None if as_json else click.echo
+            for result in run_on_local_servers(scripts, kinds, timeout, announce, environ, responder):
                 output.script(result)
                 results.append(result)
         except LocalRunFailed as exc:
@@ -203,7 +328,14 @@ def _run(
         endpoint = Endpoint(host, port, ca_cert)
         label = (host or "the scripts' servers") + (f":{port}" if port else "")
         for script in scripts:
-            result = asyncio.run(run_script(script, endpoint, label, timeout))
+            if responder is None:
+                result = asyncio.run(run_script(script, endpoint, label, timeout, environ))
+            else:
+                assert role is not None and credentials is not None  # the command refuses --responder without them
+                login = _responder_login(credentials, role, host, port, ca_cert)
+                result = asyncio.run(
+                    run_script_with_responder(script, endpoint, label, timeout, environ, responder, login)
+                )
             output.script(result)
             results.append(result)
     if len(kinds) > 1 and local:
@@ -225,3 +357,14 @@ def _run(
     if Status.ERROR in statuses:
         return ExitCode.CONNECT
     return ExitCode.FAILED if Status.FAILED in statuses else ExitCode.OK
+
+
+def _responder_login(credentials: PairCredentials, role: str, host: str | None, port: int | None, ca_cert: Path | None):
+    """The .env file's other account, for --responder's program against a server of one's own."""
+    from xmpp_ext.scenario.responder import ResponderLogin
+    from xmpp_ext.session import ConnectionSettings
+
+    other = next(name for name in ROLES if name != role)
+    jid, password = credentials.jid_of(other), credentials.password_of(other)
+    settings = ConnectionSettings(jid=jid, password=password, host=host, port=port, ca_cert=ca_cert)
+    return ResponderLogin(settings, envvars.login_environment(jid, password.reveal(), host, port, ca_cert))

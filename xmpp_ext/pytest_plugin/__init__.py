@@ -13,6 +13,7 @@ can be imported from here; they load slixmpp on first access.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,15 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         from xmpp_ext.pytest_plugin import noasync as client_fixtures
     config.pluginmanager.register(client_fixtures, "xmppext-clients")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """``*.scs`` scripts as tests, when ``xmpp_scenarios`` (or --xmpp-scenarios, XMPPEXT_TEST_SCENARIOS) is true."""
+    if file_path.suffix != ".scs" or parent.config.stash[SETTINGS_KEY].scenarios is None:
+        return None
+    from xmpp_ext.pytest_plugin.scenarios import ScenarioFile
+
+    return ScenarioFile.from_parent(parent, path=file_path)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

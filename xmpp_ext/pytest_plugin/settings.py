@@ -1,7 +1,8 @@
 """The plugin's settings: each from a command-line option, else the ini file, else the environment.
 
 Setting ``ca_cert`` is the option ``--xmpp-ca-cert``, the ini key ``xmpp_ca_cert`` and the variable
-``XMPPEXT_TEST_CA_CERT``; likewise server, domain, host, port, accounts_file and register.
+``XMPPEXT_TEST_CA_CERT``; likewise server, domain, host, port, accounts_file, register, and the settings of
+``*.scs`` scripts collected as tests (scenarios, scenario_timeout, scenario_responder).
 ``XMPPEXT_TEST_SERVER`` predates the plugin: the project's own suite has always read it.
 
 Read once, in pytest_configure: a bad value is a usage error before any test
@@ -11,12 +12,14 @@ stay cheap for projects that never use its fixtures.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from xmpp_ext.scenario.program import ResponderCommand
 from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 
 #: The servers the plugin can start (xmpp_ext.util.serverkinds imports no server code).
@@ -24,6 +27,8 @@ LOCAL_KINDS = tuple(sorted(LOCAL_SERVER_KINDS))
 EXTERNAL = "external"
 ALL = "all"
 DEFAULT_KIND = "prosody"
+DEFAULT_SCENARIO_TIMEOUT = 5.0
+MAX_SCENARIO_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,12 @@ SETTINGS = (
     Setting("ca_cert", "external server: the PEM file of the CA that signed its certificate (default: system CAs)"),
     Setting("accounts_file", "external server: a file of pre-made accounts, one 'JID PASSWORD' per line"),
     Setting("register", "external server: 'true' to make accounts by in-band registration (XEP-0077)"),
+    Setting("scenarios", "'true' to collect *.scs Scansion scripts as tests, one per script and server"),
+    Setting("scenario_timeout", "seconds a collected script's receives: step waits at most (default 5)"),
+    Setting(
+        "scenario_responder",
+        "a program to start beside each collected script, as `xmppext scenario --responder` does (run in the rootdir)",
+    ),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -83,9 +94,18 @@ class External:
 
 
 @dataclass(frozen=True)
+class Scenarios:
+    """How ``*.scs`` files collected as tests run (xmpp_scenarios=true)."""
+
+    timeout: float = DEFAULT_SCENARIO_TIMEOUT
+    responder: ResponderCommand | None = None
+
+
+@dataclass(frozen=True)
 class XmppSettings:
     kinds: tuple[str, ...]  # what xmpp_server is parametrized over
     external: External | None = None
+    scenarios: Scenarios | None = None  # None: *.scs files are not collected
 
 
 def raw(config: pytest.Config, name: str) -> str | None:
@@ -105,11 +125,42 @@ def read(config: pytest.Config) -> XmppSettings:
         raise pytest.UsageError(
             f"{BY_NAME['server'].sources}: unknown XMPP server {server!r}; known: {', '.join(known)}"
         )
+    scenarios = _read_scenarios(config)
     if server == ALL:
-        return XmppSettings(kinds=LOCAL_KINDS)
+        return XmppSettings(kinds=LOCAL_KINDS, scenarios=scenarios)
     if server != EXTERNAL:
-        return XmppSettings(kinds=(server,))
-    return XmppSettings(kinds=(EXTERNAL,), external=_read_external(config))
+        return XmppSettings(kinds=(server,), scenarios=scenarios)
+    return XmppSettings(kinds=(EXTERNAL,), external=_read_external(config), scenarios=scenarios)
+
+
+def _read_scenarios(config: pytest.Config) -> Scenarios | None:
+    if not _flag(config, "scenarios"):
+        return None
+    timeout_text = raw(config, "scenario_timeout") or str(DEFAULT_SCENARIO_TIMEOUT)
+    try:
+        timeout = float(timeout_text)
+    except ValueError:
+        timeout = math.nan
+    if not (math.isfinite(timeout) and 0 < timeout <= MAX_SCENARIO_TIMEOUT):
+        raise pytest.UsageError(
+            f"{BY_NAME['scenario_timeout'].sources}: {timeout_text!r} is not a number of seconds from 0 to "
+            f"{MAX_SCENARIO_TIMEOUT:g}"
+        )
+    command = raw(config, "scenario_responder")
+    if not command:
+        return Scenarios(timeout)
+    try:
+        responder = ResponderCommand.parse(command, cwd=config.rootpath)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{BY_NAME['scenario_responder'].sources}: {exc}") from None
+    return Scenarios(timeout, responder)
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    text = (raw(config, name) or "false").lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise pytest.UsageError(f"{BY_NAME[name].sources}: {text!r} is not true or false")
+    return text in ("true", "1", "yes")
 
 
 def _read_external(config: pytest.Config) -> External:
@@ -125,10 +176,7 @@ def _read_external(config: pytest.Config) -> External:
         paths[name] = Path(value).expanduser() if value else None
         if paths[name] is not None and not paths[name].is_file():
             raise pytest.UsageError(f"{BY_NAME[name].sources}: no such file: {paths[name]}")
-    register_text = (raw(config, "register") or "false").lower()
-    if register_text not in ("true", "false", "1", "0", "yes", "no"):
-        raise pytest.UsageError(f"{BY_NAME['register'].sources}: {register_text!r} is not true or false")
-    register = register_text in ("true", "1", "yes")
+    register = _flag(config, "register")
     if not register and paths["accounts_file"] is None:
         raise pytest.UsageError(
             "an external XMPP server needs a way to get accounts: "

@@ -7,6 +7,7 @@ rosters and stored data) afterwards means no script sees another's state.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,3 +36,16 @@ def fresh_accounts(script: Script, server: LocalServer) -> Iterator[list[Account
     finally:
         for account in created:
             server.remove_account(account)
+
+
+@contextmanager
+def responder_account(server: LocalServer) -> Iterator[Account]:
+    """A fresh account for the program under test (``--responder``), removed afterwards."""
+    try:
+        account = server.add_account(f"responder-{secrets.token_hex(3)}")
+    except Exception as exc:  # as above: each server kind fails in its own way
+        raise AccountError(f"cannot create the responder's account on {server.kind}: {exc}") from exc
+    try:
+        yield account
+    finally:
+        server.remove_account(account)

@@ -69,8 +69,8 @@ def _stanza_difference(
         return f"the stanzas came in another order: {first.server} {_order(step_a)}, {second.server} {_order(step_b)}"
     matcher = Matcher(str)
     for stanza_a, stanza_b in zip(step_a.received, step_b.received, strict=True):
-        norm_a = _normalised(stanza_a, first.bound_jids, open_attributes)
-        norm_b = _normalised(stanza_b, second.bound_jids, open_attributes)
+        norm_a = _normalised(stanza_a, first, open_attributes)
+        norm_b = _normalised(stanza_b, second, open_attributes)
         difference, _ = matcher.compare(norm_a, norm_b)
         if difference is not None:
             return f"{second.server} differs from {first.server} {difference}"
@@ -89,14 +89,16 @@ def _short(stanza: ET.Element) -> str:
     return f"<{local} type={stanza.get('type')!r}>" if stanza.get("type") else f"<{local}>"
 
 
-def _normalised(stanza: ET.Element, bound_jids: dict[str, str], open_attributes: set[str]) -> ET.Element:
+def _normalised(stanza: ET.Element, result: ScriptResult, open_attributes: set[str]) -> ET.Element:
     copied = copy.deepcopy(stanza)
     for key in open_attributes:
         copied.attrib.pop(key, None)
+    bound = result.bound_jids
     # Longest first: a full JID contains its bare JID.
     names = sorted(
-        [(jid, f"${{{name}'s full JID}}") for name, jid in bound_jids.items()]
-        + [(jid.split("/", 1)[0], f"${{{name}'s JID}}") for name, jid in bound_jids.items()],
+        [(jid, f"${{{name}'s full JID}}") for name, jid in bound.items()]
+        + [(jid.split("/", 1)[0], f"${{{name}'s JID}}") for name, jid in bound.items()]
+        + list(result.aliases.items()),
         key=lambda pair: -len(pair[0]),
     )
     for node in copied.iter():

@@ -13,6 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from xmpp_ext.scenario.runner import ScriptResult, Status
+from xmpp_ext.scenario.sidebyside import FILE_WIDTH
 
 
 def junit_xml(results: list[ScriptResult]) -> ElementTree.ElementTree:
@@ -37,7 +38,7 @@ def junit_xml(results: list[ScriptResult]) -> ElementTree.ElementTree:
                 case, kind, message=f"line {problem.line} {problem.action}: {problem.message}"
             )
             failure.text = "\n".join(
-                f"line {step.line} {step.action}: {step.message}\n" + "\n".join(step.report)
+                f"line {step.line} {step.action}: {step.message}\n" + "\n".join(step.report_lines(FILE_WIDTH))
                 for step in result.steps
                 if step.status in (Status.FAILED, Status.ERROR)
             )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator, Mapping
 
-from xmpp_ext.scenario.accounts import AccountError, fresh_accounts
+from xmpp_ext.scenario.accounts import AccountError, fresh_accounts, responder_account
+from xmpp_ext.scenario.program import ResponderCommand
+from xmpp_ext.scenario.responder import ResponderLogin, run_script_with_responder
 from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, StepResult, run_script
 from xmpp_ext.scenario.script import Script
 from xmpp_ext.servers import LocalServer, ServerFailed, ServerNotInstalled, start_server
@@ -16,20 +19,36 @@ class LocalRunFailed(Exception):
 
 
 def run_on_server(
-    script: Script, server: LocalServer, timeout: float, environ: Mapping[str, str] | None = None
+    script: Script,
+    server: LocalServer,
+    timeout: float,
+    environ: Mapping[str, str] | None = None,
+    responder: ResponderCommand | None = None,
 ) -> ScriptResult:
-    """``script`` on ``server`` with its accounts made before and removed after."""
+    """``script`` on ``server`` with its accounts made before and removed after (the responder's too)."""
+    endpoint = Endpoint(server.host, server.port, server.ca_cert)
     try:
         with fresh_accounts(script, server):
-            endpoint = Endpoint(server.host, server.port, server.ca_cert)
-            return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ))
+            if responder is None:
+                return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ))
+            with responder_account(server) as account:
+                login = ResponderLogin(server.settings_for(account), server.environment_for(account))
+                run = run_script_with_responder(
+                    script, endpoint, server.kind, timeout, environ or os.environ, responder, login
+                )
+                return asyncio.run(run)
     except AccountError as exc:
         first = min(spec.line for spec in script.clients.values())
         return ScriptResult(script, server.kind, [StepResult(first, "create accounts", Status.ERROR, message=str(exc))])
 
 
 def run_on_local_servers(
-    scripts: list[Script], kinds: list[str], timeout: float, announce: Callable[[str], None] | None = None
+    scripts: list[Script],
+    kinds: list[str],
+    timeout: float,
+    announce: Callable[[str], None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    responder: ResponderCommand | None = None,
 ) -> Iterator[ScriptResult]:
     """Every script on a fresh server of each kind, one server running at a time (they share the machine)."""
     for kind in kinds:
@@ -41,6 +60,6 @@ def run_on_local_servers(
             if announce is not None:
                 announce(f"local {kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
             for script in scripts:
-                yield run_on_server(script, server, timeout)
+                yield run_on_server(script, server, timeout, environ, responder)
         finally:
             server.stop()

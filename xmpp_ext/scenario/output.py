@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from xmpp_ext.scenario.compare import ServerDifference
 from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
+from xmpp_ext.scenario.sidebyside import FILE_WIDTH, terminal_width
 
 Echo = Callable[[str], None]
 _SHOWN = {Status.PASSED: "ok", Status.FAILED: "FAILED", Status.ERROR: "ERROR", Status.NOT_RUN: "not run"}
@@ -23,8 +24,10 @@ def milliseconds(seconds: float | None) -> float | None:
 
 
 class TextOutput:
-    def __init__(self, echo: Echo) -> None:
+    def __init__(self, echo: Echo, width: int | None = None) -> None:
+        """``width``: the columns reports are laid out for (default: the terminal's, or COLUMNS)."""
         self.echo = echo
+        self.width = width or terminal_width()
 
     def script(self, result: ScriptResult) -> None:
         title = f"  ({result.script.title})" if result.script.title else ""
@@ -33,7 +36,7 @@ class TextOutput:
             latency = "" if step.seconds is None else f"{step.seconds * 1000:9.1f} ms"
             message = f"  {step.message}" if step.message else ""
             self.echo(f"  line {step.line:<4} {step.action:<32} {_SHOWN[step.status]:<7}{latency}{message}")
-            for row in step.report:
+            for row in step.report_lines(self.width - 4):
                 self.echo(f"    {row}")
         self.echo(verdict(result))
 
@@ -105,8 +108,9 @@ def step_object(result: ScriptResult, step: StepResult) -> dict[str, object]:
         "status": step.status,
         "ms": milliseconds(step.seconds),
         "message": step.message,
+        "expected": step.expected,
         "received": step.received_xml(),
-        "diff": step.report,
+        "diff": step.report_lines(FILE_WIDTH),
     }
 
 

@@ -28,7 +28,7 @@ import asyncio
 import copy
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,14 +37,14 @@ from slixmpp.xmlstream import ET, tostring
 from xmpp_ext.scenario.clients import ClosedError, ScenarioClient
 from xmpp_ext.scenario.matching import Difference, Matcher
 from xmpp_ext.scenario.script import Action, Script
-from xmpp_ext.scenario.sidebyside import mismatch, pretty
+from xmpp_ext.scenario.sidebyside import Listing, Report, mismatch, pretty
 from xmpp_ext.scenario.variables import VariableError, Variables
 from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
 from xmpp_ext.session import ConnectError, ConnectionSettings
 from xmpp_ext.util.display import clip
 
 PING_NS = "urn:xmpp:ping"
-MAX_SHOWN = 4000  # characters of a received stanza kept for reports
+MAX_SHOWN = 65536  # characters of a stanza kept for reports (JSON gives them whole up to this)
 MAX_SHOWN_DEPTH = 100  # levels: slixmpp's serializer recurses once per level
 
 
@@ -72,12 +72,17 @@ class StepResult:
     status: str
     seconds: float | None = None
     message: str = ""
-    report: list[str] = field(default_factory=list)  # the side-by-side diff of a failed receives:
+    report: Report | None = None  # a failed receives: the side-by-side diff, laid out when printed
     received: list[ET.Element] = field(default_factory=list)  # what this step read, in order
     matched: list[int | None] = field(default_factory=list)  # per received stanza: the block's stanza it matched
+    expected: list[str] = field(default_factory=list)  # a failed receives: the stanzas it waited for, as text
 
     def received_xml(self) -> list[str]:
         return [_shown(stanza) for stanza in self.received]
+
+    def report_lines(self, width: int) -> list[str]:
+        """The report laid out in ``width`` columns (no lines when there is none)."""
+        return self.report.lines(width) if self.report is not None else []
 
 
 @dataclass
@@ -87,6 +92,8 @@ class ScriptResult:
     steps: list[StepResult] = field(default_factory=list)
     seconds: float = 0.0
     bound_jids: dict[str, str] = field(default_factory=dict)  # client name -> full JID
+    #: Other JIDs that differ from run to run, and how a comparison names them (e.g. --responder's program).
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -188,19 +195,24 @@ class ScriptRun:
         for stanza in action.stanzas:
             client.send_raw(tostring(self._filled(stanza), xmlns=CLIENT_NS))
 
-    def _filled(self, element: ET.Element) -> ET.Element:
+    def _filled(self, element: ET.Element, fill: Callable[[str], str] | None = None) -> ET.Element:
         """A copy with variables filled in and the scansion: attributes (instructions to us) removed."""
+        fill = fill or self.variables.fill
         filled = copy.deepcopy(element)
         for node in filled.iter():
             for key in [key for key in node.attrib if key.startswith(f"{{{SCANSION_NS}}}")]:
                 del node.attrib[key]
             for key, value in node.attrib.items():
-                node.set(key, self.variables.fill(value))
+                node.set(key, fill(value))
             if node.text:
-                node.text = self.variables.fill(node.text)
+                node.text = fill(node.text)
             if node.tail:
-                node.tail = self.variables.fill(node.tail)
+                node.tail = fill(node.tail)
         return filled
+
+    def _expected_xml(self, stanzas: list[ET.Element]) -> list[str]:
+        """What a receives: waited for, as text for reports: variables without a value yet stay ``${...}``."""
+        return [_shown(self._filled(stanza, self.variables.show)) for stanza in stanzas]
 
     async def _receive(self, action: Action, step: StepResult) -> None:
         client = self.clients[action.client]
@@ -212,6 +224,7 @@ class ScriptRun:
                 missing = ", ".join(_summary(stanza, self.variables.show) for stanza in waiting)
                 step.status = Status.FAILED
                 step.message = f"nothing received within {self.timeout:g}s (waiting for {missing})"
+                step.expected = self._expected_xml(waiting)
                 if step.received:
                     step.message += f"; {len(step.received)} stanza(s) of this block did arrive and match"
                 return
@@ -227,35 +240,37 @@ class ScriptRun:
             step.status = Status.FAILED
             step.message = f"received a stanza that does not match: {difference}"
             step.report = mismatch(expected, received, difference, self.variables.show, self.script.line_of)
+            step.expected = self._expected_xml([expected])
             return
 
     async def _expect_nothing(self, action: Action, step: StepResult) -> None:
         deadline = asyncio.get_running_loop().time() + self.timeout
         for name, client in self.clients.items():
             if name != action.client:
-                await self._ping(client, deadline)
+                await ping_server(client, deadline)
         client = self.clients[action.client]
-        pong = await self._ping(client, deadline)
+        pong = await ping_server(client, deadline)
         unexpected = list(client.inbox)
         if unexpected:
             client.inbox.clear()
             step.received = [stanza for _arrived, stanza in unexpected]
             step.status = Status.FAILED
             step.message = f"expected nothing, received {len(unexpected)} stanza(s): {_summary(step.received[0], str)}"
-            step.report = ["  received:", *("  " + line for line in pretty(step.received[0])[0])]
+            step.report = Listing("received:", pretty(step.received[0])[0])
         elif pong is None:
             step.status = Status.FAILED
             step.message = f"could not check: the server did not answer a ping within {self.timeout:g}s"
 
-    async def _ping(self, client: ScenarioClient, deadline: float) -> ET.Element | None:
-        """Ping the client's server and take the answer out of its inbox (others stay unread)."""
-        ping_id = f"xmppext-scenario-{secrets.token_hex(6)}"
-        client.send_raw(f"<iq type='get' id='{ping_id}' to='{client.boundjid.domain}'><ping xmlns='{PING_NS}'/></iq>")
 
-        def is_pong(stanza: ET.Element) -> bool:
-            return stanza.get("id") == ping_id and stanza.get("type") in ("result", "error")
+async def ping_server(client: ScenarioClient, deadline: float) -> ET.Element | None:
+    """Ping the client's server and take the answer out of its inbox (others stay unread)."""
+    ping_id = f"xmppext-scenario-{secrets.token_hex(6)}"
+    client.send_raw(f"<iq type='get' id='{ping_id}' to='{client.boundjid.domain}'><ping xmlns='{PING_NS}'/></iq>")
 
-        return await client.wait_for(is_pong, deadline)
+    def is_pong(stanza: ET.Element) -> bool:
+        return stanza.get("id") == ping_id and stanza.get("type") in ("result", "error")
+
+    return await client.wait_for(is_pong, deadline)
 
 
 def _closest(outcomes: list[tuple[ET.Element, Difference | None, dict]], received: ET.Element):
@@ -284,8 +299,6 @@ def _shown(stanza: ET.Element) -> str:
     if level:
         return f"<{stanza.tag.rpartition('}')[2]}> (nested deeper than {MAX_SHOWN_DEPTH} levels: not shown)"
     return clip(tostring(stanza, xmlns=CLIENT_NS), MAX_SHOWN)
-
-
 
 
 async def run_script(

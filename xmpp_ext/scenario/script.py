@@ -8,6 +8,8 @@ The format is Scansion's, with the constructs Prosody's own scripts use:
 * ``[Client] Name`` with tab- or space-indented ``key: value`` properties
   (``jid``, ``password``, ``resource``, ``connect_host``, ``connect_port``;
   others are kept but unused, a near miss of one of these is refused); a name may contain spaces and apostrophes;
+  a property's value may hold ``${env:XMPPEXT_SCENARIO_X}`` variables, filled in by
+  ``resolve_properties`` once the scripts to run are known;
 * a line of dashes only, then the actions: ``Name connects``, ``Name
   disconnects``, ``Name sends:`` / ``Name receives:`` (colon optional)
   followed by an indented block of one or more stanzas, ``Name receives:
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +88,8 @@ class ClientSpec:
     properties: dict[str, str] = field(default_factory=dict)
     password: Secret | None = field(default=None, repr=False)
     connect_port: int | None = None
+    #: Properties whose value holds ${env:...} variables, with their line: checked once filled in.
+    templated: dict[str, int] = field(default_factory=dict)
 
     @property
     def jid(self) -> str:
@@ -276,16 +281,32 @@ class _Parser:
                 raise self.fail(line, f"unknown property {key!r}; did you mean {near[0]!r}?")
         if key in client.properties or (key == "password" and client.password is not None):
             raise self.fail(line, f"property {key!r} of client {client.name!r} is given twice")
+        for match in _VARIABLE.finditer(value if key in KNOWN_PROPERTIES else ""):  # unused ones stay as written
+            self._property_variable(match.group(1), key, line)
+            client.templated[key] = line
         if key == "password":
             client.password = Secret(value)
             return
-        if key == "connect_port":
-            if not value.isdigit() or not 0 < int(value) < 65536:
-                raise self.fail(line, f"connect_port must be a port number (1-65535), got {value[:20]!r}")
-            client.connect_port = int(value)
-        if key == "jid" and (value.count("@") > 1 or not value.split("/", 1)[0].rpartition("@")[2]):
-            raise self.fail(line, f"jid must be user@domain[/resource], got {value[:80]!r}")
         client.properties[key] = value
+        if key not in client.templated:  # a templated one is checked once its variables are filled in
+            check_property(client, key, value, lambda message: self.fail(line, message))
+
+    def _property_variable(self, name: str, key: str, line: int) -> None:
+        env = _ENV_VARIABLE.match(name)
+        if not env:
+            raise self.fail(
+                line,
+                f"${{{name}}} in property {key!r}: a client property can only use ${{env:XMPPEXT_SCENARIO_...}} "
+                "variables (JIDs and captures exist only once the script runs)",
+            )
+        self._register(Variable(name, "env", env["name"], line))
+
+    def _register(self, variable: Variable) -> int:
+        """The index of ``variable`` in the script's list, added there on its first use."""
+        if variable.name not in self.variable_index:
+            self.variable_index[variable.name] = len(self.script.variables)
+            self.script.variables.append(variable)
+        return self.variable_index[variable.name]
 
     def _finish_client(self, client: ClientSpec) -> None:
         if "jid" not in client.properties:
@@ -386,9 +407,7 @@ class _Parser:
                 f"variable ${{{name}}} does not exist (use ${{Name's JID}}, ${{Name's full JID}}, a name captured "
                 "earlier with {scansion:capture:NAME}, or ${env:XMPPEXT_SCENARIO_...})",
             )
-        self.variable_index[name] = len(self.script.variables)
-        self.script.variables.append(variable)
-        return f"{MARK_OPEN}{self.variable_index[name]}{MARK_CLOSE}"
+        return f"{MARK_OPEN}{self._register(variable)}{MARK_CLOSE}"
 
     def _check_scansion_attributes(self, element: ET.Element, verb: str) -> None:
         line = self.script.element_lines.get(id(element), 0)
@@ -407,6 +426,56 @@ class _Parser:
                 self.captured.add(capture["name"])
         for child in element:
             self._check_scansion_attributes(child, verb)
+
+
+def check_property(client: ClientSpec, key: str, value: str, fail: Callable[[str], Exception]) -> None:
+    """Check ``value`` of property ``key`` (as written, or with its variables filled in); raise ``fail(message)``."""
+    if key == "connect_port":
+        if not (value.isascii() and value.isdigit() and len(value) <= 5) or not 0 < int(value) < 65536:
+            raise fail(f"connect_port must be a port number (1-65535), got {value[:20]!r}")
+        client.connect_port = int(value)
+    if key == "jid" and (value.count("@") > 1 or not value.split("/", 1)[0].rpartition("@")[2]):
+        raise fail(f"jid must be user@domain[/resource], got {value[:80]!r}")
+
+
+def unset_environment(script: Script, environ: Mapping[str, str], provided: Iterable[str] = ()) -> list[Variable]:
+    """The script's ``${env:...}`` variables ``environ`` has no value for (but those ``provided`` later)."""
+    later = set(provided)
+    return [
+        variable
+        for variable in script.variables
+        if variable.kind == "env" and not environ.get(variable.key) and variable.key not in later
+    ]
+
+
+def resolve_properties(script: Script, environ: Mapping[str, str]) -> None:
+    """Fill in the ``${env:...}`` variables of the script's client properties from ``environ``, in place.
+
+    ScriptError (file:line) for a variable that is not set or a value that is
+    not valid once filled in. Separate from parsing: only the scripts that will
+    run (after --only-tags/--skip-tags) need their variables.
+    """
+
+    for client in script.clients.values():
+        for key, line in list(client.templated.items()):
+
+            def value(match: re.Match[str], line: int = line) -> str:
+                name = match.group(1).removeprefix("env:")
+                if not environ.get(name):
+                    raise ScriptError(
+                        script.path, line, f"${{{match.group(1)}}}: the environment variable {name} is not set"
+                    )
+                return environ[name]
+
+            if key == "password":
+                assert client.password is not None
+                client.password = Secret(_VARIABLE.sub(value, client.password.reveal()))
+            else:
+                client.properties[key] = _VARIABLE.sub(value, client.properties[key])
+                check_property(
+                    client, key, client.properties[key], lambda message, at=line: ScriptError(script.path, at, message)
+                )
+            del client.templated[key]
 
 
 def check_order(script: Script) -> None:

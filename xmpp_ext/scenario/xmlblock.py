@@ -5,6 +5,10 @@ expected element that differs, so each element needs its source line, which
 only expat's own callbacks give. The same callbacks refuse a DTD or an entity
 declaration outright (a script is input like any other: no entity expansion,
 no external fetches), and bound depth and element count.
+
+Whitespace-only text (the script's indentation between elements) is dropped,
+as Scansion does: otherwise it would be sent, and arrive as ``&#10;&#9;&#9;``.
+Text with content keeps its surrounding whitespace; matching ignores it.
 """
 
 from __future__ import annotations
@@ -116,7 +120,18 @@ def parse_block(text: str) -> Parsed:
                 f"<{_local(unclosed.tag)}> is not closed by the end of the block", lines[id(unclosed)]
             ) from None
         raise BlockError(_describe(exc, text, column), exc.lineno) from None
+    for stanza in stanzas:
+        _drop_indentation(stanza)
     return Parsed(stanzas, lines)
+
+
+def _drop_indentation(stanza: ET.Element) -> None:
+    """Remove whitespace-only text and tails below ``stanza`` (its own tail is outside the stanza)."""
+    for element in stanza.iter():
+        if element.text is not None and not element.text.strip():
+            element.text = None
+        if element is not stanza and element.tail is not None and not element.tail.strip():
+            element.tail = None
 
 
 def _clark(name: str) -> str:

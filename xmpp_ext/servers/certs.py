@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 @dataclass(frozen=True)
 class CertificateFiles:
-    ca_cert: Path  # what clients trust (XMPP_CA_CERT)
+    ca_cert: Path  # what clients trust (XMPPEXT_CA_CERT)
     cert: Path  # the server's certificate, for `domain`
     key: Path  # the server's private key (mode 600)
 

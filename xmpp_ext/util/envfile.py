@@ -1,4 +1,9 @@
-"""The `.env` file that holds the pair's credentials (see .env.example)."""
+"""The `.env` file that holds the pair's credentials (see .env.example).
+
+Its keys are the XMPPEXT_* names every command reads (util/envvars.py). Files
+written before those names existed (``SENDER_JID``, ``XMPP_HOST``, ...) are
+still read: each old key counts where its new name is absent.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,23 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from xmpp_ext.util import envvars
 from xmpp_ext.util.secret import Secret
 
-REQUIRED_KEYS = ("SENDER_JID", "SENDER_PASSWORD", "RESPONDER_JID", "RESPONDER_PASSWORD")
-OPTIONAL_KEYS = ("XMPP_HOST", "XMPP_PORT", "XMPP_CA_CERT", "XMPP_INSECURE")
+ROLES = envvars.ROLES
+REQUIRED_KEYS = tuple(key for role in ROLES for key in (envvars.account_jid(role), envvars.account_password(role)))
+OPTIONAL_KEYS = (envvars.HOST, envvars.PORT, envvars.CA_CERT, envvars.INSECURE)
+#: The keys of files written before the XMPPEXT_* names: read where the new key is absent.
+OLD_KEYS = {
+    envvars.account_jid("sender"): "SENDER_JID",
+    envvars.account_password("sender"): "SENDER_PASSWORD",
+    envvars.account_jid("responder"): "RESPONDER_JID",
+    envvars.account_password("responder"): "RESPONDER_PASSWORD",
+    envvars.HOST: "XMPP_HOST",
+    envvars.PORT: "XMPP_PORT",
+    envvars.CA_CERT: "XMPP_CA_CERT",
+    envvars.INSECURE: "XMPP_INSECURE",
+}
 
 #: A .env holds a few short lines; anything this large is the wrong file.
 MAX_ENV_FILE_BYTES = 64 * 1024
@@ -37,14 +55,22 @@ class PairCredentials:
     port: int | None = None
     ca_cert: Path | None = None
     insecure: bool = False
-    # More accounts beside the pair (xmppext record): (bare JID, password), written as <LOCALPART>_JID/_PASSWORD.
+    # More accounts beside the pair (xmppext record): (bare JID, password), as XMPPEXT_<LOCALPART>_JID/_PASSWORD.
     others: tuple[tuple[str, Secret], ...] = field(default=(), repr=False)
 
 
+    def jid_of(self, role: str) -> str:
+        """The JID of ``role`` (``sender`` or ``responder``)."""
+        return self.sender_jid if role == "sender" else self.responder_jid
+
+    def password_of(self, role: str) -> Secret:
+        return self.sender_password if role == "sender" else self.responder_password
+
+
 def account_keys(jid: str) -> tuple[str, str]:
-    """The .env keys of an extra account: ``account3@localhost`` -> ACCOUNT3_JID, ACCOUNT3_PASSWORD."""
+    """The .env keys of an extra account: ``account3@localhost`` -> XMPPEXT_ACCOUNT3_JID, XMPPEXT_ACCOUNT3_PASSWORD."""
     name = re.sub(r"[^A-Z0-9]", "_", jid.partition("@")[0].upper())
-    return f"{name}_JID", f"{name}_PASSWORD"
+    return f"XMPPEXT_{name}_JID", f"XMPPEXT_{name}_PASSWORD"
 
 
 def read_env_file(path: Path) -> PairCredentials:
@@ -54,8 +80,8 @@ def read_env_file(path: Path) -> PairCredentials:
             raise EnvFileError(f"{path}: not a regular file")
         raise EnvFileError(
             f"{path}: no such file (xmppext local-server writes one for a throwaway server; run-pair --local "
-            "needs none; for your own accounts write SENDER_JID, SENDER_PASSWORD, RESPONDER_JID, "
-            "RESPONDER_PASSWORD, as in the repository's .env.example)"
+            f"needs none; for your own accounts write {', '.join(REQUIRED_KEYS)}, as in the repository's "
+            ".env.example)"
         )
     try:
         with path.open("rb") as handle:
@@ -70,31 +96,33 @@ def read_env_file(path: Path) -> PairCredentials:
         line = data.count(b"\n", 0, exc.start) + 1
         raise EnvFileError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})") from None
     # No ${VAR} expansion: a password is used exactly as written.
-    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
-    missing = [key for key in REQUIRED_KEYS if not values.get(key)]
+    raw = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    values = {key: raw.get(key) or raw.get(OLD_KEYS[key]) or None for key in (*REQUIRED_KEYS, *OPTIONAL_KEYS)}
+    missing = [key for key in REQUIRED_KEYS if not values[key]]
     if missing:
         raise EnvFileError(f"{path}: missing {', '.join(missing)}")
-    port = _port(path, values.get("XMPP_PORT") or None)
-    ca_cert = values.get("XMPP_CA_CERT") or None
+    port_key = envvars.PORT if raw.get(envvars.PORT) else OLD_KEYS[envvars.PORT]
+    port = _port(path, port_key, values[envvars.PORT])
+    ca_cert = values[envvars.CA_CERT]
     return PairCredentials(
-        sender_jid=values["SENDER_JID"],
-        sender_password=Secret(values["SENDER_PASSWORD"]),
-        responder_jid=values["RESPONDER_JID"],
-        responder_password=Secret(values["RESPONDER_PASSWORD"]),
-        host=values.get("XMPP_HOST") or None,
+        sender_jid=values[envvars.account_jid("sender")],
+        sender_password=Secret(values[envvars.account_password("sender")]),
+        responder_jid=values[envvars.account_jid("responder")],
+        responder_password=Secret(values[envvars.account_password("responder")]),
+        host=values[envvars.HOST],
         port=port,
         ca_cert=(path.parent / ca_cert) if ca_cert else None,
-        insecure=(values.get("XMPP_INSECURE") or "").strip().lower() in ("1", "true", "yes"),
+        insecure=(values[envvars.INSECURE] or "").strip().lower() in ("1", "true", "yes"),
     )
 
 
-def _port(path: Path, value: str | None) -> int | None:
+def _port(path: Path, key: str, value: str | None) -> int | None:
     # Only ASCII digits: str.isdigit() also takes "²", which int() then refuses;
     # and at most five of them: int() refuses strings of over 4,300 digits.
     if value is None:
         return None
     if not (len(value) <= 5 and value.isascii() and value.isdigit()) or not 1 <= int(value) <= 65535:
-        raise EnvFileError(f"{path}: XMPP_PORT must be a port number from 1 to 65535, not {value!r}")
+        raise EnvFileError(f"{path}: {key} must be a port number from 1 to 65535, not {value!r}")
     return int(value)
 
 
@@ -133,15 +161,14 @@ def write_env_file(path: Path, credentials: PairCredentials) -> None:
     raises EnvFileError and is left as it was.
     """
     check_replaceable(path)
-    lines = [
-        MARKER,
-        f"SENDER_JID={credentials.sender_jid}",
-        f"SENDER_PASSWORD={_quoted(credentials.sender_password.reveal())}",
-        f"RESPONDER_JID={credentials.responder_jid}",
-        f"RESPONDER_PASSWORD={_quoted(credentials.responder_password.reveal())}",
-        f"XMPP_HOST={credentials.host or ''}",
-        f"XMPP_PORT={credentials.port or ''}",
-        f"XMPP_CA_CERT={credentials.ca_cert or ''}",
+    lines = [MARKER]
+    for role in ROLES:
+        lines.append(f"{envvars.account_jid(role)}={credentials.jid_of(role)}")
+        lines.append(f"{envvars.account_password(role)}={_quoted(credentials.password_of(role).reveal())}")
+    lines += [
+        f"{envvars.HOST}={credentials.host or ''}",
+        f"{envvars.PORT}={credentials.port or ''}",
+        f"{envvars.CA_CERT}={credentials.ca_cert or ''}",
     ]
     for jid, password in credentials.others:
         jid_key, password_key = account_keys(jid)

@@ -1,7 +1,11 @@
-"""The environment variables that log an xmppext command in: named here once.
+"""The environment variables of xmppext: named here once, read by every command, written by local-server.
 
-Child processes (run-pair's clients, tests, benchmarks) get their login this
-way, never on a command line, where every user of the machine could read it.
+Child processes (run-pair's clients, scenario's --responder, tests, benchmarks)
+get their login this way, never on a command line, where every user of the
+machine could read it. The .env file ``xmppext local-server`` writes uses the
+same names, so sourcing it (``set -a; . ./.env; set +a``) points every command
+at that server; its two accounts are ``XMPPEXT_SENDER_*`` and
+``XMPPEXT_RESPONDER_*``, which ``--as sender|responder`` reads.
 """
 
 from __future__ import annotations
@@ -15,6 +19,29 @@ HOST = "XMPPEXT_HOST"
 PORT = "XMPPEXT_PORT"
 CA_CERT = "XMPPEXT_CA_CERT"
 LOGIN = (JID, PASSWORD, HOST, PORT, CA_CERT)
+#: The two accounts of a .env file, chosen with --as.
+ROLES = ("sender", "responder")
+#: Only ever read from a .env file (with --as): turning verification off is never inherited from a shell.
+INSECURE = "XMPPEXT_INSECURE"
+
+
+def account_jid(role: str) -> str:
+    """The .env key of ``role``'s JID (``sender`` or ``responder``): XMPPEXT_SENDER_JID, ..."""
+    return f"XMPPEXT_{role.upper()}_JID"
+
+
+def account_password(role: str) -> str:
+    return f"XMPPEXT_{role.upper()}_PASSWORD"
+
+
+#: What a scenario script may read with ${env:...}: only names with this prefix, so a script cannot read the
+#: environment's other secrets.
+SCENARIO_PREFIX = "XMPPEXT_SCENARIO_"
+#: ``scenario --as ROLE``: that account of the .env file, for the script's client properties.
+SCENARIO_JID = SCENARIO_PREFIX + "JID"
+SCENARIO_PASSWORD = SCENARIO_PREFIX + "PASSWORD"
+#: ``scenario --responder CMD``: the full JID of the program under test, once it is online.
+SCENARIO_RESPONDER = SCENARIO_PREFIX + "RESPONDER"
 
 
 def login_environment(

@@ -332,3 +332,14 @@ def test_options_that_cannot_apply_are_usage_errors(args, problem):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output
     assert problem in result.output
+
+
+def test_top_level_help_says_what_works_for_any_extension():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    first = result.output.split("\n\n")[1]
+    assert "Test your own XMPP stanza extension" in first
+    any_extension = result.output.split("For any extension:")[1].split("For the bundled example_tag")[0]
+    for name in ("scenario", "fault-proxy", "pytest plugin", "--responder"):
+        assert name in any_extension
+    assert "For the bundled example_tag extension: send, respond, run-pair." in result.output

@@ -34,7 +34,7 @@ def test_missing_keys(tmp_path):
     path.chmod(0o600)
     result = run_pair("--env-file", str(path))
     assert result.returncode == 2
-    assert "missing SENDER_PASSWORD, RESPONDER_PASSWORD" in result.stderr
+    assert "missing XMPPEXT_SENDER_PASSWORD, XMPPEXT_RESPONDER_PASSWORD" in result.stderr  # old keys count
 
 
 def test_module_entry_point_matches_console_script():

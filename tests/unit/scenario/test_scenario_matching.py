@@ -215,7 +215,7 @@ def test_the_report_shows_both_stanzas_side_by_side_and_marks_the_difference():
     variables = Variables(script, environ={})
     got = received('<iq type="result" id="r1" to="romeo@localhost/x"><query xmlns="jabber:iq:roster"/></iq>')
     found, _ = Matcher(variables.fill).compare(stanza, got)
-    rows = mismatch(stanza, got, found, variables.show, script.line_of)
+    rows = mismatch(stanza, got, found, variables.show, script.line_of).lines(160)
     query_line = script.line_of(stanza[0])
     assert rows[0].split("|")[0].strip() == f"expected (line {script.line_of(stanza)})"
     assert rows[0].split("|")[1].strip() == "received"
@@ -238,3 +238,56 @@ def test_the_report_marks_an_unexpected_child_on_the_received_side_and_clips_lon
     lines, mark = pretty(got, str, found.received)
     assert lines[mark].strip() == '<item n="0"/>'
     assert len(lines) <= MAX_LINES and lines[-1].strip() == "…"
+
+
+# -- laid out for the terminal ------------------------------------------------------------
+
+GREETING_EXPECTED = (
+    '<iq type="result" id="g1" from="juliet@localhost/nIlO3ClzmUyl">\n'
+    '\t<greeting xmlns="urn:example:greeting" lang="en">Good morrow, fair Romeo, good morrow</greeting>\n</iq>'
+)
+GREETING_RECEIVED = (
+    '<iq id="g1" xml:lang="en" type="result" from="juliet@localhost/nIlO3ClzmUyl" to="romeo@localhost/abcdef">'
+    '<greeting xmlns="urn:example:greeting">Good morrow, fair Romeo, good morrow</greeting></iq>'
+)
+
+
+def greeting_report():
+    stanza, script = expected(GREETING_EXPECTED)
+    got = received(GREETING_RECEIVED)
+    found, _ = Matcher(str).compare(stanza, got)
+    assert found.detail == "attribute lang is missing (expected 'en')"
+    return mismatch(stanza, got, found, str, script.line_of)
+
+
+@pytest.mark.parametrize("width", [76, 100, 160])
+def test_the_report_fits_the_width_and_wraps_instead_of_clipping(width):
+    rows = greeting_report().lines(width)
+    assert max(len(row) for row in rows) <= width, "\n".join(rows)
+    assert not any("…" in row for row in rows)  # nothing is cut off: long lines are wrapped
+    left = " ".join(row.split(" |")[0][2:].strip() for row in rows[1:-1])
+    right = " ".join(row.split(" |")[1][1:].strip() for row in rows[1:-1] if " |" in row)
+    # Rejoined, each side holds its stanza whole, the attribute that differs included.
+    assert 'lang="en">Good morrow, fair Romeo, good morrow</greeting>' in left
+    assert 'to="romeo@localhost/abcdef"' in right
+    marked = [row for row in rows if row.startswith(">")]
+    assert len(marked) == 1 and "<greeting" in marked[0].split(" |")[0]
+    assert marked[0].split(" |")[1].startswith(">  <greeting")  # and the received side's element on that row
+
+
+def test_a_narrow_terminal_shows_the_two_stanzas_one_above_the_other():
+    rows = greeting_report().lines(50)
+    assert max(len(row) for row in rows) <= 50
+    assert rows[0].startswith("  expected (line ") and rows[0].endswith("):")
+    received_at = rows.index("  received:")
+    assert any(row.startswith("> ") and "<greeting" in row for row in rows[:received_at])
+    assert any(row.startswith("> ") and "<greeting" in row for row in rows[received_at:])
+    assert rows[-1].startswith("  ") and "attribute lang" in " ".join(rows[-3:])
+
+
+def test_a_hostile_attribute_takes_a_bounded_number_of_rows():
+    stanza, _script = expected('<message><body xmlns="urn:b"/></message>')
+    got = received(f'<message><body xmlns="urn:b" x="{"a" * 20_000}"/></message>')
+    found, _ = Matcher(str).compare(stanza, got)
+    rows = mismatch(stanza, got, found, str, lambda _element: 1).lines(80)
+    assert len(rows) < 20 and max(len(row) for row in rows) <= 80

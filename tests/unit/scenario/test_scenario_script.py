@@ -5,8 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from slixmpp.xmlstream import tostring
 
-from xmpp_ext.scenario.script import ANY, MARK, ScriptError, load, parse
+from xmpp_ext.scenario.script import ANY, MARK, ScriptError, load, parse, resolve_properties
 from xmpp_ext.scenario.xmlblock import CLIENT_NS, SCANSION_NS
 
 CLIENTS = (
@@ -248,3 +249,71 @@ def test_a_misspelt_client_property_is_refused_with_a_suggestion(tmp_path):
     path.write_text("[Client] Romeo\n\tjid: romeo@localhost\n\tresouce: phone\n-----\nRomeo connects\n")
     with pytest.raises(ScriptError, match=r"typo.scs:3: unknown property 'resouce'; did you mean 'resource'\?"):
         load(path)
+
+
+# -- ${env:...} in client properties (resolve_properties) ----------------------------------
+
+ENV_CLIENT = (
+    "[Client] Romeo\n"
+    "\tjid: ${env:XMPPEXT_SCENARIO_JID}\n"
+    "\tpassword: pw-${env:XMPPEXT_SCENARIO_PASSWORD}\n"
+    "\tconnect_port: ${env:XMPPEXT_SCENARIO_PORT}\n"
+)
+
+
+def test_environment_variables_in_every_client_property_are_filled_in_when_resolved():
+    parsed = parse(script("Romeo connects\n", clients=ENV_CLIENT))
+    assert {(variable.key, variable.line) for variable in parsed.variables} == {
+        ("XMPPEXT_SCENARIO_JID", 2),
+        ("XMPPEXT_SCENARIO_PASSWORD", 3),
+        ("XMPPEXT_SCENARIO_PORT", 4),
+    }
+    environ = {"XMPPEXT_SCENARIO_JID": "romeo@example.net", "XMPPEXT_SCENARIO_PASSWORD": "s3cr3t"}
+    resolve_properties(parsed, {**environ, "XMPPEXT_SCENARIO_PORT": "5299"})
+    romeo = parsed.clients["Romeo"]
+    assert (romeo.bare_jid, romeo.password.reveal(), romeo.connect_port) == ("romeo@example.net", "pw-s3cr3t", 5299)
+    resolve_properties(parsed, {})  # once filled in, nothing is read again
+
+
+@pytest.mark.parametrize(
+    ("environ", "line", "message"),
+    [
+        ({"XMPPEXT_SCENARIO_JID": "r@x", "XMPPEXT_SCENARIO_PORT": "1"}, 3, "XMPPEXT_SCENARIO_PASSWORD is not set"),
+        ({"XMPPEXT_SCENARIO_JID": "a@b@c", "XMPPEXT_SCENARIO_PASSWORD": "p"}, 2, "jid must be user@domain"),
+        ({"XMPPEXT_SCENARIO_JID": "r@x", "XMPPEXT_SCENARIO_PASSWORD": "p", "XMPPEXT_SCENARIO_PORT": "²"}, 4, "port"),
+    ],
+)
+def test_an_unset_variable_or_a_bad_value_is_named_with_its_line(environ, line, message):
+    parsed = parse(script("Romeo connects\n", clients=ENV_CLIENT), "t.scs")
+    with pytest.raises(ScriptError) as caught:
+        resolve_properties(parsed, {"XMPPEXT_SCENARIO_PORT": "5222", **environ})
+    assert (caught.value.line, caught.value.path) == (line, "t.scs")
+    assert message in caught.value.message
+
+
+def test_a_client_property_takes_only_environment_variables():
+    clients = "[Client] Romeo\n\tjid: romeo@localhost\n\tpassword: ${Juliet's JID}\n"
+    error = error_of(script("Romeo connects\n", clients=clients))
+    assert error.line == 3
+    assert "a client property can only use ${env:XMPPEXT_SCENARIO_...} variables" in error.message
+    other = "[Client] Romeo\n\tjid: romeo@localhost\n\tpassword: ${env:HOME}\n"
+    assert "a client property can only use" in error_of(script("Romeo connects\n", clients=other)).message
+
+
+def test_a_property_nobody_reads_keeps_its_text_and_asks_for_no_variable():
+    clients = "[Client] Romeo\n\tjid: romeo@localhost\n\tpassword: pw\n\tnote: ${anything}\n"
+    parsed = parse(script("Romeo connects\n", clients=clients))
+    assert parsed.variables == [] and parsed.clients["Romeo"].properties["note"] == "${anything}"
+
+
+def test_indentation_between_elements_is_not_part_of_the_stanza():
+    parsed = parse(
+        script(
+            "Romeo connects\nRomeo sends:\n\t<iq type='get' id='1'>\n\t\t<query xmlns='q'>\n"
+            "\t\t\t<item/>\n\t\t</query>\n\t</iq>\n\t<message>\n\t\t<body>  hi there  </body>\n\t</message>\n"
+        )
+    )
+    iq, message = parsed.actions[1].stanzas
+    # As the runner sends it: no &#10;&#9; between the elements.
+    assert tostring(iq, xmlns=CLIENT_NS) == '<iq type="get" id="1"><query xmlns="q"><item /></query></iq>'
+    assert message[0].text == "  hi there  "  # text with content keeps its spaces

@@ -182,6 +182,49 @@ def test_more_accounts_are_written_under_their_own_keys(tmp_path):
     others = (("account3@localhost", Secret("th'ree")), ("account4@localhost", Secret("four")))
     write_env_file(path, replace(CREDENTIALS, others=others))
     values = dotenv_values(path, interpolate=False)
-    assert values["ACCOUNT3_JID"] == "account3@localhost" and values["ACCOUNT3_PASSWORD"] == "th'ree"
-    assert values["ACCOUNT4_PASSWORD"] == "four"
+    assert values["XMPPEXT_ACCOUNT3_JID"] == "account3@localhost" and values["XMPPEXT_ACCOUNT3_PASSWORD"] == "th'ree"
+    assert values["XMPPEXT_ACCOUNT4_PASSWORD"] == "four"
     assert read_env_file(path).sender_jid == "sender@localhost"  # the pair's keys are unchanged
+
+
+def test_written_with_the_names_every_command_reads(tmp_path):
+    path = tmp_path / ".env"
+    write_env_file(path, CREDENTIALS)
+    keys = [line.split("=", 1)[0] for line in path.read_text().splitlines()[1:]]
+    assert keys == [
+        "XMPPEXT_SENDER_JID",
+        "XMPPEXT_SENDER_PASSWORD",
+        "XMPPEXT_RESPONDER_JID",
+        "XMPPEXT_RESPONDER_PASSWORD",
+        "XMPPEXT_HOST",
+        "XMPPEXT_PORT",
+        "XMPPEXT_CA_CERT",
+    ]
+    from xmpp_ext.util import envvars
+
+    assert {envvars.HOST, envvars.PORT, envvars.CA_CERT} <= set(keys)  # what --host, --port, --ca-cert read
+
+
+def test_a_file_with_the_old_keys_is_still_read(tmp_path):
+    old = write_lines(
+        tmp_path / ".env",
+        "SENDER_JID=sender@localhost",
+        "SENDER_PASSWORD=s3cret",
+        "RESPONDER_JID=responder@localhost",
+        "RESPONDER_PASSWORD=an0ther",
+        "XMPP_HOST=127.0.0.1",
+        "XMPP_PORT=5222",
+        "XMPP_CA_CERT=/tmp/ca.pem",
+    )
+    assert read_env_file(old) == CREDENTIALS
+
+
+def test_a_new_key_wins_over_its_old_name_and_errors_name_the_key_read(tmp_path):
+    path = write_lines(
+        tmp_path / ".env", *REQUIRED, "SENDER_PASSWORD=old", "XMPPEXT_SENDER_PASSWORD=new", "XMPP_PORT=5222"
+    )
+    credentials = read_env_file(path)
+    assert (credentials.sender_password.reveal(), credentials.port) == ("new", 5222)
+    path = write_lines(tmp_path / ".env", *REQUIRED, "SENDER_PASSWORD=x", "XMPPEXT_PORT=http")
+    with pytest.raises(EnvFileError, match="XMPPEXT_PORT must be a port number from 1 to 65535, not 'http'"):
+        read_env_file(path)

@@ -1,0 +1,52 @@
+"""``scenario --responder``'s offline parts (xmpp_ext.scenario.responder): the command, and its output kept."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from xmpp_ext.scenario.program import ResponderCommand
+from xmpp_ext.scenario.responder import LAST_LINES, MAX_LINE, RunningResponder, take_line
+
+
+def test_the_command_is_split_like_a_shell_line_and_never_run_by_a_shell():
+    command = ResponderCommand.parse("python 'my bot.py' --flag=$HOME", 12)
+    assert command.argv == ("python", "my bot.py", "--flag=$HOME")  # no expansion: no shell
+    assert command.ready_timeout == 12
+    assert command.shown == "python 'my bot.py' '--flag=$HOME'"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "the command is empty"), ("python 'x", "cannot be split"), ("/nowhere/bot", "is not a program on PATH")],
+)
+def test_a_bad_command_is_refused_with_the_reason(text, message):
+    with pytest.raises(ValueError, match=message):
+        ResponderCommand.parse(text)
+
+
+def test_output_lines_are_kept_bounded_safe_and_the_first_ready_line_is_noticed():
+    async def scenario() -> RunningResponder:
+        running = RunningResponder(SimpleNamespace())  # take_line never touches the process
+        take_line(running, b"starting\r")
+        take_line(running, "\x1b[2Jcleared \u202eevil".encode())
+        take_line(running, b"x" * 1000)
+        take_line(running, b"READY bot@localhost/a")
+        take_line(running, b"READY bot@localhost/b")
+        return running
+
+    running = asyncio.run(scenario())
+    assert list(running.output)[:2] == ["starting", "\\x1b[2Jcleared \\u202eevil"]
+    assert list(running.output)[2] == "x" * (MAX_LINE - 1) + "…"
+    assert running.ready_line.result() == "READY bot@localhost/a"
+
+    async def many() -> RunningResponder:
+        running = RunningResponder(SimpleNamespace())
+        for number in range(LAST_LINES + 5):
+            take_line(running, str(number).encode())
+        return running
+
+    kept = asyncio.run(many()).output
+    assert list(kept) == [str(number) for number in range(5, LAST_LINES + 5)]
