@@ -86,6 +86,18 @@ class Refusal:
         h = self.h
         return [stanza for seq, stanza in self.unacked if 0 < (seq - h) % MAX_SEQ < MAX_SEQ // 2]
 
+    def to_send_again(self) -> list[object]:
+        """What the session sends again, as it was, over the new session.
+
+        With ``h``: what it proves never arrived. Without: every unacknowledged stanza, since any of them may
+        have been lost with the old session; a reply sent twice is counted as a duplicate by its receiver, a
+        request asked twice is answered once by a responder that remembers it (and asked again under a new id
+        by the send job in any case).
+        """
+        if self.h is None:
+            return [stanza for _seq, stanza in self.unacked]
+        return self.never_arrived()
+
     def may_have_arrived(self) -> list[object]:
         """The unacknowledged stanzas the server may have handled: their fate is unknown."""
         arrived = {id(stanza) for stanza in self.never_arrived()}

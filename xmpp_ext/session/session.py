@@ -218,7 +218,7 @@ class Session:
         after = time.monotonic() - self._outage_started
         self._outage_started = None
         refusal, self._refusal = self._refusal, None
-        resend = refusal.never_arrived() if refusal is not None else []
+        resend = refusal.to_send_again() if refusal is not None else []
         for stanza in resend:
             if isinstance(stanza, str):
                 self.writer.write(stanza)

@@ -48,7 +48,9 @@ def test_a_refusal_proves_what_never_arrived_across_the_wrap_of_seq():
     refusal = Refusal("item-not-found", 2**32 - 1, [(2**32 - 2, "a"), (2**32 - 1, "b"), (0, "c"), (1, "d")])
     assert refusal.never_arrived() == ["c", "d"]
     assert refusal.may_have_arrived() == ["a", "b"]
-    assert Refusal("item-not-found", None, [(1, "a")]).never_arrived() == []
+    assert refusal.to_send_again() == ["c", "d"]
+    unknown = Refusal("item-not-found", None, [(1, "a"), (2, "b")])
+    assert unknown.never_arrived() == [] and unknown.to_send_again() == ["a", "b"]
 
 
 def test_every_private_attribute_used_is_still_there():
