@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -61,11 +63,21 @@ def start_xmppext(server: LocalServer, account: Account, *args: str) -> subproce
 
 
 @dataclass
-class RunningResponder:
+class OutputLines:
+    """A child process whose stdout lines are gathered by a thread as they come (``pump()`` starts it)."""
+
     process: subprocess.Popen
-    full_jid: str = ""
     lines: list[str] = field(default_factory=list)
     _queue: queue.Queue = field(default_factory=queue.Queue)
+
+    def pump(self) -> None:
+        def read() -> None:
+            for line in self.process.stdout:
+                self.lines.append(line.rstrip("\n"))
+                self._queue.put(line.rstrip("\n"))
+            self._queue.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
 
     def wait_for_line(self, predicate, timeout: float = 15) -> str:
         """The next stdout line that satisfies ``predicate``; AssertionError with the output so far if none."""
@@ -77,9 +89,14 @@ class RunningResponder:
             except queue.Empty:
                 raise AssertionError(f"no matching line within {timeout}s; output: {self.lines}") from None
             if line is None:
-                raise AssertionError(f"responder exited ({self.process.poll()}); output: {self.lines}")
+                raise AssertionError(f"the process exited ({self.process.poll()}); output: {self.lines}")
             if predicate(line):
                 return line
+
+
+@dataclass
+class RunningResponder(OutputLines):
+    full_jid: str = ""
 
     def stop(self, timeout: float = 15) -> int:
         if self.process.poll() is None:
@@ -91,24 +108,23 @@ class RunningResponder:
         self.process.wait(10)
 
 
-def start_responder(server: LocalServer, account: Account, *args: str, timeout: float = 15) -> RunningResponder:
+def start_with_lines(args: list[str], env: dict[str, str], kind: type[OutputLines] = OutputLines) -> OutputLines:
+    """An xmppext command running in the background, its output (stderr with stdout) gathered line by line."""
     process = subprocess.Popen(
-        [*XMPPEXT, "respond", *args],
-        env=client_env(server, account),
+        [*XMPPEXT, *args],
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    responder = RunningResponder(process)
+    running = kind(process)
+    running.pump()
+    return running
 
-    def pump() -> None:
-        for line in process.stdout:
-            responder.lines.append(line.rstrip("\n"))
-            responder._queue.put(line.rstrip("\n"))
-        responder._queue.put(None)
 
-    threading.Thread(target=pump, daemon=True).start()
+def start_responder(server: LocalServer, account: Account, *args: str, timeout: float = 15) -> RunningResponder:
+    responder = start_with_lines(["respond", *args], client_env(server, account), RunningResponder)
     try:
         ready = responder.wait_for_line(lambda line: line.startswith("READY "), timeout)
     except AssertionError:
@@ -116,6 +132,25 @@ def start_responder(server: LocalServer, account: Account, *args: str, timeout: 
         raise
     responder.full_jid = ready.split(" ", 1)[1]
     return responder
+
+
+def peak_memory_when_ended(process: subprocess.Popen, timeout: float) -> float:
+    """Wait for ``process`` to end (killed after ``timeout`` s, then AssertionError); its peak memory in MiB.
+
+    Reaped with wait4, which reports the child's own peak resident set (ru_maxrss), not that of every child
+    this test process ever had.
+    """
+    descriptor = os.pidfd_open(process.pid)
+    try:
+        ended, _, _ = select.select([descriptor], [], [], timeout)
+    finally:
+        os.close(descriptor)
+    if not ended:
+        process.kill()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert ended, f"still running after {timeout}s"
+    return usage.ru_maxrss / 1024
 
 
 def processes_mentioning(text: str, settle: float = 10) -> list[int]:
