@@ -16,6 +16,7 @@ import click
 
 from xmpp_ext.cli.options import Seconds, all_of, server_address_options
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.files import ReplacingFile, replaceable_problem
 from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 
@@ -39,8 +40,9 @@ def _tags(values: tuple[str, ...]) -> set[str]:
         ExitCode.CONNECT,
         ExitCode.INTERRUPTED,
         ok="every script passed",
-        failed="a script failed (a step did not get what it expected)",
-        bad_input="bad usage, or a script does not parse (file:line says where); nothing was run",
+        failed="a script failed (a step did not get what it expected), or the --junit report was not written",
+        bad_input="bad usage, a script that does not parse (file:line says where) or a --junit FILE that cannot "
+        "be written; nothing was run",
         connect="a client could not connect or log in, or a local server did not start",
         interrupted="interrupted by Ctrl-C or SIGTERM (local servers are stopped)",
     ),
@@ -70,7 +72,7 @@ def _tags(values: tuple[str, ...]) -> set[str]:
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Also write JUnit XML here: one test case per script and server.",
+    help="Also write JUnit XML here (a regular file, replaced whole at the end): one test case per script and server.",
 )
 @all_of(server_address_options("Connect every client here instead of the script's server."))
 def command(
@@ -127,18 +129,22 @@ def command(
         if variable.kind == "env" and not os.environ.get(variable.key)
     ]
     if junit is not None:
-        problems += _unwritable(junit)
+        problems += _junit_problems(junit)
     if problems:
         for problem in problems:
             click.echo(f"Error: {problem}", err=True)
         context.exit(ExitCode.BAD_INPUT)
+    report = _start_report(junit) if junit is not None else None
     # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed.
     try:
         with sigterm_as_ctrl_c():
-            code = _run(scripts, local, kind, timeout, as_json, junit, host, port, ca_cert)
+            code = _run(scripts, local, kind, timeout, as_json, report, host, port, ca_cert)
     except KeyboardInterrupt:
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
+    finally:
+        if report is not None:
+            report.discard()  # not written: the previous report stays as it was
     context.exit(code)
 
 
@@ -146,14 +152,24 @@ def _skip_hint(script: Script) -> str:
     return f": --skip-tags {script.tags[0]}" if script.tags else ""
 
 
-def _unwritable(junit: Path) -> list[str]:
+def _junit_problems(junit: Path) -> list[str]:
     """Why the --junit file could not be written, found before anything runs."""
     directory = junit.parent
     if not directory.is_dir():
         return [f"--junit {junit}: no such directory {directory}"]
-    if not os.access(directory, os.W_OK) or (junit.exists() and not os.access(junit, os.W_OK)):
-        return [f"--junit {junit}: not writable"]
-    return []
+    problem = replaceable_problem(junit)
+    if problem is None and junit.exists() and not os.access(junit, os.W_OK):
+        problem = "not writable"
+    return [f"--junit {junit}: {problem}"] if problem else []
+
+
+def _start_report(junit: Path) -> ReplacingFile:
+    """The report's file, made beside ``junit`` now: a directory we cannot write in fails before any script runs."""
+    try:
+        return ReplacingFile(junit, mode=0o644)
+    except OSError as exc:
+        click.echo(f"Error: --junit {junit}: cannot write in {junit.parent} ({exc.strerror or exc})", err=True)
+        click.get_current_context().exit(ExitCode.BAD_INPUT)
 
 
 def _script_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -175,7 +191,7 @@ def _run(
     kind: str,
     timeout: float,
     as_json: bool,
-    junit: Path | None,
+    report: ReplacingFile | None,
     host: str | None,
     port: int | None,
     ca_cert: Path | None,
@@ -211,17 +227,19 @@ def _run(
             runs = [result for result in results if result.script is script]
             if len(runs) == 2:
                 output.differences(runs, differences(*runs))
-    if junit is not None:
-        from xmpp_ext.scenario.junit import write_junit
-
-        try:
-            write_junit(results, junit)
-        except OSError as exc:
-            output.summary(results)
-            click.echo(f"Error: --junit {junit}: {exc.strerror or exc}", err=True)
-            return ExitCode.BAD_INPUT
     output.summary(results)
     statuses = {result.status for result in results}
-    if Status.ERROR in statuses:
-        return ExitCode.CONNECT
-    return ExitCode.FAILED if Status.FAILED in statuses else ExitCode.OK
+    code = (
+        ExitCode.CONNECT if Status.ERROR in statuses else ExitCode.FAILED if Status.FAILED in statuses else ExitCode.OK
+    )
+    if report is not None:
+        from xmpp_ext.scenario.junit import junit_bytes
+
+        try:
+            report.commit(junit_bytes(results))
+        except OSError as exc:  # e.g. the disk filled up while the scripts ran
+            click.echo(
+                f"Error: --junit {report.path}: the report could not be written ({exc.strerror or exc})", err=True
+            )
+            return max(code, ExitCode.FAILED)
+    return code

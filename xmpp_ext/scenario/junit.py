@@ -9,7 +9,7 @@ what">`` with the side-by-side report as its text, a connection problem an
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 from xml.etree import ElementTree
 
 from xmpp_ext.scenario.runner import ScriptResult, Status
@@ -54,7 +54,10 @@ def junit_xml(results: list[ScriptResult]) -> ElementTree.ElementTree:
     return ElementTree.ElementTree(root)
 
 
-def write_junit(results: list[ScriptResult], path: Path) -> None:
+def junit_bytes(results: list[ScriptResult]) -> bytes:
+    """The report as a file's bytes (UTF-8, with an XML declaration)."""
     tree = junit_xml(results)
     ElementTree.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    written = io.BytesIO()
+    tree.write(written, encoding="utf-8", xml_declaration=True)
+    return written.getvalue()

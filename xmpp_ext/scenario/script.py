@@ -34,6 +34,7 @@ from pathlib import Path
 from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.xmlblock import SCANSION_NS, BlockError, parse_block
+from xmpp_ext.util.files import NotARegularFile, read_regular_file
 from xmpp_ext.util.secret import Secret
 
 MAX_SCRIPT_BYTES = 1_000_000
@@ -150,8 +151,9 @@ class Script:
 def load(path: Path) -> Script:
     """Read and parse the script at ``path``; ScriptError if it cannot be used."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SCRIPT_BYTES + 1)
+        data = read_regular_file(path, MAX_SCRIPT_BYTES)  # a FIFO or a device is refused, never waited on
+    except NotARegularFile as exc:
+        raise ScriptError(path, 0, f"the script is a {exc.kind}, not a regular file") from None
     except OSError as exc:
         raise ScriptError(path, 0, f"cannot read the script ({exc.strerror or exc})") from None
     if len(data) > MAX_SCRIPT_BYTES:

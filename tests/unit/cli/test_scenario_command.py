@@ -112,7 +112,7 @@ def test_tags_select_scripts_before_anything_connects(tmp_path):
 def test_help_lists_the_exit_codes():
     result = invoke("--help")
     assert result.exit_code == 0
-    for line in ("0  every script passed", "1  a script failed", "2  bad usage, or a script does not parse"):
+    for line in ("0  every script passed", "1  a script failed", "2  bad usage, a script that does not parse"):
         assert line in result.output
 
 
