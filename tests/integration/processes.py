@@ -108,11 +108,19 @@ class RunningResponder(OutputLines):
         self.process.wait(10)
 
 
-def start_with_lines(args: list[str], env: dict[str, str], kind: type[OutputLines] = OutputLines) -> OutputLines:
-    """An xmppext command running in the background, its output (stderr with stdout) gathered line by line."""
+def start_with_lines(
+    args: list[str],
+    env: dict[str, str],
+    kind: type[OutputLines] = OutputLines,
+    program: list[str] = XMPPEXT,
+    cwd: Path | None = None,
+) -> OutputLines:
+    """A command (xmppext unless ``program`` says) running in the background, its output (stderr with stdout)
+    gathered line by line."""
     process = subprocess.Popen(
-        [*XMPPEXT, *args],
+        [*program, *args],
         env=env,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
