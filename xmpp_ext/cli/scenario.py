@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from xmpp_ext.cli.options import Seconds, all_of, server_address_options
+from xmpp_ext.util.display import printable
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 from xmpp_ext.util.files import ReplacingFile, replaceable_problem
 from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
@@ -132,7 +133,7 @@ def command(
         problems += _junit_problems(junit)
     if problems:
         for problem in problems:
-            click.echo(f"Error: {problem}", err=True)
+            click.echo(f"Error: {printable(problem)}", err=True)  # they quote scripts: client names, lines
         context.exit(ExitCode.BAD_INPUT)
     report = _start_report(junit) if junit is not None else None
     # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed.
@@ -213,7 +214,7 @@ def _run(
                 output.script(result)
                 results.append(result)
         except LocalRunFailed as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(exc)}", err=True)
             return ExitCode.CONNECT
     else:
         endpoint = Endpoint(host, port, ca_cert)
