@@ -248,3 +248,26 @@ def test_a_misspelt_client_property_is_refused_with_a_suggestion(tmp_path):
     path.write_text("[Client] Romeo\n\tjid: romeo@localhost\n\tresouce: phone\n-----\nRomeo connects\n")
     with pytest.raises(ScriptError, match=r"typo.scs:3: unknown property 'resouce'; did you mean 'resource'\?"):
         load(path)
+
+
+@pytest.mark.parametrize(
+    ("where", "line"),
+    [
+        ("property", "\tpassword TopSecret"),  # the colon missing
+        ("client", "password: TopSecret"),  # the indent missing
+        ("client", "passwordTopSecret"),
+        ("property", "\tpasswd TopSecret"),
+        ("action", "password: TopSecret"),  # after the dashes
+    ],
+)
+def test_a_malformed_password_line_is_not_echoed(where, line):
+    clients = "[Client] Romeo\n\tjid: romeo@localhost\n"
+    text = {
+        "property": clients + line + "\n\tpassword: pw\n-----\n",
+        "client": clients + "\tpassword: pw\n" + line + "\n-----\n",
+        "action": clients + "\tpassword: pw\n-----\n" + line + "\n",
+    }[where]
+    with pytest.raises(ScriptError) as info:
+        parse(text, "s.scs")
+    assert "TopSecret" not in str(info.value)
+    assert str(info.value).endswith("got a line that looks like a password (not shown)")
