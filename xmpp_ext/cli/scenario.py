@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from xmpp_ext.scenario.script import Script
 
 SERVER_CHOICES = (*LOCAL_SERVER_KINDS, "all")
+DEFAULT_MAX_RUN_TIME = 1800.0  # half an hour: far more than any sane script set, far less than a forgotten CI job
+MAX_RUN_TIME = 24 * 3600.0
 LOCAL_DOMAIN = "localhost"
 
 
@@ -41,7 +44,8 @@ def _tags(values: tuple[str, ...]) -> set[str]:
         ExitCode.CONNECT,
         ExitCode.INTERRUPTED,
         ok="every script passed",
-        failed="a script failed (a step did not get what it expected), or the --junit report was not written",
+        failed="a script failed (a step did not get what it expected), the run reached --max-run-time, or the "
+        "--junit report was not written",
         bad_input="bad usage, a script that does not parse (file:line says where) or a --junit FILE that cannot "
         "be written; nothing was run",
         connect="a client could not connect or log in, or a local server did not start",
@@ -68,6 +72,14 @@ def _tags(values: tuple[str, ...]) -> set[str]:
     help="Longest wait of a receives: step, in seconds.",
 )
 @click.option(
+    "--max-run-time",
+    type=Seconds(MAX_RUN_TIME),
+    default=DEFAULT_MAX_RUN_TIME,
+    show_default=True,
+    help="Longest the whole run may take, in seconds (local servers' start included): the step under way "
+    "then fails and nothing more is run.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per step, script and difference, then a summary."
 )
 @click.option(
@@ -83,6 +95,7 @@ def command(
     only_tags: tuple[str, ...],
     skip_tags: tuple[str, ...],
     timeout: float,
+    max_run_time: float,
     as_json: bool,
     junit: Path | None,
     host: str | None,
@@ -139,7 +152,7 @@ def command(
     # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed.
     try:
         with sigterm_as_ctrl_c():
-            code = _run(scripts, local, kind, timeout, as_json, report, host, port, ca_cert)
+            code = _run(scripts, local, kind, (timeout, max_run_time), as_json, report, host, port, ca_cert)
     except KeyboardInterrupt:
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
@@ -190,7 +203,7 @@ def _run(
     scripts: list[Script],
     local: bool,
     kind: str,
-    timeout: float,
+    timeouts: tuple[float, float],
     as_json: bool,
     report: ReplacingFile | None,
     host: str | None,
@@ -199,9 +212,11 @@ def _run(
 ) -> ExitCode:
     from xmpp_ext.scenario.compare import differences
     from xmpp_ext.scenario.output import JsonOutput, TextOutput
-    from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, run_script
+    from xmpp_ext.scenario.runner import OUT_OF_TIME, Endpoint, ScriptResult, Status, run_script
     from xmpp_ext.session import patches
 
+    timeout, max_run_time = timeouts  # a receives: step's longest wait; the whole run's
+    deadline = time.monotonic() + max_run_time
     patches.apply()  # the command's clients run with the project's slixmpp patches
     output = JsonOutput(click.echo) if as_json else TextOutput(click.echo)
     results: list[ScriptResult] = []
@@ -210,7 +225,8 @@ def _run(
         from xmpp_ext.scenario.local import LocalRunFailed, run_on_local_servers
 
         try:
-            for result in run_on_local_servers(scripts, kinds, timeout, None if as_json else click.echo):
+            announce = None if as_json else click.echo
+            for result in run_on_local_servers(scripts, kinds, timeout, announce, deadline):
                 output.script(result)
                 results.append(result)
         except LocalRunFailed as exc:
@@ -220,7 +236,9 @@ def _run(
         endpoint = Endpoint(host, port, ca_cert)
         label = (host or "the scripts' servers") + (f":{port}" if port else "")
         for script in scripts:
-            result = asyncio.run(run_script(script, endpoint, label, timeout))
+            if time.monotonic() >= deadline:
+                break
+            result = asyncio.run(run_script(script, endpoint, label, timeout, deadline=deadline))
             output.script(result)
             results.append(result)
     if len(kinds) > 1 and local:
@@ -233,6 +251,14 @@ def _run(
     code = (
         ExitCode.CONNECT if Status.ERROR in statuses else ExitCode.FAILED if Status.FAILED in statuses else ExitCode.OK
     )
+    not_started = len(scripts) * (len(kinds) if local else 1) - len(results)
+    if not_started or any(step.message.startswith(OUT_OF_TIME) for result in results for step in result.steps):
+        click.echo(
+            f"Error: the run reached --max-run-time {max_run_time:g}s and was stopped; "
+            f"{not_started} script run(s) not started",
+            err=True,
+        )
+        code = max(code, ExitCode.FAILED)
     if report is not None:
         from xmpp_ext.scenario.junit import junit_bytes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator, Mapping
 
 from xmpp_ext.scenario.accounts import AccountError, fresh_accounts
@@ -16,23 +17,36 @@ class LocalRunFailed(Exception):
 
 
 def run_on_server(
-    script: Script, server: LocalServer, timeout: float, environ: Mapping[str, str] | None = None
+    script: Script,
+    server: LocalServer,
+    timeout: float,
+    environ: Mapping[str, str] | None = None,
+    deadline: float | None = None,
 ) -> ScriptResult:
     """``script`` on ``server`` with its accounts made before and removed after."""
     try:
         with fresh_accounts(script, server):
             endpoint = Endpoint(server.host, server.port, server.ca_cert)
-            return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ))
+            return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ, deadline))
     except AccountError as exc:
         first = min(spec.line for spec in script.clients.values())
         return ScriptResult(script, server.kind, [StepResult(first, "create accounts", Status.ERROR, message=str(exc))])
 
 
 def run_on_local_servers(
-    scripts: list[Script], kinds: list[str], timeout: float, announce: Callable[[str], None] | None = None
+    scripts: list[Script],
+    kinds: list[str],
+    timeout: float,
+    announce: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> Iterator[ScriptResult]:
-    """Every script on a fresh server of each kind, one server running at a time (they share the machine)."""
+    """Every script on a fresh server of each kind, one server running at a time (they share the machine).
+
+    Past ``deadline`` (time.monotonic()) nothing more is started.
+    """
     for kind in kinds:
+        if deadline is not None and time.monotonic() >= deadline:
+            return
         try:
             server = start_server(kind, accounts=())
         except (ServerNotInstalled, ServerFailed) as exc:
@@ -41,6 +55,8 @@ def run_on_local_servers(
             if announce is not None:
                 announce(f"local {kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
             for script in scripts:
-                yield run_on_server(script, server, timeout)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                yield run_on_server(script, server, timeout, deadline=deadline)
         finally:
             server.stop()

@@ -194,3 +194,13 @@ def test_junit_has_one_case_per_script_and_server_with_the_diff_in_the_failure()
     failure = cases[1].find("failure")
     assert failure.get("message") == "line 8 Romeo receives: nothing: expected nothing"
     assert "a diff row" in failure.text
+
+
+def test_max_run_time_is_a_finite_number_of_seconds_with_a_default(tmp_path):
+    path = write(tmp_path, "good.scs", GOOD)
+    for value in ("0", "inf", "nan", "100000"):
+        result = invoke(str(path), "--max-run-time", value)
+        assert result.exit_code == ExitCode.BAD_INPUT, value
+        assert "Invalid value for '--max-run-time'" in result.output
+    assert "--max-run-time SECONDS" in invoke("--help").output
+    assert "[default: 1800.0]" in " ".join(invoke("--help").output.split())
