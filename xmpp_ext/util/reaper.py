@@ -46,6 +46,7 @@ from pathlib import Path
 from xmpp_ext.util.children import die_with_parent, process_table
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+_LOOK_AGAIN = 0.2  # seconds between looks for processes orphaned below us while the tree ends
 _PR_SET_CHILD_SUBREAPER = 36
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
@@ -65,12 +66,12 @@ def reaper_command(
     return [*line, "--", *command]
 
 
-class _Stop(Exception):
-    """SIGTERM or SIGINT reached the reaper."""
+def _note_stop(_signum: int, _frame: object) -> None:
+    """SIGTERM or SIGINT: nothing to do here, the wake-up pipe (signal.set_wakeup_fd) ends the wait.
 
-
-def _raise_stop(_signum: int, _frame: object) -> None:
-    raise _Stop
+    Raising from the handler instead would race: the owner's end comes with the parent-death signal,
+    and a stop arriving as the wait returns for the other reason would escape any ``try``.
+    """
 
 
 def _child_setup() -> None:
@@ -88,8 +89,11 @@ def main(argv: list[str] | None = None) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
     # Held while the server starts, so a stop cannot come between its fork and our knowing its pid.
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    stop_read, stop_write = os.pipe()
+    os.set_blocking(stop_write, False)
+    signal.set_wakeup_fd(stop_write)
     for signum in _STOP_SIGNALS:
-        signal.signal(signum, _raise_stop)
+        signal.signal(signum, _note_stop)
     user = int(options["--user"]) if "--user" in options else None
     server = subprocess.Popen(
         command,
@@ -100,13 +104,8 @@ def main(argv: list[str] | None = None) -> None:
         preexec_fn=_child_setup,
     )
     server_ended = os.pidfd_open(server.pid)
-    try:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # a stop already pending is raised here
-        select.select([owner_fd, server_ended], [], [])
-    except _Stop:
-        pass
-    for signum in _STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # a stop already pending wakes the wait at once
+    select.select([owner_fd, server_ended, stop_read], [], [])
     status = end_tree(server.pid)
     if owner_gone(owner_fd):
         shutil.rmtree(workdir, ignore_errors=True)
@@ -122,13 +121,15 @@ def owner_gone(owner_fd: int) -> bool:
 def end_tree(server_pid: int, grace: float = GRACE) -> int | None:
     """Stop every process of our group and every child of ours; the server's wait status once reaped.
 
-    SIGTERM first, to each process once as it turns up (an orphan of a process that has just ended becomes
-    our child: a helper in a session of its own is reached that way), SIGKILL to all left after ``grace``.
+    SIGTERM first, to each process once as it turns up (a process orphaned below us becomes our child,
+    without a signal telling us: hence a look every ``_LOOK_AGAIN`` seconds), SIGKILL to all that are left
+    after ``grace``; it gives up after two more ``grace`` periods (a process stuck in the kernel).
     """
     server_status = None
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # awaited with sigtimedwait below
     signalled: set[int] = set()
-    signum, deadline = signal.SIGTERM, time.monotonic() + grace
+    started = time.monotonic()
+    signum = signal.SIGTERM
     while True:
         signalled |= _signal_tree(signum, skip=signalled)
         try:
@@ -140,13 +141,13 @@ def end_tree(server_pid: int, grace: float = GRACE) -> int | None:
                     server_status = status
         except ChildProcessError:
             return server_status  # no child left: no descendant left
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            if signum == signal.SIGKILL:
-                return server_status  # what SIGKILL did not end in time (a process stuck in the kernel)
-            signum, deadline, signalled = signal.SIGKILL, time.monotonic() + grace, set()
+        elapsed = time.monotonic() - started
+        if elapsed >= 3 * grace:
+            return server_status
+        if signum == signal.SIGTERM and elapsed >= grace:
+            signum, signalled = signal.SIGKILL, set()
             continue
-        signal.sigtimedwait({signal.SIGCHLD}, remaining)
+        signal.sigtimedwait({signal.SIGCHLD}, _LOOK_AGAIN)
 
 
 def _signal_tree(signum: int, skip: set[int]) -> set[int]:

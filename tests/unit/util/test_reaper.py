@@ -24,7 +24,7 @@ from xmpp_ext.util.reaper import reaper_command
 
 pytestmark = pytest.mark.timeout(60)
 
-SLEEPER = "import time; print('up', flush=True); time.sleep(120)"
+SLEEPER = "import os, time; os.write(1, b'up\\n'); time.sleep(120)"  # one write: the two never interleave
 
 
 @dataclass
@@ -70,6 +70,15 @@ def reaped(tmp_path):
 def test_the_owner_ending_ends_the_whole_tree_and_removes_the_dir(reaped):
     assert len(processes_mentioning(reaped.marker, settle=0)) == 4  # reaper, shell, two sleepers
     reaped.close_owner_end()  # what the kernel does when the owner ends, even by SIGKILL
+    reaped.reaper.wait(30)
+    assert processes_mentioning(reaped.marker, settle=0) == []
+    assert not reaped.workdir.exists()
+
+
+def test_the_owner_ending_with_its_parent_death_signal_too_ends_everything(reaped):
+    # The owner's end brings both at once: end-of-file on the pipe and SIGTERM (the parent-death signal).
+    reaped.reaper.send_signal(signal.SIGTERM)
+    reaped.close_owner_end()
     reaped.reaper.wait(30)
     assert processes_mentioning(reaped.marker, settle=0) == []
     assert not reaped.workdir.exists()
