@@ -152,6 +152,6 @@ def test_a_responder_attacked_after_every_login_stays_flat(tmp_path, baseline):
         finally:
             child.process.send_signal(signal.SIGTERM)
             peak = finish(child)
-    assert f"disconnected ({DEPTH_ENDED}); reconnecting in 0.5s" in child.lines, child.lines
+    assert f"disconnected ({DEPTH_ENDED}); reconnecting" in child.lines, child.lines
     assert len(server.attacks_written) >= 3
     assert peak - baseline("respond", "session") < ALLOWED_GROWTH_MIB, (peak, baseline("respond", "session"))
