@@ -125,26 +125,18 @@ class HostileServer:
 
     async def _log_in(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """STARTTLS, SASL PLAIN (anything goes), bind: the client then has its session."""
-        await _until(reader, rb"<stream:stream[^>]*>")
-        writer.write(
-            HEADER + b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
-            b"</starttls></stream:features>"
-        )
+        await _open_stream(reader, writer, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>")
         await _until(reader, rb"<starttls[^>]*>")
         writer.write(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
         await writer.drain()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.certificates.cert, self.certificates.key)
         await writer.start_tls(context)
-        await _until(reader, rb"<stream:stream[^>]*>")
-        writer.write(
-            HEADER + b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
-            b"<mechanism>PLAIN</mechanism></mechanisms></stream:features>"
-        )
+        mechanisms = b"<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>"
+        await _open_stream(reader, writer, mechanisms)
         await _until(reader, rb"</auth>|<auth[^>]*/>")
         writer.write(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
-        await _until(reader, rb"<stream:stream[^>]*>")
-        writer.write(HEADER + b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>")
+        await _open_stream(reader, writer, b"<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")
         request = await _until(reader, rb"<iq[^>]*>.*?</iq>")
         found = re.search(rb"id=['\"]([^'\"]+)", request)
         iq_id = found.group(1) if found else b"bind"
@@ -153,6 +145,12 @@ class HostileServer:
             b"<jid>hostile@localhost/attacked</jid></bind></iq>"
         )
         await writer.drain()
+
+
+async def _open_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, features: bytes) -> None:
+    """Answer the client's stream header with ours and these stream features."""
+    await _until(reader, rb"<stream:stream[^>]*>")
+    writer.write(HEADER + b"<stream:features>" + features + b"</stream:features>")
 
 
 async def _until(reader: asyncio.StreamReader, pattern: bytes) -> bytes:
