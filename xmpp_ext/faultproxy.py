@@ -13,7 +13,9 @@ or on demand (``cut_now``, ``stall_now``) from tests. The proxy only ever
 listens on and connects to loopback addresses, holds at most
 ``MAX_CONNECTIONS`` connections and one read buffer per direction of each
 (a stalled connection stops reading, so TCP back-pressure bounds the rest),
-and a run via ``run_for`` is bounded in time.
+and a run via ``run_for`` is bounded in time. A side that shuts its write
+half (a half-close) has that forwarded as such: the other direction goes on
+until it ends too.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-LISTEN_HOSTS = ("127.0.0.1", "::1")
+LISTEN_HOSTS = ("127.0.0.1", "::1")  # [0]: where a bare --listen PORT listens
 #: Names accepted for loopback without asking DNS (which could answer anything).
 LOOPBACK_NAMES = {"localhost": "127.0.0.1"}
 MAX_CONNECTIONS = 64
 CHUNK = 64 * 1024
 CONNECT_TIMEOUT = 5.0
+END_OF_STREAM = "end of stream"  # what a direction's pump returns when its source half-closed
 DEFAULT_DURATION = 600.0
 MAX_DURATION = 3600.0
 
@@ -97,10 +100,9 @@ class Counters:
 
 
 def loopback_host(host: str, listen: bool = False) -> str:
-    """``host`` as an IP literal if it is loopback, else FaultProxyError.
+    """``host`` as an IP literal if it is loopback (any address of 127.0.0.0/8, or ::1), else FaultProxyError.
 
-    ``listen``: only 127.0.0.1 and ::1 (the addresses a proxy should bind);
-    otherwise any address of 127.0.0.0/8 or ::1.
+    ``listen``: the address is one to listen on (the error says so).
     """
     text = host.strip().removeprefix("[").removesuffix("]")
     text = LOOPBACK_NAMES.get(text.lower(), text)
@@ -108,9 +110,9 @@ def loopback_host(host: str, listen: bool = False) -> str:
         address = ipaddress.ip_address(text)
     except ValueError:
         raise FaultProxyError(f"{host!r} is not a loopback IP address (127.0.0.0/8 or ::1)") from None
-    if listen and str(address) not in LISTEN_HOSTS:
-        raise FaultProxyError(f"refusing to listen on {host}: only 127.0.0.1 or ::1")
     if not address.is_loopback:
+        if listen:
+            raise FaultProxyError(f"refusing to listen on {host}: only on loopback addresses (127.0.0.0/8 or ::1)")
         raise FaultProxyError(f"refusing {host}: the fault proxy only connects to loopback addresses")
     return str(address)
 
@@ -336,20 +338,31 @@ class FaultProxy:
             asyncio.ensure_future(self._pump(link, server_reader, client, to_server=False)),
         ]
         try:
-            await asyncio.wait(link.tasks, return_when=asyncio.FIRST_COMPLETED)
+            # Until both directions have ended; a failure of either (reset, cut) ends the other at once.
+            pending = set(link.tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if any(task.cancelled() or task.result() is not END_OF_STREAM for task in done):
+                    break
         finally:
             self._close(link)
 
     async def _pump(
         self, link: _Link, source: asyncio.StreamReader, sink: asyncio.StreamWriter, to_server: bool
-    ) -> None:
+    ) -> object:
+        """Forward ``source`` to ``sink``; END_OF_STREAM when the source finished sending, else None."""
         while not link.closed:
             try:
                 data = await source.read(CHUNK)
             except OSError:
                 return
             if not data:
-                return  # one side closed: close the other (a proxy has no half-open streams)
+                # This side is done sending: pass that on as a half-close, the other direction may go on
+                # (a client shutting its write side still gets the server's reply).
+                with contextlib.suppress(OSError, RuntimeError):
+                    if sink.can_write_eof():
+                        sink.write_eof()
+                return END_OF_STREAM
             while data and not link.closed:
                 await link.flowing.wait()  # a stall: hold this chunk, read no more
                 if link.closed:

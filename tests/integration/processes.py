@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -73,12 +75,21 @@ def start_xmppext(server: LocalServer, account: Account, *args: str) -> subproce
 
 
 @dataclass
-class RunningCommand:
-    """A child process whose output lines are read as they come (by ``follow``)."""
+class OutputLines:
+    """A child process whose stdout lines are gathered by a thread as they come (``pump()`` starts it)."""
 
     process: subprocess.Popen
     lines: list[str] = field(default_factory=list)
     _queue: queue.Queue = field(default_factory=queue.Queue)
+
+    def pump(self) -> None:
+        def read() -> None:
+            for line in self.process.stdout:
+                self.lines.append(line.rstrip("\n"))
+                self._queue.put(line.rstrip("\n"))
+            self._queue.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
 
     def wait_for_line(self, predicate, timeout: float = 15) -> str:
         """The next stdout line that satisfies ``predicate``; AssertionError with the output so far if none."""
@@ -90,9 +101,14 @@ class RunningCommand:
             except queue.Empty:
                 raise AssertionError(f"no matching line within {timeout}s; output: {self.lines}") from None
             if line is None:
-                raise AssertionError(f"the command exited ({self.process.poll()}); output: {self.lines}")
+                raise AssertionError(f"the process exited ({self.process.poll()}); output: {self.lines}")
             if predicate(line):
                 return line
+
+
+@dataclass
+class RunningResponder(OutputLines):
+    full_jid: str = ""
 
     def stop(self, timeout: float = 15) -> int:
         if self.process.poll() is None:
@@ -104,34 +120,37 @@ class RunningCommand:
         self.process.wait(10)
 
 
-@dataclass
-class RunningResponder(RunningCommand):
-    full_jid: str = ""
-
-
-def follow(running: RunningCommand) -> RunningCommand:
-    """Read ``running``'s stdout lines in a thread, for ``wait_for_line``."""
-
-    def pump() -> None:
-        for line in running.process.stdout:
-            running.lines.append(line.rstrip("\n"))
-            running._queue.put(line.rstrip("\n"))
-        running._queue.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
+def follow(running: OutputLines) -> OutputLines:
+    """Gather ``running``'s stdout lines in a thread, for ``wait_for_line`` (``running.pump()``)."""
+    running.pump()
     return running
 
 
-def start_responder(server: LocalServer, account: Account, *args: str, timeout: float = 15) -> RunningResponder:
+def start_with_lines(
+    args: list[str],
+    env: dict[str, str],
+    kind: type[OutputLines] = OutputLines,
+    program: list[str] = XMPPEXT,
+    cwd: Path | None = None,
+) -> OutputLines:
+    """A command (xmppext unless ``program`` says) running in the background, its output (stderr with stdout)
+    gathered line by line."""
     process = subprocess.Popen(
-        [*XMPPEXT, "respond", *args],
-        env=client_env(server, account),
+        [*program, *args],
+        env=env,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    responder = follow(RunningResponder(process))
+    running = kind(process)
+    running.pump()
+    return running
+
+
+def start_responder(server: LocalServer, account: Account, *args: str, timeout: float = 15) -> RunningResponder:
+    responder = start_with_lines(["respond", *args], client_env(server, account), RunningResponder)
     try:
         ready = responder.wait_for_line(lambda line: line.startswith("READY "), timeout)
     except AssertionError:
@@ -139,6 +158,25 @@ def start_responder(server: LocalServer, account: Account, *args: str, timeout: 
         raise
     responder.full_jid = ready.split(" ", 1)[1]
     return responder
+
+
+def peak_memory_when_ended(process: subprocess.Popen, timeout: float) -> float:
+    """Wait for ``process`` to end (killed after ``timeout`` s, then AssertionError); its peak memory in MiB.
+
+    Reaped with wait4, which reports the child's own peak resident set (ru_maxrss), not that of every child
+    this test process ever had.
+    """
+    descriptor = os.pidfd_open(process.pid)
+    try:
+        ended, _, _ = select.select([descriptor], [], [], timeout)
+    finally:
+        os.close(descriptor)
+    if not ended:
+        process.kill()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert ended, f"still running after {timeout}s"
+    return usage.ru_maxrss / 1024
 
 
 def processes_mentioning(text: str, settle: float = 10) -> list[int]:
@@ -181,3 +219,7 @@ def scenario_process(*args: str) -> Iterator[subprocess.Popen]:
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+#: The name the record tests know it by.
+RunningCommand = OutputLines

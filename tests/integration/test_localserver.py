@@ -43,7 +43,7 @@ def listening_tcp_ports(pids: list[int]) -> set[tuple[str, int]]:
 
 def test_listens_only_on_loopback_where_it_should(xmpp_server):
     # Every process of the server (ejabberd is a script, a VM and helpers), every listening socket.
-    listening = listening_tcp_ports(group_members(xmpp_server.pid))
+    listening = listening_tcp_ports(group_members(xmpp_server.process_group))
     assert listening == xmpp_server.listeners
     assert {address for address, _port in listening} == {"127.0.0.1"}
     assert ("127.0.0.1", xmpp_server.port) in listening
@@ -63,7 +63,7 @@ def any_listener_on_port(port: int) -> bool:
 
 def test_stop_kills_every_process_and_removes_the_dir(xmpp_server):
     server = start_server(xmpp_server.kind, accounts=1)
-    processes, workdir = group_members(server.pid), server.workdir
+    processes, workdir = group_members(server.process_group), server.workdir
     assert processes and workdir.is_dir()
     server.stop()
     server.stop()  # idempotent

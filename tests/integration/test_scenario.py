@@ -219,3 +219,32 @@ def test_json_has_an_object_per_step_and_script(xmpp_server, make_account, tmp_p
     assert objects[0]["action"] == "Romeo connects" and objects[0]["status"] == "passed" and objects[0]["ms"] > 0
     assert objects[2]["status"] == "passed"
     assert objects[3] == {"summary": {"scripts": 1, "passed": 1, "failed": 0}}
+
+
+def test_the_whole_run_ends_at_max_run_time(xmpp_server, make_account, tmp_path):
+    clients, _romeo, _juliet = two_accounts(make_account)
+    # A receives: that waits up to --timeout 600, and a second script after it.
+    (tmp_path / "a_waits.scs").write_text(clients + "Romeo connects\nRomeo receives:\n\t<message type='never'/>\n")
+    (tmp_path / "b_later.scs").write_text(clients + "Romeo connects\n")
+    report = tmp_path / "report.xml"
+    result = CliRunner().invoke(
+        command,
+        [
+            str(tmp_path),
+            *server_options(xmpp_server),
+            "--timeout",
+            "600",
+            "--max-run-time",
+            "2",
+            "--junit",
+            str(report),
+        ],
+    )
+    assert result.exit_code == ExitCode.FAILED, result.output
+    lines = result.output.splitlines()
+    waited = next(line for line in lines if "Romeo receives" in line)
+    assert "FAILED" in waited
+    assert waited.endswith('stopped: the run reached its time limit (waiting for <message type="never">)')
+    assert lines[-2] == "1 scripts: 0 passed, 1 failed"
+    assert lines[-1] == "Error: the run reached --max-run-time 2s and was stopped; 1 script run(s) not started"
+    assert ElementTree.parse(report).getroot().get("failures") == "1"  # the report has what ran

@@ -29,7 +29,7 @@ def test_first_start_moves_off_a_port_another_process_took(xmpp_server, taken_po
         server.port = taken_port  # what losing the race between choosing and binding looks like
         server.start()
         assert server.port != taken_port
-        owned, foreign = owned_and_foreign(server.listeners, group_members(server.pid))
+        owned, foreign = owned_and_foreign(server.listeners, group_members(server.process_group))
         assert (owned, foreign) == (server.listeners, set())
     finally:
         server.stop()

@@ -56,11 +56,13 @@ class CannotListen(click.ClickException):
         ExitCode.BAD_INPUT,
         ExitCode.CONNECT,
         ok="ran for --for seconds, or was stopped by Ctrl-C or SIGTERM",
-        bad_input="bad usage, or an address that is not loopback",
+        bad_input="bad usage, or an address that is not loopback (127.0.0.0/8 or ::1)",
         connect="could not listen on the --listen address",
     ),
 )
-@click.option("--listen", "listen", type=LISTEN, required=True, help="Listen here (127.0.0.1 or ::1; port 0: any).")
+@click.option(
+    "--listen", "listen", type=LISTEN, required=True, help="Listen here (127.0.0.0/8 or ::1; port 0: any free port)."
+)
 @click.option("--to", "target", type=TARGET, required=True, help="Forward to this loopback address (the server).")
 @click.option(
     "--cut-every",
@@ -77,14 +79,15 @@ class CannotListen(click.ClickException):
     show_default=True,
     help="Stop after this many seconds (at most 3600).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print only the final counts, not each fault.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only where it listens and the final counts, not each fault.")
 def command(listen, target, plan, stall, duration, quiet) -> None:
     """Forward TCP connections from LISTEN to TO on loopback, cutting or stalling them on purpose.
 
     Point a client (xmppext send --host/--port, or any other) at the proxy to
     rehearse dropped connections and frozen links. TLS passes through untouched.
-    Prints LISTENING HOST:PORT once it accepts connections, one line per cut or
-    stall, and the counts of connections, cuts, stalls and bytes when it stops.
+    Prints LISTENING HOST:PORT once it accepts connections (also with -q: with
+    --listen 0 it names the port picked), one line per cut or stall, and the
+    counts of connections, cuts, stalls and bytes when it stops.
     """
     plan = plan or FaultPlan()
     if stall is not None:
@@ -103,11 +106,11 @@ async def _serve(listen: tuple[str, int], target: tuple[str, int], plan: FaultPl
     except OSError as exc:
         raise CannotListen(f"cannot listen on {_address(listen)}: {exc.strerror or exc}") from None
     try:
-        if not quiet:
-            click.echo(
-                f"LISTENING {_address((proxy.host, proxy.port))} -> {_address(target)} "
-                f"({plan.describe()}, for at most {duration:g}s)"
-            )
+        # Also with -q: with --listen 0 it is the only way to learn the port.
+        click.echo(
+            f"LISTENING {_address((proxy.host, proxy.port))} -> {_address(target)} "
+            f"({plan.describe()}, for at most {duration:g}s)"
+        )
         with on_stop_signals(lambda _signum: stop.set()):
             await proxy.run_for(duration, stop)
     finally:

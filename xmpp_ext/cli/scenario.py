@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,9 @@ import click
 
 from xmpp_ext.cli.options import ROLES, Seconds, all_of, env_file_option, load_env_file, server_address_options
 from xmpp_ext.util import envvars
+from xmpp_ext.util.display import printable
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.files import ReplacingFile, replaceable_problem
 from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from xmpp_ext.util.envfile import PairCredentials
 
 SERVER_CHOICES = (*LOCAL_SERVER_KINDS, "all")
+DEFAULT_MAX_RUN_TIME = 1800.0  # half an hour: far more than any sane script set, far less than a forgotten CI job
+MAX_RUN_TIME = 24 * 3600.0
 LOCAL_DOMAIN = "localhost"
 
 
@@ -42,8 +47,10 @@ def _tags(values: tuple[str, ...]) -> set[str]:
         ExitCode.CONNECT,
         ExitCode.INTERRUPTED,
         ok="every script passed",
-        failed="a script failed (a step did not get what it expected)",
-        bad_input="bad usage, or a script does not parse (file:line says where); nothing was run",
+        failed="a script failed (a step did not get what it expected), the run reached --max-run-time, or the "
+        "--junit report was not written",
+        bad_input="bad usage, a script that does not parse (file:line says where) or a --junit FILE that cannot "
+        "be written; nothing was run",
         connect="a client could not connect or log in, or a local server did not start",
         interrupted="interrupted by Ctrl-C or SIGTERM (local servers are stopped)",
     ),
@@ -68,12 +75,20 @@ def _tags(values: tuple[str, ...]) -> set[str]:
     help="Longest wait of a receives: step, in seconds.",
 )
 @click.option(
+    "--max-run-time",
+    type=Seconds(MAX_RUN_TIME),
+    default=DEFAULT_MAX_RUN_TIME,
+    show_default=True,
+    help="Longest the whole run may take, in seconds (local servers' start included): the step under way "
+    "then fails and nothing more is run.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per step, script and difference, then a summary."
 )
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Also write JUnit XML here: one test case per script and server.",
+    help="Also write JUnit XML here (a regular file, replaced whole at the end): one test case per script and server.",
 )
 @click.option(
     "--exclude",
@@ -112,6 +127,7 @@ def command(
     only_tags: tuple[str, ...],
     skip_tags: tuple[str, ...],
     timeout: float,
+    max_run_time: float,
     as_json: bool,
     junit: Path | None,
     exclude: tuple[str, ...],
@@ -156,11 +172,12 @@ def command(
 
     scripts, problems = _scripts_to_run(paths, exclude, _tags(only_tags), _tags(skip_tags), environ, provided, local)
     if junit is not None:
-        problems += _unwritable(junit)
+        problems += _junit_problems(junit)
     if problems:
         for problem in problems:
-            click.echo(f"Error: {problem}", err=True)
+            click.echo(f"Error: {printable(problem)}", err=True)  # they quote scripts: client names, lines
         context.exit(ExitCode.BAD_INPUT)
+    report = _start_report(junit) if junit is not None else None
     # SIGTERM ends a run as Ctrl-C does, so local servers are stopped and their temp dirs removed.
     try:
         with sigterm_as_ctrl_c():
@@ -168,9 +185,9 @@ def command(
                 scripts,
                 local,
                 kind,
-                timeout,
+                (timeout, max_run_time),
                 as_json,
-                junit,
+                report,
                 host,
                 port,
                 ca_cert,
@@ -182,6 +199,9 @@ def command(
     except KeyboardInterrupt:
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
+    finally:
+        if report is not None:
+            report.discard()  # not written: the previous report stays as it was
     context.exit(code)
 
 
@@ -238,14 +258,24 @@ def _skip_hint(script: Script) -> str:
     return f": --skip-tags {script.tags[0]}" if script.tags else ""
 
 
-def _unwritable(junit: Path) -> list[str]:
+def _junit_problems(junit: Path) -> list[str]:
     """Why the --junit file could not be written, found before anything runs."""
     directory = junit.parent
     if not directory.is_dir():
         return [f"--junit {junit}: no such directory {directory}"]
-    if not os.access(directory, os.W_OK) or (junit.exists() and not os.access(junit, os.W_OK)):
-        return [f"--junit {junit}: not writable"]
-    return []
+    problem = replaceable_problem(junit)
+    if problem is None and junit.exists() and not os.access(junit, os.W_OK):
+        problem = "not writable"
+    return [f"--junit {junit}: {problem}"] if problem else []
+
+
+def _start_report(junit: Path) -> ReplacingFile:
+    """The report's file, made beside ``junit`` now: a directory we cannot write in fails before any script runs."""
+    try:
+        return ReplacingFile(junit, mode=0o644)
+    except OSError as exc:
+        click.echo(f"Error: --junit {junit}: cannot write in {junit.parent} ({exc.strerror or exc})", err=True)
+        click.get_current_context().exit(ExitCode.BAD_INPUT)
 
 
 def _script_files(paths: tuple[Path, ...], exclude: tuple[str, ...]) -> list[Path]:
@@ -292,9 +322,9 @@ def _run(
     scripts: list[Script],
     local: bool,
     kind: str,
-    timeout: float,
+    timeouts: tuple[float, float],
     as_json: bool,
-    junit: Path | None,
+    report: ReplacingFile | None,
     host: str | None,
     port: int | None,
     ca_cert: Path | None,
@@ -306,9 +336,11 @@ def _run(
     from xmpp_ext.scenario.compare import differences
     from xmpp_ext.scenario.output import JsonOutput, TextOutput
     from xmpp_ext.scenario.responder import run_script_with_responder
-    from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, run_script
+    from xmpp_ext.scenario.runner import OUT_OF_TIME, Endpoint, ScriptResult, Status, run_script
     from xmpp_ext.session import patches
 
+    timeout, max_run_time = timeouts  # a receives: step's longest wait; the whole run's
+    deadline = time.monotonic() + max_run_time
     patches.apply()  # the command's clients run with the project's slixmpp patches
     output = JsonOutput(click.echo) if as_json else TextOutput(click.echo)
     results: list[ScriptResult] = []
@@ -318,23 +350,25 @@ def _run(
 
         try:
             announce = None if as_json else click.echo
-            for result in run_on_local_servers(scripts, kinds, timeout, announce, environ, responder):
+            for result in run_on_local_servers(scripts, kinds, timeout, announce, environ, responder, deadline):
                 output.script(result)
                 results.append(result)
         except LocalRunFailed as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(exc)}", err=True)
             return ExitCode.CONNECT
     else:
         endpoint = Endpoint(host, port, ca_cert)
         label = (host or "the scripts' servers") + (f":{port}" if port else "")
         for script in scripts:
+            if time.monotonic() >= deadline:
+                break
             if responder is None:
-                result = asyncio.run(run_script(script, endpoint, label, timeout, environ))
+                result = asyncio.run(run_script(script, endpoint, label, timeout, environ, deadline))
             else:
                 assert role is not None and credentials is not None  # the command refuses --responder without them
                 login = _responder_login(credentials, role, host, port, ca_cert)
                 result = asyncio.run(
-                    run_script_with_responder(script, endpoint, label, timeout, environ, responder, login)
+                    run_script_with_responder(script, endpoint, label, timeout, environ, responder, login, deadline)
                 )
             output.script(result)
             results.append(result)
@@ -343,20 +377,30 @@ def _run(
             runs = [result for result in results if result.script is script]
             if len(runs) == 2:
                 output.differences(runs, differences(*runs))
-    if junit is not None:
-        from xmpp_ext.scenario.junit import write_junit
-
-        try:
-            write_junit(results, junit)
-        except OSError as exc:
-            output.summary(results)
-            click.echo(f"Error: --junit {junit}: {exc.strerror or exc}", err=True)
-            return ExitCode.BAD_INPUT
     output.summary(results)
     statuses = {result.status for result in results}
-    if Status.ERROR in statuses:
-        return ExitCode.CONNECT
-    return ExitCode.FAILED if Status.FAILED in statuses else ExitCode.OK
+    code = (
+        ExitCode.CONNECT if Status.ERROR in statuses else ExitCode.FAILED if Status.FAILED in statuses else ExitCode.OK
+    )
+    not_started = len(scripts) * (len(kinds) if local else 1) - len(results)
+    if not_started or any(step.message.startswith(OUT_OF_TIME) for result in results for step in result.steps):
+        click.echo(
+            f"Error: the run reached --max-run-time {max_run_time:g}s and was stopped; "
+            f"{not_started} script run(s) not started",
+            err=True,
+        )
+        code = max(code, ExitCode.FAILED)
+    if report is not None:
+        from xmpp_ext.scenario.junit import junit_bytes
+
+        try:
+            report.commit(junit_bytes(results))
+        except OSError as exc:  # e.g. the disk filled up while the scripts ran
+            click.echo(
+                f"Error: --junit {report.path}: the report could not be written ({exc.strerror or exc})", err=True
+            )
+            return max(code, ExitCode.FAILED)
+    return code
 
 
 def _responder_login(credentials: PairCredentials, role: str, host: str | None, port: int | None, ca_cert: Path | None):

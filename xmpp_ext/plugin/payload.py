@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from xml.parsers import expat
 import defusedxml
 import defusedxml.ElementTree as SafeET
 from slixmpp.xmlstream import ET
+
+from xmpp_ext.util.files import NotARegularFile, read_regular_file
 
 #: Largest payload the ``setup_from_*`` methods accept, as read and as written
 #: on the wire (escaping included). Servers cap stanza size
@@ -169,41 +170,19 @@ def check_payload_size(size: int, what: str, max_bytes: int = MAX_PAYLOAD_BYTES)
 def read_payload_file(path: str | os.PathLike[str], max_bytes: int = MAX_PAYLOAD_BYTES) -> bytes:
     """The bytes of the regular file at ``path``, at most ``max_bytes``; else ExampleTagError naming the file.
 
-    Anything but a regular file is refused before it is read: a FIFO would
-    block ``open()`` until a writer comes, a device may never end. The kind
-    is checked with ``os.stat`` first, so nothing else is even opened, and
-    again on the open descriptor (opened with O_NONBLOCK, so a FIFO swapped
-    in between cannot block either).
+    Anything but a regular file is refused before it is read (util/files.py): a FIFO would
+    block ``open()`` until a writer comes, a device may never end.
     """
     name = os.fspath(path)
     try:
-        kind = _file_kind(os.stat(name).st_mode)
-        if kind is None:
-            descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-            with os.fdopen(descriptor, "rb") as handle:
-                kind = _file_kind(os.fstat(handle.fileno()).st_mode)
-                data = handle.read(max_bytes + 1) if kind is None else b""
+        data = read_regular_file(name, max_bytes)
+    except NotARegularFile as exc:
+        raise ExampleTagError(str(exc)) from None
     except OSError as exc:
         raise ExampleTagError(f"{name}: cannot read file ({exc.strerror or exc})") from None
-    if kind is not None:
-        raise ExampleTagError(f"{name}: is a {kind}, not a regular file")
     if len(data) > max_bytes:
         raise ExampleTagError(f"{name}: file is larger than {max_bytes} bytes, the stanza size servers accept")
     return data
-
-
-def _file_kind(mode: int) -> str | None:
-    """None for a regular file, else what it is, for the error message."""
-    if stat.S_ISREG(mode):
-        return None
-    kinds = (
-        (stat.S_ISDIR, "directory"),
-        (stat.S_ISFIFO, "FIFO (named pipe)"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-    )
-    return next((kind for test, kind in kinds if test(mode)), "special file")
 
 
 def parse_boolean(value: str | None) -> bool | None:

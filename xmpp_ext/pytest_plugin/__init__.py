@@ -12,6 +12,7 @@ can be imported from here; they load slixmpp on first access.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,20 +94,28 @@ def xmpp_server(request: pytest.FixtureRequest) -> Iterator:
     """
     from xmpp_ext.pytest_plugin.servers import close_server, open_server, xdist_worker
     from xmpp_ext.servers.base import ServerFailed, ServerNotInstalled
+    from xmpp_ext.util.stopsignals import first_sigterm_as_ctrl_c
 
     settings = request.config.stash[SETTINGS_KEY]
     kind = getattr(request, "param", settings.kinds[0])
-    try:
-        server = open_server(kind, settings, xdist_worker(request.config))
-    except (ServerNotInstalled, ServerFailed, ValueError, OSError) as exc:
-        pytest.fail(f"xmpp_server ({kind}): {exc}", pytrace=False)
-    active = request.config.stash[ACTIVE_KEY]
-    active[kind] = server
-    try:
-        yield server
-    finally:
-        active.pop(kind, None)
-        close_server(server)
+    # pytest dies silently on SIGTERM, skipping every teardown: as Ctrl-C instead, the server is stopped and
+    # its files removed as at a normal end (and a SIGKILL leaves it to the server's reaper, servers/base.py).
+    with first_sigterm_as_ctrl_c(_announce_sigterm):
+        try:
+            server = open_server(kind, settings, xdist_worker(request.config))
+        except (ServerNotInstalled, ServerFailed, ValueError, OSError) as exc:
+            pytest.fail(f"xmpp_server ({kind}): {exc}", pytrace=False)
+        active = request.config.stash[ACTIVE_KEY]
+        active[kind] = server
+        try:
+            yield server
+        finally:
+            active.pop(kind, None)
+            close_server(server)
+
+
+def _announce_sigterm() -> None:
+    print("xmppext: SIGTERM: stopping the test session and its XMPP servers", file=sys.stderr, flush=True)
 
 
 @pytest.fixture

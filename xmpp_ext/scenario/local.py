@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 
 from xmpp_ext.scenario.accounts import AccountError, fresh_accounts, responder_account
@@ -24,17 +25,18 @@ def run_on_server(
     timeout: float,
     environ: Mapping[str, str] | None = None,
     responder: ResponderCommand | None = None,
+    deadline: float | None = None,
 ) -> ScriptResult:
     """``script`` on ``server`` with its accounts made before and removed after (the responder's too)."""
     endpoint = Endpoint(server.host, server.port, server.ca_cert)
     try:
         with fresh_accounts(script, server):
             if responder is None:
-                return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ))
+                return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ, deadline))
             with responder_account(server) as account:
                 login = ResponderLogin(server.settings_for(account), server.environment_for(account))
                 run = run_script_with_responder(
-                    script, endpoint, server.kind, timeout, environ or os.environ, responder, login
+                    script, endpoint, server.kind, timeout, environ or os.environ, responder, login, deadline
                 )
                 return asyncio.run(run)
     except AccountError as exc:
@@ -49,9 +51,15 @@ def run_on_local_servers(
     announce: Callable[[str], None] | None = None,
     environ: Mapping[str, str] | None = None,
     responder: ResponderCommand | None = None,
+    deadline: float | None = None,
 ) -> Iterator[ScriptResult]:
-    """Every script on a fresh server of each kind, one server running at a time (they share the machine)."""
+    """Every script on a fresh server of each kind, one server running at a time (they share the machine).
+
+    Past ``deadline`` (time.monotonic()) nothing more is started.
+    """
     for kind in kinds:
+        if deadline is not None and time.monotonic() >= deadline:
+            return
         try:
             server = start_server(kind, accounts=())
         except (ServerNotInstalled, ServerFailed) as exc:
@@ -60,6 +68,8 @@ def run_on_local_servers(
             if announce is not None:
                 announce(f"local {kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
             for script in scripts:
-                yield run_on_server(script, server, timeout, environ, responder)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                yield run_on_server(script, server, timeout, environ, responder, deadline)
         finally:
             server.stop()

@@ -1,6 +1,6 @@
 """What ``xmppext scenario`` prints: lines for people, or one JSON object per step, script and difference.
 
-Text: each step with its verdict and latency, a failed ``receives:`` followed
+Text (terminal-safe: see TextOutput): each step with its verdict and latency, a failed ``receives:`` followed
 by its side-by-side report, a verdict line per script, server differences
 (``--server all``), then ``N scripts: P passed, F failed``. With several
 servers, N counts each script once per server.
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from xmpp_ext.scenario.compare import ServerDifference
 from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
 from xmpp_ext.scenario.sidebyside import FILE_WIDTH, terminal_width
+from xmpp_ext.util.display import printable
 
 Echo = Callable[[str], None]
 _SHOWN = {Status.PASSED: "ok", Status.FAILED: "FAILED", Status.ERROR: "ERROR", Status.NOT_RUN: "not run"}
@@ -26,7 +27,9 @@ def milliseconds(seconds: float | None) -> float | None:
 class TextOutput:
     def __init__(self, echo: Echo, width: int | None = None) -> None:
         """``width``: the columns reports are laid out for (default: the terminal's, or COLUMNS)."""
-        self.echo = echo
+        # Every line holds text from a script or a server (client names, JIDs, stanzas): no control or
+        # bidirectional character reaches the terminal as itself.
+        self.echo: Echo = lambda line: echo(printable(line))
         self.width = width or terminal_width()
 
     def script(self, result: ScriptResult) -> None:

@@ -107,12 +107,16 @@ async def run_script_with_responder(
     environ: Mapping[str, str],
     responder: ResponderCommand,
     login: ResponderLogin,
+    deadline: float | None = None,
 ) -> ScriptResult:
-    """``script`` run while ``responder`` runs as ``login``'s account; its trouble is an ERROR of the run."""
+    """``script`` run while ``responder`` runs as ``login``'s account; its trouble is an ERROR of the run.
+
+    ``deadline``: the whole run's time limit, as ``run_script`` takes it."""
     first_line = min(spec.line for spec in script.clients.values())
     try:
         async with responder_running(responder, login) as running:
-            result = await run_script(script, endpoint, server, timeout, {**environ, RESPONDER_VARIABLE: running.jid})
+            environ = {**environ, RESPONDER_VARIABLE: running.jid}
+            result = await run_script(script, endpoint, server, timeout, environ, deadline)
             result.aliases[running.jid] = f"${{env:{RESPONDER_VARIABLE}}}"
             result.aliases[running.jid.split("/", 1)[0]] = "the responder's bare JID"
             status = await running.exit_status()

@@ -44,6 +44,8 @@ from xmpp_ext.session import ConnectError, ConnectionSettings
 from xmpp_ext.util.display import clip
 
 PING_NS = "urn:xmpp:ping"
+#: A step stopped, or not started, because the whole run's time limit (``deadline``) was reached.
+OUT_OF_TIME = "stopped: the run reached its time limit"
 MAX_SHOWN = 65536  # characters of a stanza kept for reports (JSON gives them whole up to this)
 MAX_SHOWN_DEPTH = 100  # levels: slixmpp's serializer recurses once per level
 
@@ -123,11 +125,18 @@ def client_settings(script: Script, name: str, endpoint: Endpoint) -> Connection
 
 class ScriptRun:
     def __init__(
-        self, script: Script, server: str, endpoint: Endpoint, timeout: float, environ: Mapping[str, str] | None
+        self,
+        script: Script,
+        server: str,
+        endpoint: Endpoint,
+        timeout: float,
+        environ: Mapping[str, str] | None,
+        deadline: float | None = None,
     ) -> None:
         self.script = script
         self.endpoint = endpoint
         self.timeout = timeout
+        self.deadline = deadline  # time.monotonic() by which the whole run must end (None: no limit)
         self.variables = Variables(script, environ)
         self.matcher = Matcher(self.variables.fill)
         self.clients: dict[str, ScenarioClient] = {}  # connected now
@@ -141,6 +150,10 @@ class ScriptRun:
             for action in self.script.actions:
                 if self.stopped:
                     self.result.steps.append(StepResult(action.line, action.label, Status.NOT_RUN))
+                    continue
+                if self._out_of_time():
+                    self.result.steps.append(StepResult(action.line, action.label, Status.FAILED, message=OUT_OF_TIME))
+                    self.stopped = True
                     continue
                 self.result.steps.append(await self._step(action))
         finally:
@@ -214,10 +227,21 @@ class ScriptRun:
         """What a receives: waited for, as text for reports: variables without a value yet stay ``${...}``."""
         return [_shown(self._filled(stanza, self.variables.show)) for stanza in stanzas]
 
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def _wait_deadline(self) -> float:
+        """When a wait of this step ends: ``timeout`` from now, or the run's deadline if that comes first.
+
+        Both in the event loop's time, which is time.monotonic().
+        """
+        until = asyncio.get_running_loop().time() + self.timeout
+        return until if self.deadline is None else min(until, self.deadline)
+
     async def _receive(self, action: Action, step: StepResult) -> None:
         client = self.clients[action.client]
         waiting = list(action.stanzas)
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = self._wait_deadline()
         while waiting:
             received = await client.next_stanza(deadline)
             if received is None:
@@ -225,6 +249,9 @@ class ScriptRun:
                 step.status = Status.FAILED
                 step.message = f"nothing received within {self.timeout:g}s (waiting for {missing})"
                 step.expected = self._expected_xml(waiting)
+                if self._out_of_time():
+                    step.message = f"{OUT_OF_TIME} (waiting for {missing})"
+                    self.stopped = True
                 if step.received:
                     step.message += f"; {len(step.received)} stanza(s) of this block did arrive and match"
                 return
@@ -244,7 +271,7 @@ class ScriptRun:
             return
 
     async def _expect_nothing(self, action: Action, step: StepResult) -> None:
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline = self._wait_deadline()
         for name, client in self.clients.items():
             if name != action.client:
                 await ping_server(client, deadline)
@@ -260,6 +287,8 @@ class ScriptRun:
         elif pong is None:
             step.status = Status.FAILED
             step.message = f"could not check: the server did not answer a ping within {self.timeout:g}s"
+            if self._out_of_time():
+                step.message, self.stopped = OUT_OF_TIME, True
 
 
 async def ping_server(client: ScenarioClient, deadline: float) -> ET.Element | None:
@@ -307,6 +336,10 @@ async def run_script(
     server: str = "server",
     timeout: float = 5.0,
     environ: Mapping[str, str] | None = None,
+    deadline: float | None = None,
 ) -> ScriptResult:
-    """Run ``script`` against the server at ``endpoint``; accounts must exist (see accounts.py for --local)."""
-    return await ScriptRun(script, server, endpoint, timeout, environ).run()
+    """Run ``script`` against the server at ``endpoint``; accounts must exist (see accounts.py for --local).
+
+    ``deadline`` (time.monotonic()): the step under way then fails with OUT_OF_TIME, the rest are not run.
+    """
+    return await ScriptRun(script, server, endpoint, timeout, environ, deadline).run()

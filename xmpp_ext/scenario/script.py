@@ -37,6 +37,7 @@ from pathlib import Path
 from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.xmlblock import SCANSION_NS, BlockError, parse_block
+from xmpp_ext.util.files import NotARegularFile, read_regular_file
 from xmpp_ext.util.secret import Secret
 
 MAX_SCRIPT_BYTES = 1_000_000
@@ -155,8 +156,9 @@ class Script:
 def load(path: Path) -> Script:
     """Read and parse the script at ``path``; ScriptError if it cannot be used."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SCRIPT_BYTES + 1)
+        data = read_regular_file(path, MAX_SCRIPT_BYTES)  # a FIFO or a device is refused, never waited on
+    except NotARegularFile as exc:
+        raise ScriptError(path, 0, f"the script is a {exc.kind}, not a regular file") from None
     except OSError as exc:
         raise ScriptError(path, 0, f"cannot read the script ({exc.strerror or exc})") from None
     if len(data) > MAX_SCRIPT_BYTES:
@@ -183,6 +185,21 @@ def _is_separator(stripped: str) -> bool:
 
 def _indented(line: str) -> bool:
     return line[:1] in ("\t", " ")
+
+
+_FIRST_WORD = re.compile(r"[^\s:=]*")
+
+
+def _quoted(stripped: str, limit: int = 60) -> str:
+    """A line that does not parse, quoted for its error; one that looks like a password line only by its key.
+
+    ``password TopSecret`` (no colon), or ``password: TopSecret`` where no property may stand, would
+    otherwise put the password in the error, in a terminal, a CI log.
+    """
+    key = _FIRST_WORD.match(stripped).group().lower()
+    if "pass" in key or difflib.get_close_matches(key, ["password"], n=1, cutoff=0.7):
+        return "a line that looks like a password (not shown)"
+    return repr(stripped[:limit])
 
 
 class _Parser:
@@ -251,13 +268,13 @@ class _Parser:
                     raise self.fail(line, "expected a client definition ([Client] Name) before its properties")
                 match = _PROPERTY.match(stripped)
                 if not match:
-                    raise self.fail(line, f"expected a client property 'key: value', got {stripped[:60]!r}")
+                    raise self.fail(line, f"expected a client property 'key: value', got {_quoted(stripped)}")
                 self._property(current, match["key"], match["value"], line)
                 continue
             match = _CLIENT_HEADER.match(stripped)
             if not match:
                 raise self.fail(
-                    line, f"expected '[Client] Name', or a line of dashes before the actions, got {stripped[:60]!r}"
+                    line, f"expected '[Client] Name', or a line of dashes before the actions, got {_quoted(stripped)}"
                 )
             if match["kind"] != "Client":
                 raise self.fail(line, f"unknown object class [{match['kind']}]; only [Client] is known")
@@ -337,7 +354,7 @@ class _Parser:
         block = _BLOCK_ACTION.match(stripped)
         if not block:
             raise self.fail(
-                line, f"expected '<client> connects', 'disconnects', 'sends:' or 'receives:', got {stripped[:60]!r}"
+                line, f"expected '<client> connects', 'disconnects', 'sends:' or 'receives:', got {_quoted(stripped)}"
             )
         client = self._client_name(block["client"], line)
         verb, rest = block["verb"], block["rest"]

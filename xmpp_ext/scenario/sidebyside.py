@@ -1,6 +1,7 @@
 """A failed ``receives:`` shown as text: expected and received stanza side by side, the difference marked.
 
-Stanzas are pretty-printed one element per line (text inline), namespaces
+Stanzas are pretty-printed one element per line (text inline, control and
+bidirectional characters escaped as display.printable does), namespaces
 declared only where they change, so the marked line (``>``) on each side is
 the element where the first difference is. The report is laid out for a
 width when it is printed: each side gets half of it, and a line longer than
@@ -23,7 +24,7 @@ from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.matching import Difference, attribute_name, qualified
 from xmpp_ext.scenario.xmlblock import CLIENT_NS
-from xmpp_ext.util.display import clip
+from xmpp_ext.util.display import clip, printable
 
 MAX_LINES = 40  # per side
 MAX_TEXT = 400  # characters of an element's text
@@ -93,10 +94,11 @@ def pretty(element: ET.Element, fill: Callable[[str], str] = str, mark: ET.Eleme
         namespace, local = qualified(node.tag)
         attributes = [f'xmlns="{escape(namespace)}"'] if namespace != parent_namespace else []
         attributes += [
-            f'{attribute_name(key)}="{escape(fill(value), {chr(34): "&quot;"})}"' for key, value in node.attrib.items()
+            f'{attribute_name(key)}="{escape(printable(fill(value)), {chr(34): "&quot;"})}"'
+            for key, value in node.attrib.items()
         ]
         opening = "<" + " ".join([local, *attributes])
-        text = clip(fill((node.text or "").strip()), MAX_TEXT)
+        text = clip(printable(fill((node.text or "").strip())), MAX_TEXT)
         if node is mark:
             marked.append(len(lines))
         indent = "  " * depth

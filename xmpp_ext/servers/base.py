@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import secrets
 import shutil
 import signal
@@ -27,7 +28,15 @@ from typing import ClassVar
 
 from xmpp_ext.servers.certs import CertificateFiles, generate_certificates
 from xmpp_ext.servers.listeners import owned_and_foreign
-from xmpp_ext.util.children import die_with_parent, group_members, stop_group
+from xmpp_ext.util.children import (
+    die_with_parent,
+    group_members,
+    identity_alive,
+    oldest_child,
+    process_identity,
+    stop_group,
+)
+from xmpp_ext.util.reaper import reaper_command
 from xmpp_ext.util.secret import Secret
 
 LOOPBACK = "127.0.0.1"
@@ -35,6 +44,9 @@ START_TIMEOUT = 15.0
 STOP_GRACE = 5.0
 # How many sets of fresh ports a first start tries when another process took ours.
 PORT_ATTEMPTS = 5
+WORKDIR_PREFIX = "xmppext-"
+#: In each server's dir: which process owns it (pid and start time), so a later run can tell a dead owner's dir.
+OWNER_FILE = "owner"
 
 
 class ServerNotInstalled(RuntimeError):
@@ -76,6 +88,29 @@ def _server_child_setup() -> None:
     """In the server's process before exec: the stop signals held by ``_spawn`` are the server's to handle."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     die_with_parent()
+
+
+def remove_stale_workdirs(directory: Path | None = None) -> list[Path]:
+    """Remove the servers' dirs in ``directory`` (default: the temp dir) whose owner process has ended.
+
+    Only dirs with an OWNER_FILE naming a process that is gone (its reaper normally removes them: this is
+    for what a reaper killed too, or a crash before the server started, left behind); dirs of other users
+    are left alone unless we are root. Returns what was removed.
+    """
+    removed = []
+    for candidate in Path(directory or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        try:
+            if candidate.is_symlink() or not candidate.is_dir():
+                continue
+            if os.getuid() != 0 and candidate.stat().st_uid != os.getuid():
+                continue
+            owner = (candidate / OWNER_FILE).read_text()[:100]
+        except OSError:
+            continue  # no owner recorded (another version's, or being made right now): not ours to judge
+        if not identity_alive(owner):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -182,12 +217,17 @@ class LocalServer(XmppServer):
         self._choose_ports()
         self._started_before = False
         self.accounts: list[Account] = []
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None  # the reaper, which runs the server
+        self._owner_pipe: int | None = None  # its write end: closed by our end, however we end, for the reaper
         self._removed = False
         # Made and registered for removal in one step: Ctrl-C or SIGTERM in between would leave the dir behind.
+        # (The sweep too: the first use of the temp dir probes it with a file that an interruption would leave.)
         with _stop_signals_held():
-            self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"xmppext-{self.kind}-"))
+            if workdir is None:
+                remove_stale_workdirs()
+            self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{self.kind}-"))
             atexit.register(self.stop)
+            (self.workdir / OWNER_FILE).write_text(process_identity() + "\n")
         self._console = self.workdir / "console.log"
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -212,8 +252,14 @@ class LocalServer(XmppServer):
         return self._process is not None and self._process.poll() is None
 
     @property
-    def pid(self) -> int | None:
+    def process_group(self) -> int | None:
+        """The process group of the server's processes (led by its reaper), None when it is not running."""
         return self._process.pid if self._process else None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's own process (its reaper's child), None when it is not running."""
+        return oldest_child(self._process.pid) if self._process else None
 
     def add_account(self, localpart: str | None = None, password: str | Secret | None = None) -> Account:
         """Create an account (also while the server runs): a random localpart and password unless given."""
@@ -256,24 +302,32 @@ class LocalServer(XmppServer):
         return self
 
     def _spawn(self) -> None:
-        # Ctrl-C or SIGTERM arriving between the fork and the assignment below would leave a server nobody
-        # knows to stop: hold them until self._process is set (their handlers run right after).
-        with open(self._console, "ab") as console, _stop_signals_held():
-            self._process = subprocess.Popen(
-                self._command(),
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                **self._popen_options(),
-                # Its own process group: a server may be a tree of processes
-                # (ejabberdctl -> su -> beam), and stopping it must reach all.
-                start_new_session=True,
-                # The kernel signals the server when the *thread* that started
-                # it ends: start servers from a thread that lives as long as they
-                # should (pytest's main thread for the fixtures).
-                preexec_fn=_server_child_setup,
-            )
+        """Start the server under a reaper (util/reaper.py) that ends its whole tree when we end, however we end."""
+        # The reaper waits for end-of-file on this pipe; only we hold its write end (not inherited by anything).
+        reaper_end, owner_end = os.pipe()
+        try:
+            # Ctrl-C or SIGTERM arriving between the fork and the assignment below would leave a server nobody
+            # knows to stop: hold them until self._process is set (their handlers run right after).
+            with open(self._console, "ab") as console, _stop_signals_held():
+                self._process = subprocess.Popen(
+                    reaper_command(self._command(), reaper_end, self.workdir, self._run_as()),
+                    stdin=subprocess.DEVNULL,
+                    stdout=console,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.workdir,
+                    env=self._environment(),
+                    pass_fds=(reaper_end,),
+                    # Its own process group, which the server's processes share: stopping it must reach all.
+                    start_new_session=True,
+                    # The kernel signals the reaper when the *thread* that started it ends: start servers from
+                    # a thread that lives as long as they should (pytest's main thread for the fixtures).
+                    preexec_fn=_server_child_setup,
+                )
+                self._owner_pipe, owner_end = owner_end, None
+        finally:
+            os.close(reaper_end)
+            if owner_end is not None:
+                os.close(owner_end)
 
     def stop(self) -> None:
         """Kill the server and remove its dir. Safe to call more than once."""
@@ -322,9 +376,13 @@ class LocalServer(XmppServer):
     @abstractmethod
     def _delete_account(self, account: Account) -> None: ...
 
-    def _popen_options(self) -> dict[str, object]:
-        """Extra subprocess.Popen arguments (e.g. the user to run as)."""
-        return {}
+    def _run_as(self) -> tuple[int, int] | None:
+        """(uid, gid) the server runs as; None: as we do."""
+        return None
+
+    def _environment(self) -> dict[str, str] | None:
+        """The server's environment; None: ours."""
+        return None
 
     def _after_start(self) -> None:  # a hook: most servers need nothing here
         """Runs once the port accepts connections (e.g. to create queued accounts)."""
@@ -371,3 +429,6 @@ class LocalServer(XmppServer):
         process, self._process = self._process, None
         if process is not None:
             stop_group(process, STOP_GRACE)
+        if self._owner_pipe is not None:  # only now: seeing it closed, a reaper would remove the dir
+            os.close(self._owner_pipe)
+            self._owner_pipe = None

@@ -182,15 +182,16 @@ modules:
         for path in [self.workdir, *self.workdir.rglob("*")]:
             os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
 
-    def _popen_options(self) -> dict[str, object]:
+    def _run_as(self) -> tuple[int, int] | None:
         # Run ejabberdctl as the service user ourselves: as root it would re-run
         # itself through `su -c`, which starts a new session, and the server
         # would then escape our process group (and so every clean-up).
         user = self._service_user()
-        if user is None:
-            return {}
-        env = dict(os.environ, HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
-        return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "env": env}
+        return None if user is None else (user.pw_uid, user.pw_gid)
+
+    def _environment(self) -> dict[str, str] | None:
+        user = self._service_user()
+        return None if user is None else dict(os.environ, HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
 
     def _write_account(self, account: Account) -> None:
         if self.running:

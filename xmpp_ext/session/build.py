@@ -20,6 +20,7 @@ import slixmpp
 import xmpp_ext.plugin  # noqa: F401  (registers the example_tag plugin by name)
 from xmpp_ext.session import streammgmt
 from xmpp_ext.session.guard import install_depth_guard
+from xmpp_ext.session.inbound_limits import install_inbound_limits
 from xmpp_ext.session.settings import ConnectionSettings, ssl_context
 from xmpp_ext.session.streammgmt import StreamManagement
 
@@ -58,6 +59,7 @@ def build_client(
     if stream_management is not None:
         streammgmt.register(client, stream_management)
     install_depth_guard(client)
+    install_inbound_limits(client)  # a server cannot make it hold more than a bounded partial stanza
     for name, config in configs.items():
         client.register_plugin(name, pconfig=config)
     return client

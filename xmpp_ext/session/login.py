@@ -14,6 +14,7 @@ import ssl
 
 import slixmpp
 
+from xmpp_ext.session.inbound_limits import InboundLimitExceeded
 from xmpp_ext.session.settings import ConnectionSettings
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ async def login(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> Non
 
     def lost(reason: object) -> None:
         explanation = _explain_disconnect(reason)
-        if explanation.startswith("TLS"):
+        if isinstance(reason, InboundLimitExceeded):
+            fail(str(reason), "stream")
+        elif explanation.startswith("TLS"):
             fail(explanation, "tls")
         elif not settings.direct_tls:  # hung up before any stream error or TLS: e.g. a direct TLS port
             fail(explanation, "reset")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import slixmpp
@@ -66,6 +67,28 @@ def forget_stream(client: slixmpp.ClientXMPP) -> None:
     resumption: stale counters would make the next session's acks free the wrong stanzas.
     """
     client.plugin[SM_PLUGIN].session_end(None)
+
+
+def wrap_each_parser(client: slixmpp.ClientXMPP, wrap: Callable[[Any], Any]) -> None:
+    """Give each stream's XML parser to ``wrap`` as slixmpp makes it, and use what it returns instead.
+
+    slixmpp makes a new ``XMLPullParser`` in ``init_parser`` (at connection,
+    after STARTTLS, after SASL) into ``client.parser``, and ``data_received``
+    uses only its ``feed`` and ``read_events``: the wrapper needs those two.
+    """
+    make_parser = client.init_parser
+
+    def init_parser() -> None:
+        make_parser()
+        client.parser = wrap(client.parser)
+
+    client.init_parser = init_parser
+
+
+def end_stream(client: slixmpp.ClientXMPP, reason: object) -> None:
+    """Drop the connection now, ``reason`` being what slixmpp's ``disconnected`` event then carries."""
+    client.disconnect_reason = reason
+    client.abort()
 
 
 class StreamManagementState:
@@ -128,6 +151,9 @@ def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
         (client, "_always_send_everything"),
         (client, "waiting_queue"),
         (client, "_run_out_filters"),
+        (client, "init_parser"),
+        (client, "parser"),
+        (client, "disconnect_reason"),
     ]
     plugin = client.plugin.get(SM_PLUGIN, None)
     if plugin is not None:

@@ -27,22 +27,54 @@ def signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
 
 
-def _process_table() -> Iterator[tuple[int, list[bytes]]]:
+def process_table() -> Iterator[tuple[int, list[bytes]]]:
     """(pid, fields after the command name: state, ppid, pgrp, ...) of every process in /proc."""
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
-                yield int(entry.name), handle.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                yield int(entry.name), fields
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...); None if it has ended."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
+            return handle.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), None if there is no such process."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields is not None else None
+
+
+def process_identity(pid: int | None = None) -> str:
+    """``pid`` (default: this process) and its start time: unlike a pid alone, never taken by another process."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid} {_start_time(pid)}"
+
+
+def identity_alive(identity: str) -> bool:
+    """Whether the process ``process_identity`` named is still running (a reused pid is another process)."""
+    pid, _, started = identity.strip().partition(" ")
+    if not pid.isdigit():
+        return False
+    return str(_start_time(int(pid))) == started
+
+
+def oldest_child(pid: int) -> int | None:
+    """The child of ``pid`` that started first (the one it started itself, before any orphan came to it)."""
+    children = [(_start_time(child) or 0, child) for child, fields in process_table() if int(fields[1]) == pid]
+    return min(children)[1] if children else None
 
 
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes in process group ``pgid``."""
-    return [pid for pid, fields in _process_table() if fields[0] != b"Z" and int(fields[2]) == pgid]
+    return [pid for pid, fields in process_table() if fields[0] != b"Z" and int(fields[2]) == pgid]
 
 
 def stop_group(process: subprocess.Popen, grace: float) -> None:
@@ -77,7 +109,7 @@ def stop_group(process: subprocess.Popen, grace: float) -> None:
 
 def stop_detached(pid: int) -> None:
     """SIGTERM a process that escaped our process group, with its children (found through /proc)."""
-    children = [child for child, fields in _process_table() if int(fields[1]) == pid]
+    children = [child for child, fields in process_table() if int(fields[1]) == pid]
     for target in [pid, *children]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(target, signal.SIGTERM)

@@ -7,19 +7,18 @@ still read: each old key counts where its new name is absent.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
 import stat
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 from xmpp_ext.util import envvars
+from xmpp_ext.util.files import NotARegularFile, ReplacingFile, read_regular_file, replaceable_problem
 from xmpp_ext.util.secret import Secret
 
 ROLES = envvars.ROLES
@@ -75,17 +74,16 @@ def account_keys(jid: str) -> tuple[str, str]:
 
 def read_env_file(path: Path) -> PairCredentials:
     """The credentials in ``path``; EnvFileError (one line naming the file and the problem) for anything wrong."""
-    if not path.is_file():
-        if path.exists():
-            raise EnvFileError(f"{path}: not a regular file")
+    try:
+        data = read_regular_file(path, MAX_ENV_FILE_BYTES)
+    except FileNotFoundError:
         raise EnvFileError(
             f"{path}: no such file (xmppext local-server writes one for a throwaway server; run-pair --local "
             f"needs none; for your own accounts write {', '.join(REQUIRED_KEYS)}, as in the repository's "
             ".env.example)"
-        )
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_ENV_FILE_BYTES + 1)
+        ) from None
+    except NotARegularFile as exc:
+        raise EnvFileError(str(exc)) from None
     except OSError as exc:
         raise EnvFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if len(data) > MAX_ENV_FILE_BYTES:
@@ -173,22 +171,11 @@ def write_env_file(path: Path, credentials: PairCredentials) -> None:
     for jid, password in credentials.others:
         jid_key, password_key = account_keys(jid)
         lines += [f"{jid_key}={jid}", f"{password_key}={_quoted(password.reveal())}"]
-    directory = path.parent
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        replacement = ReplacingFile(path)
     except OSError as exc:
-        raise EnvFileError(f"{path}: cannot write in {directory} ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _sync_directory(directory)
+        raise EnvFileError(f"{path}: cannot write in {path.parent} ({exc.strerror or exc})") from None
+    replacement.commit(("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _quoted(value: str) -> str:
@@ -199,17 +186,12 @@ def _quoted(value: str) -> str:
 
 def check_replaceable(path: Path) -> None:
     """EnvFileError unless ``path`` is absent or a regular file whose first line is MARKER."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise EnvFileError(f"{path}: cannot check it ({exc.strerror or exc})") from None
     advice = "choose another file with --env-file"
-    if stat.S_ISLNK(mode):
-        raise EnvFileError(f"{path} is a symbolic link; xmppext does not write through links: {advice}")
-    if not stat.S_ISREG(mode):
-        raise EnvFileError(f"{path} exists and is not a regular file: {advice}")
+    problem = replaceable_problem(path)
+    if problem is not None:
+        raise EnvFileError(f"{path} {problem}: {advice}")
+    if not os.path.lexists(path):
+        return
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with os.fdopen(descriptor, "rb") as handle:
@@ -218,17 +200,3 @@ def check_replaceable(path: Path) -> None:
         raise EnvFileError(f"{path}: cannot check it ({exc.strerror or exc})") from None
     if first_line.rstrip(b"\r\n") != MARKER.encode():
         raise EnvFileError(f"{path} exists and was not written by xmppext; not overwriting it: {advice}")
-
-
-def _sync_directory(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk too.
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # some file systems cannot sync a directory; the file itself is synced
-    finally:
-        os.close(descriptor)

@@ -33,3 +33,17 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+class MaskedText(str):
+    """A revealed password on its way into a child's environment: a ``str`` to everything that uses it,
+    but its ``repr`` is a mask.
+
+    A mapping holding it (``environment_for()``'s) then hides it wherever it is shown by repr: pytest's
+    assertion messages and ``--showlocals``, a logged dict, a debugger.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'"

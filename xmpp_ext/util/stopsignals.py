@@ -60,3 +60,27 @@ def stop_signals_ignored() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def first_sigterm_as_ctrl_c(announce: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """The first SIGTERM calls ``announce()`` and raises KeyboardInterrupt; later ones are ignored (main thread).
+
+    For a long run whose Ctrl-C clean-up must not itself be cut short by a second SIGTERM (a test session
+    stopping its servers): once one has come, SIGTERM stays ignored, also after the block.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        announce()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is stop:  # else a SIGTERM came: the process is on its way out
+            signal.signal(signal.SIGTERM, previous)

@@ -61,6 +61,7 @@ def test_seconds_and_duration_bounds():
         ("5300", True, ("127.0.0.1", 5300)),
         ("0", True, ("127.0.0.1", 0)),
         ("[::1]:0", True, ("::1", 0)),
+        ("127.1.2.3:0", True, ("127.1.2.3", 0)),  # all of 127.0.0.0/8 is loopback, to listen on too
     ],
 )
 def test_endpoints_on_loopback(text, listen, endpoint):
@@ -74,9 +75,9 @@ def test_endpoints_on_loopback(text, listen, endpoint):
         ("[::ffff:127.0.0.1]:5222", False, "only connects to loopback"),
         ("0.0.0.0:5222", False, "only connects to loopback"),
         ("example.net:5222", False, "not a loopback IP address"),
-        ("127.0.0.2:5300", True, "only 127.0.0.1 or ::1"),
-        ("0.0.0.0:5300", True, "only 127.0.0.1 or ::1"),
-        ("[::]:5300", True, "only 127.0.0.1 or ::1"),
+        ("0.0.0.0:5300", True, r"only on loopback addresses \(127\.0\.0\.0/8 or ::1\)"),
+        ("[::]:5300", True, r"only on loopback addresses \(127\.0\.0\.0/8 or ::1\)"),
+        ("10.1.2.3:5300", True, "refusing to listen on 10.1.2.3"),
         ("5222", False, "is not HOST:PORT"),
         ("127.0.0.1:0", False, "out of range"),
         ("127.0.0.1:70000", False, "out of range"),
@@ -90,7 +91,7 @@ def test_endpoints_elsewhere_are_refused(text, listen, message):
 def test_the_library_refuses_other_addresses_too():
     with pytest.raises(FaultProxyError, match="only connects to loopback"):
         FaultProxy(("192.168.1.1", 5222))
-    with pytest.raises(FaultProxyError, match=r"only 127\.0\.0\.1 or ::1"):
+    with pytest.raises(FaultProxyError, match=r"only on loopback addresses \(127\.0\.0\.0/8 or ::1\)"):
         FaultProxy(("127.0.0.1", 5222), listen=("0.0.0.0", 0))
 
 
@@ -119,7 +120,8 @@ def last_line(output: str) -> str:
         ),
         (
             ["--listen", "0.0.0.0:5300", "--to", "127.0.0.1:5222"],
-            "Error: Invalid value for '--listen': refusing to listen on 0.0.0.0: only 127.0.0.1 or ::1",
+            "Error: Invalid value for '--listen': refusing to listen on 0.0.0.0: only on loopback addresses "
+            "(127.0.0.0/8 or ::1)",
         ),
         (
             ["--listen", "0", "--to", "127.0.0.1:5222", "--cut-every", "often"],
@@ -170,3 +172,15 @@ def test_kib_and_mib_are_the_same_as_kb_and_mb():
 
     assert parse_cut_every("64kib") == parse_cut_every("64kb")
     assert parse_cut_every("1MiB") == parse_cut_every("1mb")
+
+
+@pytest.mark.parametrize("listen", ["0", "127.1.2.3:0"])
+def test_quiet_still_says_where_it_listens(listen):
+    result = invoke("--listen", listen, "--to", "127.0.0.1:5222", "-q", "--for", "0.2")
+    assert result.exit_code == 0, result.output
+    first, last = result.output.strip().splitlines()
+    host = listen.rpartition(":")[0] or "127.0.0.1"
+    assert first.startswith(f"LISTENING {host}:")
+    port = int(first.split()[1].rpartition(":")[2])
+    assert port != 0
+    assert last.startswith("fault-proxy: 0 connection(s)")

@@ -113,7 +113,7 @@ def test_tags_select_scripts_before_anything_connects(tmp_path):
 def test_help_lists_the_exit_codes():
     result = invoke("--help")
     assert result.exit_code == 0
-    for line in ("0  every script passed", "1  a script failed", "2  bad usage, or a script does not parse"):
+    for line in ("0  every script passed", "1  a script failed", "2  bad usage, a script that does not parse"):
         assert line in result.output
 
 
@@ -303,3 +303,13 @@ def test_local_ignores_a_server_named_by_the_environment_only(tmp_path):
     environment = {"XMPPEXT_HOST": "192.0.2.1", "XMPPEXT_PORT": "5222"}
     result = invoke(str(path), "--local", "--skip-tags", "smoke", env=environment)
     assert result.exit_code == ExitCode.OK, result.output
+
+
+def test_max_run_time_is_a_finite_number_of_seconds_with_a_default(tmp_path):
+    path = write(tmp_path, "good.scs", GOOD)
+    for value in ("0", "inf", "nan", "100000"):
+        result = invoke(str(path), "--max-run-time", value)
+        assert result.exit_code == ExitCode.BAD_INPUT, value
+        assert "Invalid value for '--max-run-time'" in result.output
+    assert "--max-run-time SECONDS" in invoke("--help").output
+    assert "[default: 1800.0]" in " ".join(invoke("--help").output.split())

@@ -317,3 +317,26 @@ def test_indentation_between_elements_is_not_part_of_the_stanza():
     # As the runner sends it: no &#10;&#9; between the elements.
     assert tostring(iq, xmlns=CLIENT_NS) == '<iq type="get" id="1"><query xmlns="q"><item /></query></iq>'
     assert message[0].text == "  hi there  "  # text with content keeps its spaces
+
+
+@pytest.mark.parametrize(
+    ("where", "line"),
+    [
+        ("property", "\tpassword TopSecret"),  # the colon missing
+        ("client", "password: TopSecret"),  # the indent missing
+        ("client", "passwordTopSecret"),
+        ("property", "\tpasswd TopSecret"),
+        ("action", "password: TopSecret"),  # after the dashes
+    ],
+)
+def test_a_malformed_password_line_is_not_echoed(where, line):
+    clients = "[Client] Romeo\n\tjid: romeo@localhost\n"
+    text = {
+        "property": clients + line + "\n\tpassword: pw\n-----\n",
+        "client": clients + "\tpassword: pw\n" + line + "\n-----\n",
+        "action": clients + "\tpassword: pw\n-----\n" + line + "\n",
+    }[where]
+    with pytest.raises(ScriptError) as info:
+        parse(text, "s.scs")
+    assert "TopSecret" not in str(info.value)
+    assert str(info.value).endswith("got a line that looks like a password (not shown)")

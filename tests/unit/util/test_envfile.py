@@ -86,7 +86,7 @@ def test_planted_symlink_at_a_temporary_name_is_not_followed(tmp_path):
 
 def test_directory_in_the_way_is_refused(tmp_path):
     (tmp_path / ".env").mkdir()
-    with pytest.raises(EnvFileError, match="is not a regular file"):
+    with pytest.raises(EnvFileError, match="is a directory, not a regular file"):
         write_env_file(tmp_path / ".env", CREDENTIALS)
 
 
