@@ -105,11 +105,6 @@ class OutputLines:
             if predicate(line):
                 return line
 
-
-@dataclass
-class RunningResponder(OutputLines):
-    full_jid: str = ""
-
     def stop(self, timeout: float = 15) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -118,6 +113,11 @@ class RunningResponder(OutputLines):
     def kill(self) -> None:
         self.process.kill()
         self.process.wait(10)
+
+
+@dataclass
+class RunningResponder(OutputLines):
+    full_jid: str = ""
 
 
 def follow(running: OutputLines) -> OutputLines:

@@ -55,7 +55,7 @@ def test_server_restarted_mid_burst_resumption_refused_unsent_requests_sent_anew
     assert summary["reconnections"] >= 1
     assert summary["resumption_refused"] == "item-not-found"  # both servers' cause after a restart
     events = [json.loads(line) for line in stdout.splitlines() if '"event"' in line]
-    assert [event["event"] for event in events][:2] == ["resumption_refused", "new_session"], events
+    assert [event["event"] for event in events][:3] == ["cut", "resumption_refused", "new_session"], events
     assert "Traceback" not in stderr
     # The responder reconnects to the restarted server on its own.
     assert peer.wait_for_line(lambda line: line.startswith("READY"), timeout=30)

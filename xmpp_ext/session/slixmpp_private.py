@@ -30,6 +30,11 @@ def incoming_filters(client: slixmpp.ClientXMPP) -> list:
     return client._XMLStream__filters["in"]
 
 
+def sm_counter(client: slixmpp.ClientXMPP):
+    """xep_0198's incoming filter that counts ``h`` (to check it runs first)."""
+    return client.plugin[SM_PLUGIN]._handle_incoming
+
+
 def in_session(client: slixmpp.ClientXMPP) -> bool:
     """Whether a stanza written now goes out: the test ``XMLStream.send`` makes before holding one back,
     plus a live connection."""
@@ -160,6 +165,7 @@ def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
         accesses += [
             (plugin, name)
             for name in (
+                "_handle_incoming",
                 "handled",
                 "seq",
                 "last_ack",

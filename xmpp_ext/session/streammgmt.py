@@ -133,7 +133,7 @@ def unacked(client: slixmpp.ClientXMPP) -> list[tuple[int, object]]:
 def counter_is_first(client: slixmpp.ClientXMPP) -> bool:
     """Whether the ``h`` counter runs before every other incoming filter (what ``register`` ensures)."""
     filters = slixmpp_private.incoming_filters(client)
-    return bool(filters) and filters[0] == client.plugin[PLUGIN]._handle_incoming
+    return bool(filters) and filters[0] == slixmpp_private.sm_counter(client)
 
 
 class SessionWriter:
