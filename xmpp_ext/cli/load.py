@@ -12,17 +12,18 @@ from typing import Any
 import click
 
 from xmpp_ext.cli.options import (
-    LOCAL_SERVERS,
     MAX_WINDOW,
     BoundedNumber,
     Seconds,
     all_of,
     server_address_options,
+    tls_and_login_options,
     verbosity_options,
 )
 from xmpp_ext.cli.outcome import CommandFailed, Stopped, exit_code_for_load
 from xmpp_ext.util import envvars
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
+from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
 
 MAX_PAIRS = 50_000
 MAX_PROCESSES = 64
@@ -157,7 +158,7 @@ def _account_options(function):
             click.option(
                 "--server",
                 "server_kind",
-                type=click.Choice([*LOCAL_SERVERS, "all"]),
+                type=click.Choice([*LOCAL_SERVER_KINDS, "all"]),
                 default="prosody",
                 show_default=True,
                 help="The local server --local starts (all: one run on each).",
@@ -182,17 +183,7 @@ def _account_options(function):
                 help="Your server's accounts, one 'JID PASSWORD' per line; pair i uses lines 2i+1 and 2i+2.",
             ),
             *server_address_options("Server address [default: the accounts' domain, via DNS SRV]."),
-            click.option(
-                "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
-            ),
-            click.option("--direct-tls", is_flag=True, help="TLS from the first byte (XEP-0368) instead of STARTTLS."),
-            click.option(
-                "--login-timeout",
-                type=Seconds(300),
-                default=30.0,
-                show_default=True,
-                help="Seconds each login may take.",
-            ),
+            *tls_and_login_options(login_timeout=30.0),
         ]
     )(function)
 
@@ -279,7 +270,7 @@ def command(**options: Any) -> None:
     if options["insecure"]:
         click.secho("WARNING: --insecure: the server's TLS certificate is NOT verified", fg="red", err=True)
     if options["local"]:
-        kinds = LOCAL_SERVERS if options["server_kind"] == "all" else (options["server_kind"],)
+        kinds = LOCAL_SERVER_KINDS if options["server_kind"] == "all" else (options["server_kind"],)
         statuses = []
         for kind in kinds:
             path = _per_server(report_path, kind) if report_path is not None and len(kinds) > 1 else report_path
@@ -454,10 +445,10 @@ def summary_lines(totals, where: str) -> list[str]:
         + (f" ({_counts(totals.failed_by)})" if totals.failed else "")
         + f", {totals.lost:,} lost, {totals.late:,} late, {totals.unsent:,} unsent"
     )
-    if totals.disconnected or totals.resumed or totals.new_sessions:
+    if totals.disconnected or totals.resumed or totals.new_sessions or totals.sessions_lost:
         lines.append(
-            f"connections: {totals.disconnected:,} dropped, {totals.resumed:,} resumed, "
-            f"{totals.new_sessions:,} new sessions"
+            f"connections: {totals.disconnected:,} cut, {totals.resumed:,} resumed, "
+            f"{totals.new_sessions:,} new sessions, {totals.sessions_lost:,} sessions lost"
         )
     lines.append(
         _facts(

@@ -256,6 +256,27 @@ def server_address_options(host_help: str) -> list[Decorator]:
     ]
 
 
+def tls_and_login_options(login_timeout: float) -> list[Decorator]:
+    """--insecure, --direct-tls and --login-timeout (default ``login_timeout`` seconds)."""
+    return [
+        click.option(
+            "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
+        ),
+        click.option(
+            "--direct-tls",
+            is_flag=True,
+            help="TLS from the first byte on a dedicated port (XEP-0368; --port default 5223) instead of STARTTLS.",
+        ),
+        click.option(
+            "--login-timeout",
+            type=Seconds(300),
+            default=login_timeout,
+            show_default=True,
+            help="Seconds to wait for a session (connect, TLS, authentication).",
+        ),
+    ]
+
+
 _LOGIN_PARAMETERS = ("jid", "password", "host", "port", "ca_cert", "insecure", "login_timeout", "direct_tls")
 
 
@@ -278,21 +299,7 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="Password (prefer the environment variable or the prompt: a command line is visible to other users).",
         ),
         *server_address_options("Server address [default: the JID's domain, via DNS SRV]."),
-        click.option(
-            "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
-        ),
-        click.option(
-            "--direct-tls",
-            is_flag=True,
-            help="TLS from the first byte on a dedicated port (XEP-0368; --port default 5223) instead of STARTTLS.",
-        ),
-        click.option(
-            "--login-timeout",
-            type=Seconds(300),
-            default=10.0,
-            show_default=True,
-            help="Seconds to wait for a session (connect, TLS, authentication).",
-        ),
+        *tls_and_login_options(login_timeout=10.0),
     ]
     options += [
         click.option(

@@ -276,6 +276,7 @@ class Coordinator:
             resumed=aggregate.counts["resumed"],
             disconnected=aggregate.counts["disconnected"],
             new_sessions=aggregate.counts["new_sessions"],
+            sessions_lost=aggregate.counts["sessions_lost"],
             generator_cpu_per_login_ms=login_cpu / logins_ok * 1000 if logins_ok else None,
             generator_cpu_per_exchange_us=run_cpu / run_ok * 1e6 if run_ok and exchanged else None,
             generator_kib_per_session=(memory_logged_in - memory_before) / up if up and ready else None,

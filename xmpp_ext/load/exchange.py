@@ -4,8 +4,8 @@ Both sides work the way ``send``'s burst and ``respond`` do (xmpp_ext.jobs.burst
 xmpp_ext.jobs.respond): a request is serialised once and sent as
 ``prefix + id + suffix``; replies are claimed in an incoming filter by a dict
 lookup on their id, so they never reach slixmpp's handler scan; writes made in
-one event-loop pass leave as one TLS record (``SessionWriter``, which also
-counts them for stream management). What is kept per request is one dict
+one event-loop pass leave as one TLS record (the session's ``SessionWriter``,
+which also counts them for stream management). What is kept per request is one dict
 entry (id -> the time the request is measured from), nothing else.
 
 Kinds: ``iq`` (a get carrying the tag, answered with a result carrying the
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable
 from enum import StrEnum
 
 import slixmpp
@@ -86,6 +85,7 @@ class Sender:
     def __init__(
         self,
         client: slixmpp.ClientXMPP,
+        writer: SessionWriter,
         peer: str,
         kind: Kind,
         outcomes: Outcomes,
@@ -109,7 +109,7 @@ class Sender:
         self._sequence = 0
         self._pending: dict[str, float] = {}  # id -> when it was due; in send order
         self._backlog: collections.deque[float] = collections.deque()  # open loop: due, not yet sent
-        self._writer = SessionWriter(client)
+        self._writer = writer
         self._window = 1
         self._remaining: int | None = None  # closed loop: requests left to send (None: until stopped)
         self._closed_loop = False
@@ -276,12 +276,11 @@ class Responder:
     percentiles), at most ``MAX_HELD_ANSWERS``.
     """
 
-    def __init__(self, client: slixmpp.ClientXMPP, on_answer: Callable[[], None] | None = None) -> None:
+    def __init__(self, client: slixmpp.ClientXMPP, writer: SessionWriter) -> None:
         self._client = client
         self._own = client.boundjid.full
-        self._writer = SessionWriter(client)
+        self._writer = writer
         self._iq_tag = _tag(REPLY_STRING)
-        self._on_answer = on_answer
         self._held: list[str] = []
         self._stalled_until = 0.0
         self.answered = 0

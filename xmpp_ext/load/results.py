@@ -93,6 +93,8 @@ class RunAggregate:
     """Consumes worker messages; ``on_second(Second)`` is called once per final second, in order."""
 
     PHASE_ORDER = ("login", "ready", "run", "drain", "logout")
+    #: The counters a tick carries, summed over workers and seconds.
+    COUNTED = ("lost", "late", "unsent", "resumed", "disconnected", "new_sessions", "sessions_lost")
 
     def __init__(self, workers: dict[int, int], on_second: Callable[[Second], None] | None = None) -> None:
         self.workers = {number: WorkerState(number, pairs) for number, pairs in workers.items()}
@@ -101,8 +103,7 @@ class RunAggregate:
         self.login_times = Latencies()
         self.failed_by: dict[str, int] = {}
         self.login_failed_by: dict[str, int] = {}
-        self.counts = {"ok": 0, "lost": 0, "late": 0, "unsent": 0, "resumed": 0, "disconnected": 0}
-        self.counts["new_sessions"] = 0
+        self.counts = dict.fromkeys(("ok", *self.COUNTED), 0)
         self.run_ok = 0  # exchanges that ended in the run and drain phases
         self.series: list[Second] = []
         self._open: dict[int, Second] = {}
@@ -144,7 +145,7 @@ class RunAggregate:
         for key, counts in ((self.failed_by, failed), (self.login_failed_by, message["login_failed"])):
             for condition, count in counts.items():
                 key[condition] = key.get(condition, 0) + int(count)
-        for name in ("lost", "late", "unsent", "resumed", "disconnected", "new_sessions"):
+        for name in self.COUNTED:
             self.counts[name] += int(message[name])
         self.counts["ok"] += ok
         if message["phase"] in ("run", "drain", "logout"):
@@ -245,6 +246,7 @@ class Totals:
     resumed: int
     disconnected: int
     new_sessions: int
+    sessions_lost: int  # sessions the session layer gave up on (a final stream error, or no way back)
     generator_cpu_per_login_ms: float | None
     generator_cpu_per_exchange_us: float | None
     generator_kib_per_session: float | None  # logged in, before exchanging

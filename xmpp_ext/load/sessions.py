@@ -1,8 +1,7 @@
-"""Every load session is built, connected, reconnected and closed here, and nowhere else in xmpp_ext.load.
+"""Every load session is made, logged in and closed here, on the session layer (``xmpp_ext.session.Session``).
 
-On top of ``xmpp_ext.session.client`` (build_client, connect, disconnect) and
-``xmpp_ext.session.streammgmt``; what a load worker changes for the whole
-process is here too, applied once by ``prepare_process``:
+What a load worker changes for its whole process is here too, applied once
+by ``prepare_process``:
 
 * asyncio's TLS read buffer. CPython 3.11's ``asyncio.sslproto.SSLProtocol``
   allocates ``bytearray(max_size)`` (256 KiB, zero-filled, so resident) per
@@ -18,8 +17,8 @@ process is here too, applied once by ``prepare_process``:
 * SCRAM's salted password, cached. Load accounts share a password (and, on
   the local servers, a salt): RFC 5802 lets a client keep SaltedPassword, so
   PBKDF2 runs once per process instead of once per login.
-* One ``ssl.SSLContext`` for every session (one per CA file would load it
-  again for each of thousands of logins).
+* One TLS context for every session (``Session``'s ``tls_context``): one per
+  session would load the CA file again for each of thousands of logins.
 """
 
 from __future__ import annotations
@@ -32,12 +31,19 @@ import resource
 import ssl
 import sys
 from asyncio import sslproto
+from collections.abc import Callable
 
-import slixmpp
 from slixmpp.util.sasl import mechanisms
 
-from xmpp_ext.session import patches, streammgmt
-from xmpp_ext.session.client import ConnectionSettings, build_client, connect, disconnect, ssl_context_for
+from xmpp_ext.session import (
+    ConnectionSettings,
+    ReconnectPolicy,
+    Session,
+    SessionEvent,
+    StreamManagement,
+    patches,
+)
+from xmpp_ext.session.settings import ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +56,13 @@ LOAD_PLUGINS: tuple[str, ...] = ()
 
 
 def prepare_process() -> dict[str, object]:
-    """Apply the process-wide settings above; returns what was applied (for the run's report)."""
+    """Apply the process-wide settings above; returns what was applied."""
     patches.apply()
-    applied: dict[str, object] = {"ssl_read_buffer": shrink_ssl_read_buffer(SSL_READ_BUFFER)}
-    applied["scram_cache"] = cache_salted_passwords()
-    applied["open_files"] = raise_open_file_limit()
-    return applied
+    return {
+        "ssl_read_buffer": shrink_ssl_read_buffer(SSL_READ_BUFFER),
+        "scram_cache": cache_salted_passwords(),
+        "open_files": raise_open_file_limit(),
+    }
 
 
 def shrink_ssl_read_buffer(size: int) -> int | None:
@@ -65,11 +72,6 @@ def shrink_ssl_read_buffer(size: int) -> int | None:
         return None
     sslproto.SSLProtocol.max_size = size
     return size
-
-
-def ssl_read_buffer_size() -> int:
-    """What a new TLS connection of this process allocates for reading."""
-    return sslproto.SSLProtocol.max_size
 
 
 @functools.lru_cache(maxsize=64)
@@ -100,41 +102,41 @@ def raise_open_file_limit() -> int:
 _shared_contexts: dict[tuple[object, bool], ssl.SSLContext | None] = {}
 
 
-def shared_ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
+def shared_tls_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
     """One context for every session with the same trust (None: slixmpp's default, the system's CAs)."""
     key = (settings.ca_cert, settings.insecure)
     if key not in _shared_contexts:
-        _shared_contexts[key] = ssl_context_for(settings)
+        _shared_contexts[key] = ssl_context(settings)
     return _shared_contexts[key]
 
 
-def new_session(settings: ConnectionSettings, stream_management: bool) -> slixmpp.ClientXMPP:
-    """A load session's client, not yet connected: no plugin, the process's shared TLS context."""
-    client = build_client(settings, LOAD_PLUGINS, ssl_context=shared_ssl_context(settings))
-    if stream_management:
-        streammgmt.enable(client)
-    return client
+def new_session(
+    settings: ConnectionSettings, stream_management: bool, on_event: Callable[[SessionEvent], None]
+) -> Session:
+    """A load session, not yet logged in: no plugin, the shared TLS context.
+
+    With stream management it follows the session layer's reconnection policy
+    (a cut stream is resumed, or a new session started) for up to a login
+    time-out; without, a cut ends it (``Lost``).
+    """
+    return Session(
+        settings,
+        LOAD_PLUGINS,
+        stream_management=StreamManagement() if stream_management else None,
+        reconnect=ReconnectPolicy(give_up_after=settings.connect_timeout) if stream_management else None,
+        on_event=on_event,
+        tls_context=shared_tls_context(settings),
+    )
 
 
-async def log_in(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> None:
-    """Connect and wait for the session; raises ConnectError (``cause`` says why) as the session layer does."""
-    await connect(client, settings)
+async def log_in(session: Session) -> None:
+    """Log in; raises ConnectError (its ``cause`` says why) when there is no session."""
+    await session.start()
 
 
-def reconnect(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> None:
-    """Connect again after the connection dropped: with stream management, slixmpp resumes the session."""
-    host, port = settings.endpoint() or (None, None)
-    client.connect(host, port)
-
-
-async def log_out(client: slixmpp.ClientXMPP, wait: float = 2.0) -> None:
-    """Close the stream politely (bounded by ``wait``)."""
-    await disconnect(client, wait)
-
-
-async def log_out_all(clients: list[slixmpp.ClientXMPP], wait: float = 2.0) -> None:
+async def log_out_all(sessions: list[Session], wait: float = 2.0) -> None:
     """Close every stream at once, each bounded by ``wait`` seconds; failures only logged."""
-    results = await asyncio.gather(*(log_out(client, wait) for client in clients), return_exceptions=True)
+    results = await asyncio.gather(*(session.close(wait) for session in sessions), return_exceptions=True)
     for result in results:
         if isinstance(result, Exception):
             log.debug("logging a session out failed: %s", result)

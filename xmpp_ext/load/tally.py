@@ -38,6 +38,7 @@ class Tally(Outcomes):
         self.resumed = 0
         self.disconnected = 0
         self.new_sessions = 0
+        self.sessions_lost = 0
 
     # -- Outcomes -----------------------------------------------------------------------
 
@@ -84,6 +85,7 @@ class Tally(Outcomes):
             "resumed": self.resumed,
             "disconnected": self.disconnected,
             "new_sessions": self.new_sessions,
+            "sessions_lost": self.sessions_lost,
             "cpu_s": time.process_time(),
             "rss_kib": resident_kib(),
             **gauges,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import signal
 import sys
@@ -28,26 +27,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import slixmpp
-
 from xmpp_ext.load import sessions
 from xmpp_ext.load.exchange import Responder, Sender
 from xmpp_ext.load.plan import LOGIN_CONCURRENCY, LoadPlan, PairAccounts, WorkerShare, decode, per_sender_counts
 from xmpp_ext.load.tally import Tally, resident_kib
 from xmpp_ext.servers.base import Account
-from xmpp_ext.session.client import ConnectError, ConnectionSettings
+from xmpp_ext.session import ConnectError, ConnectionSettings, Cut, Lost, NewSession, Resumed, Session, SessionEvent
 
 #: How often requests past their time-out are looked for (a request is lost within this much of its time-out).
 EXPIRY_PERIOD = 0.25
 #: Longest line the coordinator sends (the plan: about 200 bytes a pair).
 MAX_PLAN_BYTES = 64 * 1024 * 1024
-RECONNECT_DELAY = 0.5
 
 
 @dataclass
 class Pair:
-    sender_client: slixmpp.ClientXMPP | None = None
-    responder_client: slixmpp.ClientXMPP | None = None
+    sender_session: Session | None = None
+    responder_session: Session | None = None
     sender: Sender | None = None
     responder: Responder | None = None
 
@@ -67,8 +63,7 @@ class Worker:
         self.cpu_start = time.process_time()
         self._stop = asyncio.Event()
         self._go: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._clients: list[slixmpp.ClientXMPP] = []
-        self._settings: dict[int, ConnectionSettings] = {}
+        self._sessions: list[Session] = []
 
     # -- control -------------------------------------------------------------------------
 
@@ -111,7 +106,7 @@ class Worker:
             self.phase = "logout"
             ticker.cancel()
             self._tick()
-            await sessions.log_out_all(self._clients)
+            await sessions.log_out_all(self._sessions)
             self.write({"type": "done", "cpu_s": time.process_time(), "rss_kib": resident_kib()})
 
     async def _until_stopped(self, awaitable):
@@ -186,50 +181,46 @@ class Worker:
                 task.cancel()
         kind = plan.kind
         for index, pair in enumerate(self.pairs):
-            if pair.sender_client is None or pair.responder_client is None:
+            if pair.sender_session is None or pair.responder_session is None:
                 continue
-            pair.responder = Responder(pair.responder_client)
-            peer = pair.responder_client.boundjid.full
-            pair.sender = Sender(pair.sender_client, peer, kind, self.tally, share.first + index)
+            pair.responder = Responder(pair.responder_session.client, pair.responder_session.writer)
+            peer = pair.responder_session.client.boundjid.full
+            client, writer = pair.sender_session.client, pair.sender_session.writer
+            pair.sender = Sender(client, writer, peer, kind, self.tally, share.first + index)
 
     async def _log_in(self, index: int, role: str, accounts: PairAccounts, concurrency: asyncio.Semaphore) -> None:
         account = accounts.sender if role == "sender" else accounts.responder
         settings = self._settings_for(account)
         async with concurrency:
-            client = sessions.new_session(settings, self.plan.stream_management)
+            session = sessions.new_session(settings, self.plan.stream_management, self._on_session_event)
             began = time.monotonic()
             try:
-                await sessions.log_in(client, settings)
+                await sessions.log_in(session)
             except ConnectError as exc:
                 self.tally.login_failed(exc.cause)
                 return
             self.tally.logged_in(time.monotonic() - began)
         self.up += 1
-        self._clients.append(client)
-        setattr(self.pairs[index], f"{role}_client", client)
-        client.add_event_handler("disconnected", functools.partial(self._on_disconnected, client, settings))
-        client.add_event_handler("session_resumed", self._on_resumed)
-        client.add_event_handler("session_start", self._on_new_session)
+        self._sessions.append(session)
+        setattr(self.pairs[index], f"{role}_session", session)
 
     # -- connections during the run ------------------------------------------------------
 
-    def _on_disconnected(self, client: slixmpp.ClientXMPP, settings: ConnectionSettings, _reason: object) -> None:
-        if self.stopping or self.phase == "logout":
-            return
-        self.up -= 1
-        self.tally.disconnected += 1
-        if self.plan.stream_management:
-            client.loop.call_later(RECONNECT_DELAY, sessions.reconnect, client, settings)
-
-    def _on_resumed(self, _event: object) -> None:
-        self.up += 1
-        self.tally.resumed += 1
-
-    def _on_new_session(self, _event: object) -> None:
-        # Only after a cut (the first session_start came before this handler was added): the server
-        # refused to resume, so replies to requests in flight went with the old session (they time out).
-        self.up += 1
-        self.tally.new_sessions += 1
+    def _on_session_event(self, event: SessionEvent) -> None:
+        """What the session layer says about a session's connection: counted, and sessions up kept right."""
+        match event:
+            case Cut():
+                self.up -= 1
+                self.tally.disconnected += 1
+            case Resumed():
+                self.up += 1
+                self.tally.resumed += 1
+            case NewSession():
+                # The server did not resume: replies to requests in flight went with the old session.
+                self.up += 1
+                self.tally.new_sessions += 1
+            case Lost():
+                self.tally.sessions_lost += 1
 
     # -- exchanging ----------------------------------------------------------------------
 

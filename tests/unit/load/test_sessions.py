@@ -8,7 +8,7 @@ from asyncio import sslproto
 
 import pytest
 
-from tests.unit.test_load_options import totals
+from tests.unit.load.test_options import totals
 from xmpp_ext.load import sessions
 from xmpp_ext.load.coordinator import LoadOutcome
 from xmpp_ext.load.histogram import Latencies

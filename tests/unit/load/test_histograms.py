@@ -37,6 +37,7 @@ def tick(worker_second: int, histogram: Latencies, phase: str = "run") -> dict:
         "resumed": 0,
         "disconnected": 0,
         "new_sessions": 0,
+        "sessions_lost": 0,
         "cpu_s": 1.0,
         "rss_kib": 1000,
         "up": 2,

@@ -99,6 +99,7 @@ def totals(**changes) -> Totals:
         resumed=0,
         disconnected=0,
         new_sessions=0,
+        sessions_lost=0,
         generator_cpu_per_login_ms=3.0,
         generator_cpu_per_exchange_us=250.0,
         generator_kib_per_session=104.0,
