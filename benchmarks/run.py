@@ -318,9 +318,14 @@ def main() -> None:
     text = report(args)
     print(text)
     if args.output:
+        # The load section (scripts/bench --load, benchmarks/load.py) is kept as it was.
+        from benchmarks.load import HEADING as LOAD_HEADING
+
+        previous = args.output.read_text() if args.output.exists() else ""
+        load_section = LOAD_HEADING + previous.split(LOAD_HEADING, 1)[1] if LOAD_HEADING in previous else ""
         args.output.write_text(
             "# Benchmarks\n\nMeasured by `scripts/bench` (benchmarks/run.py); numbers from one run on the machine "
-            "named, nothing edited by hand.\n\n" + text
+            "named, nothing edited by hand.\n\n" + text + ("\n" + load_section if load_section else "")
         )
     sys.exit(0)
 
