@@ -191,3 +191,13 @@ def test_a_crashed_worker_is_reported_and_fails_the_run(xmpp_server):
     assert process.returncode == 1, stderr
     assert "crashed (killed by SIGKILL)" in stderr
     assert "crashed: worker" in stdout and "(its counts until then are included)" in stdout
+
+
+def test_no_session_at_all_is_exit_3_with_the_causes():
+    from xmpp_ext.servers import free_port
+
+    closed = ["--host", "127.0.0.1", "--port", str(free_port())]
+    result = run_load("--accounts", "nobody{n}@localhost", *closed, "--pairs", "10", env={"XMPPEXT_PASSWORD": "pw"})
+    assert result.returncode == 3, result.stderr
+    assert "sessions 0/20 logged in (20 failed: unreachable 20)" in result.stdout
+    assert "threshold crossed" not in result.stderr

@@ -391,7 +391,7 @@ def _run(plan, accounts, processes: int, view: View, thresholds, report_path, wh
     totals = outcome.totals
     lines = summary_lines(totals, where)
     # An interrupted run's errors are the interruption's (requests in flight count as lost): no verdict.
-    crossed = [] if totals.interrupted else crossings(thresholds, totals)
+    crossed = [] if totals.interrupted or not totals.sessions_up else crossings(thresholds, totals)
     view.summary(totals, lines)
     if report_path is not None:
         from xmpp_ext.load.report import write_report
@@ -440,7 +440,7 @@ def summary_lines(totals, where: str) -> list[str]:
         lines.append(f"{name:12}{summary.count:>10,}{_rate(rate):>13}" + "".join(f"{_ms(cell):>10}" for cell in cells))
     lines.append(
         f"sessions {totals.sessions_up:,}/{totals.sessions_planned:,} logged in"
-        + (f" ({_counts(totals.login_failed_by)} failed)" if totals.login_failed else "")
+        + (f" ({totals.login_failed:,} failed: {_counts(totals.login_failed_by)})" if totals.login_failed else "")
         + f"; exchanges: {totals.ok:,} ok, {totals.failed:,} failed"
         + (f" ({_counts(totals.failed_by)})" if totals.failed else "")
         + f", {totals.lost:,} lost, {totals.late:,} late, {totals.unsent:,} unsent"

@@ -159,6 +159,9 @@ class Coordinator:
             return
         up = sum(int(worker.ready["up"]) for worker in workers if worker.ready)
         self.on_event(f"{up:,} sessions logged in in {self._times.ready - self._times.start:.1f}s")
+        if up == 0:  # nothing to exchange: the summary says why the logins failed
+            await self._tell_all("stop")
+            return
         start = time.time() + GO_DELAY
         self._times.go = start
         self.aggregate.server_marks.go = self._server_cpu()

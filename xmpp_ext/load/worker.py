@@ -38,6 +38,9 @@ from xmpp_ext.session import ConnectError, ConnectionSettings, Cut, Lost, NewSes
 EXPIRY_PERIOD = 0.25
 #: Longest line the coordinator sends (the plan: about 200 bytes a pair).
 MAX_PLAN_BYTES = 64 * 1024 * 1024
+#: Failed logins, with none succeeding, after which a worker stops trying (the rest count as ``not-tried``):
+#: a server that takes connections but never answers would otherwise hold a large run for hours of time-outs.
+MAX_FAILURES_WITHOUT_SUCCESS = 128
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._go: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._sessions: list[Session] = []
+        self._login_failures = 0
 
     # -- control -------------------------------------------------------------------------
 
@@ -192,12 +196,16 @@ class Worker:
         account = accounts.sender if role == "sender" else accounts.responder
         settings = self._settings_for(account)
         async with concurrency:
+            if self._login_failures >= MAX_FAILURES_WITHOUT_SUCCESS and not self._sessions:
+                self.tally.login_failed("not-tried")
+                return
             session = sessions.new_session(settings, self.plan.stream_management, self._on_session_event)
             began = time.monotonic()
             try:
                 await sessions.log_in(session)
             except ConnectError as exc:
                 self.tally.login_failed(exc.cause)
+                self._login_failures += 1
                 return
             self.tally.logged_in(time.monotonic() - began)
         self.up += 1
