@@ -286,6 +286,8 @@ def _shown(stanza: ET.Element) -> str:
     return clip(tostring(stanza, xmlns=CLIENT_NS), MAX_SHOWN)
 
 
+
+
 async def run_script(
     script: Script,
     endpoint: Endpoint,

@@ -20,6 +20,7 @@ class ResolveError(Exception):
     """A bare JID could not be narrowed to an online resource that supports the extension."""
 
 
+
 async def resolve_bare_jid(client: slixmpp.ClientXMPP, bare: JID, timeout: float, subscribe: bool = False) -> JID:
     """Find an online resource of ``bare`` that advertises the extension.
 

@@ -22,6 +22,7 @@ TUTORIAL_STRING = (
 )
 
 
+
 @dataclass(frozen=True)
 class Step:
     """One exchange of a run: what to send and which outcome counts as ok."""
