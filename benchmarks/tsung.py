@@ -11,6 +11,7 @@ Tsung's Erlang VM, sampled every second.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -29,20 +30,66 @@ WARM_UP = 1.0
 EPMD_PORT = 4369
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """When things happen, in seconds from the first user's arrival.
+
+    Users arrive for ``login_seconds``; each pinger waits ``wait`` seconds after its own arrival (so the
+    last one is in before anyone pings), then pings ``pings`` times, ``interval`` apart. Between
+    ``window_from`` and ``window_to`` every session is logged in and every pinger is pinging: the
+    window in which CPU per exchange and memory while pinging are measured.
+    """
+
+    sessions: int
+    ramp: float
+    exchanging: float  # seconds of the clean window
+    interval: float
+
+    @property
+    def login_seconds(self) -> float:
+        return self.sessions / self.ramp
+
+    @property
+    def wait(self) -> int:
+        return math.ceil(self.login_seconds) + 2
+
+    @property
+    def pings(self) -> int:
+        return math.ceil((self.login_seconds + self.exchanging) / self.interval) + 1
+
+    @property
+    def window_from(self) -> float:
+        return self.login_seconds + self.wait + 1
+
+    @property
+    def window_to(self) -> float:
+        return self.window_from + self.exchanging
+
+
 @dataclass
 class TsungRun:
-    sessions: int
-    logins_per_second: float  # planned arrival rate
-    login_seconds: float
+    schedule: Schedule
     cpu_login_s: float
     cpu_exchanging_s: float
-    exchanging_seconds: float
-    pings: int  # requests Tsung counted during the exchanging phase
+    window_seconds: float  # as sampled (close to schedule.exchanging)
+    pings_counted: int  # ping transactions in Tsung's log, the whole run
     rss_before_kib: int
     rss_logged_in_kib: int
     rss_exchanging_kib: int
-    pings_per_second: float
     mean_ms: float | None
+
+    @property
+    def sessions(self) -> int:
+        return self.schedule.sessions
+
+    @property
+    def logins_per_second(self) -> float:
+        return self.schedule.ramp
+
+    @property
+    def pings_per_second(self) -> float:
+        """In the window: every pinger (half the sessions) once every interval."""
+        return self.sessions / 2 / self.schedule.interval
 
     @property
     def kib_per_session(self) -> float:
@@ -58,15 +105,16 @@ class TsungRun:
 
     @property
     def cpu_per_exchange_us(self) -> float | None:
-        return self.cpu_exchanging_s / self.pings * 1e6 if self.pings else None
+        pings = self.pings_per_second * self.window_seconds
+        return self.cpu_exchanging_s / pings * 1e6 if pings else None
 
 
 def available() -> bool:
     return shutil.which("tsung") is not None
 
 
-def config(server: LocalServer, users_csv: Path, sessions: int, ramp: float, pings: int, interval: float) -> str:
-    """The Tsung scenario: ``sessions`` users at ``ramp``/s; half ping ``pings`` times, every ``interval`` s."""
+def config(server: LocalServer, users_csv: Path, schedule: Schedule) -> str:
+    """The Tsung scenario of ``schedule``: half the users ping, the other half stay idle as long."""
     login = """
     <request subst="true"><jabber type="connect" ack="local">
       <xmpp_authenticate username="%%_username%%" passwd="%%_password%%"/></jabber></request>
@@ -83,15 +131,16 @@ def config(server: LocalServer, users_csv: Path, sessions: int, ramp: float, pin
       <var name="username"/><var name="password"/>
     </setdynvars>"""
     ping = quoteattr(f"<iq type='get' to='{server.domain}' id='ping'><ping xmlns='urn:xmpp:ping'/></iq>")
-    idle_seconds = max(1, round(pings * interval))
+    sessions, interval = schedule.sessions, schedule.interval
+    idle = math.ceil(schedule.wait + schedule.pings * interval)
     return f"""<?xml version="1.0"?>
 <!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
 <tsung loglevel="warning" version="1.0">
   <clients><client host="localhost" use_controller_vm="true" maxusers="{sessions + 10}"/></clients>
   <servers><server host="{server.host}" port="{server.port}" type="tcp"/></servers>
   <load>
-    <arrivalphase phase="1" duration="{max(1, round(sessions / ramp)) + 1}" unit="second">
-      <users maxnumber="{sessions}" arrivalrate="{ramp:g}" unit="second"/>
+    <arrivalphase phase="1" duration="{math.ceil(schedule.login_seconds) + 1}" unit="second">
+      <users maxnumber="{sessions}" arrivalrate="{schedule.ramp:g}" unit="second"/>
     </arrivalphase>
   </load>
   <options>
@@ -101,15 +150,15 @@ def config(server: LocalServer, users_csv: Path, sessions: int, ramp: float, pin
   </options>
   <sessions>
     <session probability="50" name="pinger" type="ts_jabber" bidi="true">{variables}{login}
-      <thinktime value="{idle_seconds}" random="false"/>
-      <for from="1" to="{pings}" var="i">
+      <thinktime value="{schedule.wait}" random="false"/>
+      <for from="1" to="{schedule.pings}" var="i">
         <transaction name="ping"><request><jabber type="raw" ack="local" data={ping}/></request></transaction>
         <thinktime value="{interval:g}" random="false"/>
       </for>
       <request><jabber type="close" ack="no_ack"/></request>
     </session>
     <session probability="50" name="idle" type="ts_jabber" bidi="true">{variables}{login}
-      <thinktime value="{2 * idle_seconds}" random="false"/>
+      <thinktime value="{idle}" random="false"/>
       <request><jabber type="close" ack="no_ack"/></request>
     </session>
   </sessions>
@@ -118,9 +167,10 @@ def config(server: LocalServer, users_csv: Path, sessions: int, ramp: float, pin
 
 
 def run(
-    server: LocalServer, accounts: list[Account], ramp: float, pings: int, interval: float, limit: float = 1800
+    server: LocalServer, accounts: list[Account], ramp: float, exchanging: float, interval: float, limit: float = 1800
 ) -> TsungRun:
     """Run Tsung against ``server`` as ``accounts``; measured from /proc while it runs (at most ``limit`` s)."""
+    schedule = Schedule(len(accounts), ramp, exchanging, interval)
     epmd_was_running = _epmd_listening()
     with tempfile.TemporaryDirectory(prefix="xmppext-tsung-") as scratch:
         directory = Path(scratch)
@@ -129,7 +179,7 @@ def run(
         with os.fdopen(descriptor, "w") as handle:
             handle.writelines(f"{account.jid.partition('@')[0]};{account.password.reveal()}\n" for account in accounts)
         scenario = directory / "scenario.xml"
-        scenario.write_text(config(server, users, len(accounts), ramp, pings, interval))
+        scenario.write_text(config(server, users, schedule))
         logs = directory / "logs"
         process = subprocess.Popen(
             ["tsung", "-f", str(scenario), "-l", str(logs), "-n", "start"],
@@ -141,7 +191,7 @@ def run(
             env={**os.environ, "HOME": scratch, "ERL_EPMD_ADDRESS": "127.0.0.1"},
         )
         try:
-            return _measure(process, len(accounts), ramp, pings, interval, logs, limit)
+            return _measure(process, schedule, logs, limit)
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, 9)
@@ -156,11 +206,9 @@ def _epmd_listening() -> bool:
     return any(port == EPMD_PORT for _address, port in listening_sockets())
 
 
-def _measure(process, sessions: int, ramp: float, pings: int, interval: float, logs: Path, limit: float) -> TsungRun:
-    """Sample Tsung's VM every second: before logins, when all are in, during the pings."""
+def _measure(process, schedule: Schedule, logs: Path, limit: float) -> TsungRun:
+    """Sample Tsung's VM every second: before the first user, when all are in, through the clean window."""
     started = time.monotonic()
-    login_seconds = sessions / ramp
-    idle_seconds = max(1, round(pings * interval))
     samples: list[tuple[float, float, int]] = []  # (seconds since start, CPU s, RSS KiB)
     while process.poll() is None and time.monotonic() - started < limit:
         samples.append((time.monotonic() - started, group_cpu_seconds(process.pid), _group_rss_kib(process.pid)))
@@ -171,27 +219,21 @@ def _measure(process, sessions: int, ramp: float, pings: int, interval: float, l
     def at(seconds: float) -> tuple[float, float, int]:
         return min(samples, key=lambda sample: abs(sample[0] - seconds))
 
-    # The VM boots (its first ~0.3 s of CPU), waits its warm-up second, then users arrive for sessions/ramp
-    # seconds; the pingers idle, then ping (interval apart) while the idle sessions wait longer.
+    # The VM boots (its first ~0.3 s of CPU) and waits its warm-up second before the first user arrives.
     booted = next((sample for sample in samples if sample[1] >= 0.3), samples[0])
     first = at(booted[0] + WARM_UP)
-    logged_in = at(first[0] + login_seconds + 1)
-    pinging_from = at(first[0] + idle_seconds + 1)
-    pinging_to = at(first[0] + idle_seconds + pings * interval)
+    logged_in = at(first[0] + schedule.login_seconds + 1)
+    window_from, window_to = at(first[0] + schedule.window_from), at(first[0] + schedule.window_to)
     counted, mean_ms = _ping_requests(logs)
-    exchanging = pinging_to[0] - pinging_from[0]
     return TsungRun(
-        sessions=sessions,
-        logins_per_second=ramp,
-        login_seconds=login_seconds,
+        schedule=schedule,
         cpu_login_s=logged_in[1] - first[1],
-        cpu_exchanging_s=pinging_to[1] - pinging_from[1],
-        exchanging_seconds=exchanging,
-        pings=round(counted * exchanging / (pings * interval)) if counted else 0,
+        cpu_exchanging_s=window_to[1] - window_from[1],
+        window_seconds=window_to[0] - window_from[0],
+        pings_counted=counted,
         rss_before_kib=first[2],
         rss_logged_in_kib=logged_in[2],
-        rss_exchanging_kib=max(sample[2] for sample in samples if pinging_from[0] <= sample[0] <= pinging_to[0]),
-        pings_per_second=counted / (pings * interval) if counted else 0.0,
+        rss_exchanging_kib=window_to[2],
         mean_ms=mean_ms,
     )
 
