@@ -76,7 +76,8 @@ class WorkerState:
 
     @property
     def crashed(self) -> bool:
-        return not self.done and not self.running
+        """Ended without saying done, or with a failure status after it (an error while logging out)."""
+        return not self.running and (not self.done or self.exit_status != 0)
 
 
 @dataclass

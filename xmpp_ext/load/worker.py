@@ -203,6 +203,9 @@ class Worker:
             began = time.monotonic()
             try:
                 await sessions.log_in(session)
+            except asyncio.CancelledError:  # stopped while logging in: no half-open connection left behind
+                await sessions.log_out_all([session], wait=0.5)
+                raise
             except ConnectError as exc:
                 self.tally.login_failed(exc.cause)
                 self._login_failures += 1
