@@ -84,6 +84,7 @@ class Worker:
         try:
             login_started = time.time()
             await self._until_stopped(self._log_in_all())
+            sessions.freeze_logged_in()
             self.write(
                 {
                     "type": "ready",
