@@ -157,6 +157,10 @@ def _n(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}" if value is not None else "-"
 
 
+def _load_average() -> str:
+    return " / ".join(Path("/proc/loadavg").read_text().split()[:3]) + " (1 / 5 / 15 min)"
+
+
 def _versions() -> str:
     def version(package: str) -> str:
         done = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
@@ -180,6 +184,7 @@ def report(args: argparse.Namespace) -> str:
         "",
         *machine(),
         _versions(),
+        f"- load average when the section was written (other processes share the 2 cores): {_load_average()}",
         "",
         f"### (L1) {2 * args.pairs:,} sessions ({args.pairs:,} pairs), every pair exchanging",
         "",
