@@ -344,7 +344,9 @@ SOAK_HEADING = "## Soak of "
 
 def write_section(path: Path, heading: str, text: str) -> None:
     """Replace the section starting with ``heading`` in ``path`` (the run or the soak), keeping the other."""
-    sections = {RUN_HEADING: "", SOAK_HEADING: ""}
+    from benchmarks.load import HEADING as LOAD_HEADING  # scripts/bench --load writes that one
+
+    sections = {RUN_HEADING: "", SOAK_HEADING: "", LOAD_HEADING: ""}
     if path.exists():
         current = None
         for line in path.read_text().splitlines(keepends=True):
@@ -356,7 +358,10 @@ def write_section(path: Path, heading: str, text: str) -> None:
     sections[heading] = text.rstrip("\n") + "\n\n"
     path.write_text(
         "# Benchmarks\n\nMeasured by `scripts/bench` (benchmarks/run.py; `--soak`: benchmarks/soak.py); numbers from "
-        "one run on the machine named, nothing edited by hand.\n\n" + sections[RUN_HEADING] + sections[SOAK_HEADING]
+        "one run on the machine named, nothing edited by hand.\n\n"
+        + sections[RUN_HEADING]
+        + sections[SOAK_HEADING]
+        + sections[LOAD_HEADING]
     )
 
 

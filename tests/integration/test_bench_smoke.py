@@ -52,3 +52,25 @@ def test_benchmark_report_is_complete(tmp_path):
         assert row in report
     assert "(0 lost, 0 failed)" in report
     assert "- CPU: " in report and "Targets (issue 7):" in report
+
+
+def test_load_benchmark_section_is_complete_and_keeps_the_rest(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    output.write_text("# Benchmarks\n\n## Run of earlier\n\nkept as it is\n")
+    xmppext = Path(sys.executable).parent / "xmppext"
+    options = ["--pairs", "10", "--servers", "prosody", "--duration", "2", "--many-pairs", "5", "--burst", "300"]
+    command = [sys.executable, "-m", "benchmarks.load", "--xmppext", str(xmppext), *options, "--no-tsung"]
+    result = subprocess.run([*command, "--output", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = output.read_text()
+    assert report.startswith("# Benchmarks\n\n## Run of earlier\n\nkept as it is\n")
+    for part in (
+        "## Load: `xmppext load`",
+        "(L1) 20 sessions",
+        "(L2) Logins per second",
+        "(L3) 5 pairs",
+        "Goals (issue 22):",
+    ):
+        assert part in report
+    assert "| sessions logged in | 20 / 20 |" in report
+    assert "(L4) not measured" in report

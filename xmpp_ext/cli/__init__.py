@@ -22,6 +22,7 @@ COMMANDS = {
     "local-server": "xmpp_ext.cli.local_server",
     "scenario": "xmpp_ext.cli.scenario",
     "fault-proxy": "xmpp_ext.cli.fault_proxy",
+    "load": "xmpp_ext.cli.load",
     "record": "xmpp_ext.cli.record",
 }
 

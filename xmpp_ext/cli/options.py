@@ -49,10 +49,13 @@ class JidType(click.ParamType):
         return jid
 
 
-class Seconds(click.ParamType):
-    """A finite, positive number of seconds up to ``maximum`` (nan, inf and 1e300 would never end a wait)."""
+class BoundedNumber(click.ParamType):
+    """A finite number more than 0 (or 0 or more) up to ``maximum``: nan, inf and 1e300 are refused."""
 
-    name = "seconds"
+    name = "number"
+    #: How the messages name what is asked for ("... is not a number of seconds", "seconds must be ...").
+    unit = "a number"
+    noun = "a number"
 
     def __init__(self, maximum: float = MAX_TIMEOUT, allow_zero: bool = False) -> None:
         self.maximum = maximum
@@ -60,14 +63,24 @@ class Seconds(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
-            seconds = float(value)
+            number = float(value)
         except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        low_ok = seconds >= 0 if self.allow_zero else seconds > 0
-        if not math.isfinite(seconds) or not low_ok or seconds > self.maximum:
+            self.fail(f"{value!r} is not {self.unit}", param, ctx)
+        low_ok = number >= 0 if self.allow_zero else number > 0
+        if not math.isfinite(number) or not low_ok or number > self.maximum:
             lowest = "0 or more" if self.allow_zero else "more than 0"
-            self.fail(f"{value!r}: seconds must be a finite number, {lowest} and at most {self.maximum:g}", param, ctx)
-        return seconds
+            self.fail(
+                f"{value!r}: {self.noun} must be a finite number, {lowest} and at most {self.maximum:g}", param, ctx
+            )
+        return number
+
+
+class Seconds(BoundedNumber):
+    """A finite, positive number of seconds up to ``maximum`` (nan, inf and 1e300 would never end a wait)."""
+
+    name = "seconds"
+    unit = "a number of seconds"
+    noun = "seconds"
 
 
 class XmlText(click.ParamType):
@@ -243,6 +256,27 @@ def server_address_options(host_help: str) -> list[Decorator]:
     ]
 
 
+def tls_and_login_options(login_timeout: float) -> list[Decorator]:
+    """--insecure, --direct-tls and --login-timeout (default ``login_timeout`` seconds)."""
+    return [
+        click.option(
+            "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
+        ),
+        click.option(
+            "--direct-tls",
+            is_flag=True,
+            help="TLS from the first byte on a dedicated port (XEP-0368; --port default 5223) instead of STARTTLS.",
+        ),
+        click.option(
+            "--login-timeout",
+            type=Seconds(300),
+            default=login_timeout,
+            show_default=True,
+            help="Seconds to wait for a session (connect, TLS, authentication).",
+        ),
+    ]
+
+
 _LOGIN_PARAMETERS = ("jid", "password", "host", "port", "ca_cert", "insecure", "login_timeout", "direct_tls")
 
 
@@ -265,21 +299,7 @@ def connection_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="Password (prefer the environment variable or the prompt: a command line is visible to other users).",
         ),
         *server_address_options("Server address [default: the JID's domain, via DNS SRV]."),
-        click.option(
-            "--insecure", is_flag=True, help="Do not verify the server's certificate (never on a real network)."
-        ),
-        click.option(
-            "--direct-tls",
-            is_flag=True,
-            help="TLS from the first byte on a dedicated port (XEP-0368; --port default 5223) instead of STARTTLS.",
-        ),
-        click.option(
-            "--login-timeout",
-            type=Seconds(300),
-            default=10.0,
-            show_default=True,
-            help="Seconds to wait for a session (connect, TLS, authentication).",
-        ),
+        *tls_and_login_options(login_timeout=10.0),
     ]
     options += [
         click.option(

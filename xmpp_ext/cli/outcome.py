@@ -82,3 +82,14 @@ def exit_code_for_pair_error(error: Any) -> ExitCode:
     if error.failure is PairFailure.TERMINAL_RETURNED:
         return ExitCode.BAD_INPUT
     return ExitCode.FAILED
+
+
+def exit_code_for_load(totals: Any, crossings: list[str]) -> ExitCode:
+    """A load run's exit code: interrupted, then nobody logged in, then thresholds crossed or a worker lost."""
+    if totals.interrupted:
+        return ExitCode.INTERRUPTED
+    if totals.sessions_up == 0:
+        return ExitCode.CONNECT
+    if crossings or totals.crashed:
+        return ExitCode.FAILED
+    return ExitCode.OK

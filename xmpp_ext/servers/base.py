@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -200,9 +200,12 @@ class LocalServer(XmppServer):
         workdir: Path | None = None,
         stanza_size_limit: int | None = None,
         rate_limit: str | None = None,
+        for_load: bool = False,
     ) -> None:
         """``stanza_size_limit`` (bytes) and ``rate_limit`` (e.g. "10kb/s", per client connection)
-        replace the server's defaults, to test how clients meet them."""
+        replace the server's defaults, to test how clients meet them. ``for_load``: configured for
+        thousands of sessions (``xmppext load --local``): no per-connection log lines, a deep listen
+        queue, no limit on connections or their rate, so the server's own work is what is measured."""
         if shutil.which(self.program) is None:
             raise ServerNotInstalled(
                 f"{self.kind} is not installed (no {self.program} on PATH): sudo apt-get install {self.kind} "
@@ -212,6 +215,7 @@ class LocalServer(XmppServer):
         self.host = host
         self.stanza_size_limit = stanza_size_limit
         self.rate_limit = rate_limit
+        self.for_load = for_load
         self.port = 0
         self.direct_tls_port = 0
         self._choose_ports()
@@ -267,6 +271,17 @@ class LocalServer(XmppServer):
         self._write_account(account)
         self.accounts.append(account)
         return account
+
+    def add_accounts(self, localparts: Sequence[str], password: Secret) -> list[Account]:
+        """Many accounts sharing ``password``, made in bulk (also while the server runs), for load runs.
+
+        Each server has a bulk path (no process and no TLS login per account);
+        10,000 accounts take a few seconds.
+        """
+        accounts = [Account(f"{localpart}@{self.domain}", password) for localpart in localparts]
+        self._write_accounts(accounts)
+        self.accounts.extend(accounts)
+        return accounts
 
     def remove_account(self, account: Account) -> None:
         """Delete ``account`` with everything the server stores for it (roster, ...); its JID can be made again."""
@@ -383,6 +398,11 @@ class LocalServer(XmppServer):
     def _environment(self) -> dict[str, str] | None:
         """The server's environment; None: ours."""
         return None
+
+    def _write_accounts(self, accounts: Sequence[Account]) -> None:
+        """Create ``accounts`` (one password); servers with a bulk path override this."""
+        for account in accounts:
+            self._write_account(account)
 
     def _after_start(self) -> None:  # a hook: most servers need nothing here
         """Runs once the port accepts connections (e.g. to create queued accounts)."""

@@ -13,6 +13,7 @@ None ends a stanza there. So the order is fixed here, at registration:
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable, Mapping
 
 import slixmpp
@@ -36,11 +37,14 @@ def build_client(
     *,
     stream_management: StreamManagement | None = None,
     client_class: type[slixmpp.ClientXMPP] = slixmpp.ClientXMPP,
+    tls_context: ssl.SSLContext | None = None,
 ) -> slixmpp.ClientXMPP:
     """A client configured for ``settings`` with ``plugins`` registered; not yet connected.
 
     ``xep_0198`` among ``plugins`` means stream management with its own
-    configuration; it is registered first either way.
+    configuration; it is registered first either way. ``tls_context``: one
+    ``ssl_context(settings)`` shared by many clients (a load run's thousands
+    of logins would otherwise each load the CA file); default: one of its own.
     """
     configs = dict(plugins) if isinstance(plugins, Mapping) else dict.fromkeys(plugins)
     if streammgmt.PLUGIN in configs:
@@ -48,7 +52,8 @@ def build_client(
         stream_management = StreamManagement(
             resume=config.get("allow_resume", True), window=config.get("window", streammgmt.DEFAULT_ACK_WINDOW)
         )
-    client = client_class(settings.jid, settings.password.reveal(), ssl_context=ssl_context(settings))
+    context = tls_context if tls_context is not None else ssl_context(settings)
+    client = client_class(settings.jid, settings.password.reveal(), ssl_context=context)
     if settings.direct_tls:
         # Only TLS from the first byte: no STARTTLS, never plain text.
         client.enable_direct_tls, client.enable_starttls, client.enable_plaintext = True, False, False

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,10 +68,12 @@ class Session:
         reconnect: ReconnectPolicy | None = None,
         on_event: Callable[[SessionEvent], None] | None = None,
         client_class: type[slixmpp.ClientXMPP] = slixmpp.ClientXMPP,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls_context``: a TLS context shared with other sessions (see ``build_client``)."""
         self.settings = settings
         self.client = build_client(
-            settings, plugins, stream_management=stream_management, client_class=client_class
+            settings, plugins, stream_management=stream_management, client_class=client_class, tls_context=tls_context
         )
         self.writer = SessionWriter(self.client)
         self.policy = reconnect

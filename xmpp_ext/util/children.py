@@ -77,6 +77,15 @@ def group_members(pgid: int) -> list[int]:
     return [pid for pid, fields in process_table() if fields[0] != b"Z" and int(fields[2]) == pgid]
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system, seconds) used so far by the live processes of group ``pgid``."""
+    ticks = 0
+    for _pid, fields in process_table():
+        if fields[0] != b"Z" and int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of /proc/PID/stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def stop_group(process: subprocess.Popen, grace: float) -> None:
     """Stop ``process``'s whole group: SIGTERM, up to ``grace`` seconds, then SIGKILL what is left.
 

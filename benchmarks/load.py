@@ -1,0 +1,386 @@
+"""The load part of scripts/bench (``scripts/bench --load``): `xmppext load` at scale, and Tsung beside it.
+
+Writes the ``## Load`` section of BENCHMARKS.md (the rest of the file is
+benchmarks/run.py's and is kept). Every run is against throwaway local
+servers on 127.0.0.1, TLS verified:
+
+(L1) 10,000 sessions (5,000 pairs), every pair exchanging (open loop, each
+     pair every 2 s on average), on Prosody and on ejabberd: latency, rates,
+     generator memory and CPU, server CPU;
+(L2) logins per second against each server's ceiling (1 / its CPU per login,
+     times the cores it can use), from (L1)'s login phase;
+(L3) 1,000 pairs in closed loop against the single-pair pipelined burst,
+     the same server, the same minutes;
+(L4) Tsung 1.7.0 and xmppext against the same server with the same sessions
+     and the same exchange (half the sessions ping the server every 2 s, the
+     other half stay idle): generator memory per session, CPU per exchange
+     and per login, rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import tsung
+from benchmarks.run import ROOT, machine, wait_for_idle, xmppext_pair
+from xmpp_ext.servers import SERVERS, LocalServer
+from xmpp_ext.util.secret import Secret
+
+HEADING = "## Load: `xmppext load` (issue 22)"
+PASSWORD = "load-bench-password"  # throwaway accounts on a throwaway loopback server
+
+
+def xmppext_load(xmppext: str, *args: str, env: dict[str, str] | None = None, limit: float = 3600) -> dict:
+    """One ``xmppext load ... --json`` run: its summary, with the exit status and the wall time."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [xmppext, "load", *args, "--json"],
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=limit,
+        cwd=ROOT,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines or "summary" not in lines[-1]:
+        raise RuntimeError(f"xmppext load {' '.join(args)} gave no summary (exit {done.returncode}): {done.stderr}")
+    summary = json.loads(lines[-1])["summary"]
+    summary["exit"] = done.returncode
+    summary["wall_s"] = time.monotonic() - started
+    summary["stderr"] = done.stderr
+    return summary
+
+
+def users_server_options(server: LocalServer, prefix: str) -> list[str]:
+    return [
+        "--accounts",
+        f"{prefix}{{n}}@{server.domain}",
+        "--host",
+        server.host,
+        "--port",
+        str(server.port),
+        "--ca-cert",
+        str(server.ca_cert),
+    ]
+
+
+def at_scale(xmppext: str, kind: str, pairs: int, duration: float) -> dict:
+    """(L1): ``pairs`` pairs on a local server of ``kind``, each exchanging every 2 s on average."""
+    return xmppext_load(
+        xmppext,
+        "--local",
+        "--server",
+        kind,
+        "--pairs",
+        str(pairs),
+        "--rate",
+        f"{pairs / 2:g}",
+        "--duration",
+        f"{duration:g}",
+        "--timeout",
+        "30",
+        "--login-timeout",
+        "120",
+    )
+
+
+def many_pairs_against_one(xmppext: str, pairs: int, count: int, window: int, duration: float) -> tuple[dict, dict]:
+    """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop (window 1), one server."""
+    server = SERVERS["prosody"](for_load=True)
+    try:
+        server.start()
+        server.add_accounts([f"many{n}" for n in range(1, 2 * pairs + 1)], Secret(PASSWORD))
+        wait_for_idle(server)
+        single = xmppext_pair(xmppext, server, count, window)
+        wait_for_idle(server)
+        many = xmppext_load(
+            xmppext,
+            *users_server_options(server, "many"),
+            "--pairs",
+            str(pairs),
+            "--window",
+            "1",
+            "--duration",
+            f"{duration:g}",
+            env={"XMPPEXT_PASSWORD": PASSWORD},
+        )
+    finally:
+        server.stop()
+    return single, many
+
+
+def beside_tsung(xmppext: str, sessions: int, ramp: float, duration: float) -> tuple[dict, tsung.TsungRun]:
+    """(L4): the same Prosody, the same accounts, the same exchange: xmppext load, then Tsung."""
+    pairs = sessions // 2
+    server = SERVERS["prosody"](for_load=True)
+    try:
+        server.start()
+        accounts = server.add_accounts([f"side{n}" for n in range(1, sessions + 1)], Secret(PASSWORD))
+        wait_for_idle(server)
+        ours = xmppext_load(
+            xmppext,
+            *users_server_options(server, "side"),
+            "--pairs",
+            str(pairs),
+            "--kind",
+            "ping",
+            "--rate",
+            f"{pairs / 2:g}",  # each pinging session every 2 s
+            "--ramp",
+            f"{ramp:g}",
+            "--duration",
+            f"{duration:g}",
+            "--login-timeout",
+            "120",
+            "--no-stream-management",  # Tsung has none: the same stanzas on the wire
+            env={"XMPPEXT_PASSWORD": PASSWORD},
+        )
+        wait_for_idle(server)
+        theirs = tsung.run(server, accounts, ramp=ramp, exchanging=duration, interval=2.0)
+    finally:
+        server.stop()
+    return ours, theirs
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:,.2f} ms" if value is not None else "-"
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}" if value is not None else "-"
+
+
+def _load_average() -> str:
+    return " / ".join(Path("/proc/loadavg").read_text().split()[:3]) + " (1 / 5 / 15 min)"
+
+
+def _versions() -> str:
+    def version(package: str) -> str:
+        done = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True)
+        return done.stdout.strip() or "not installed"
+
+    return f"- ejabberd {version('ejabberd')}, Tsung {version('tsung')} (Debian)"
+
+
+def report(args: argparse.Namespace) -> str:
+    xmppext = args.xmppext
+    scale = {kind: at_scale(xmppext, kind, args.pairs, args.duration) for kind in args.servers}
+    single, many = many_pairs_against_one(xmppext, args.many_pairs, args.burst, 64, args.duration)
+    measure_tsung = tsung.available() and not args.no_tsung
+    side = beside_tsung(xmppext, args.tsung_sessions, args.tsung_ramp, args.duration) if measure_tsung else None
+
+    lines = [
+        HEADING,
+        "",
+        f"Measured by `scripts/bench --load` (benchmarks/load.py) on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; one run, nothing edited by hand.",
+        "",
+        *machine(),
+        _versions(),
+        f"- load average when the section was written (other processes share the 2 cores): {_load_average()}",
+        "",
+        f"### (L1) {2 * args.pairs:,} sessions ({args.pairs:,} pairs), every pair exchanging",
+        "",
+        f"`xmppext load --local --server KIND --pairs {args.pairs} --rate {args.pairs / 2:g} --duration "
+        f"{args.duration:g}`: iq round trips carrying the tag, open loop (each pair every 2 s on average), "
+        "latency from when each request was due; 2 worker processes; TLS verified, stream management on.",
+        "",
+        "| | " + " | ".join(scale) + " |",
+        "|---|" + "---|" * len(scale),
+    ]
+
+    def row(name: str, value) -> str:
+        return f"| {name} | " + " | ".join(value(summary) for summary in scale.values()) + " |"
+
+    lines += [
+        row("sessions logged in", lambda s: f"{s['sessions_up']:,} / {s['sessions_planned']:,}"),
+        row(
+            "login time p50 / p99 / max",
+            lambda s: " / ".join(_ms(s["logins"][k]) for k in ("p50_ms", "p99_ms", "max_ms")),
+        ),
+        row("logins per second", lambda s: _n(s["logins_per_second"])),
+        row("exchanges per second", lambda s: _n(s["exchanges_per_second"])),
+        row(
+            "exchange latency p50 / p90 / p99 / p99.9 / max",
+            lambda s: " / ".join(_ms(s["exchanges"][k]) for k in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")),
+        ),
+        row(
+            "ok / failed / lost / unsent", lambda s: f"{s['ok']:,} / {s['failed']:,} / {s['lost']:,} / {s['unsent']:,}"
+        ),
+        row(
+            "generator memory per session: logged in / exchanging",
+            lambda s: f"{_n(s['generator_kib_per_session'])} / {_n(s['generator_kib_per_session_exchanging'])} KiB",
+        ),
+        row("generator CPU per exchange", lambda s: f"{_n(s['generator_cpu_per_exchange_us'])} µs"),
+        row("generator CPU per login", lambda s: f"{_n(s['generator_cpu_per_login_ms'], 2)} ms"),
+        row("generator CPU while exchanging (100% = one core)", lambda s: f"{_n(s['generator_cpu_percent'])}%"),
+        row("server CPU while exchanging", lambda s: f"{_n(s['server_cpu_percent'])}%"),
+        row(
+            "server CPU per exchange / per login",
+            lambda s: f"{_n(s['server_cpu_per_exchange_us'])} µs / {_n(s['server_cpu_per_login_ms'], 2)} ms",
+        ),
+        row("exit status", lambda s: str(s["exit"])),
+        "",
+        "### (L2) Logins per second against each server's ceiling",
+        "",
+        "The ceiling is what the server's CPU allows: the cores it can use (Prosody: one process, one core; "
+        "ejabberd: every core, here shared with the generator) divided by its CPU time per login, measured in "
+        "(L1)'s login phase (no `--ramp`: as fast as the server takes them).",
+        "",
+        "| server | logins/s reached | server CPU per login | ceiling | reached / ceiling |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, summary in scale.items():
+        cores = 1 if kind == "prosody" else (os.cpu_count() or 1)
+        per_login = summary["server_cpu_per_login_ms"]
+        ceiling = cores * 1000 / per_login if per_login else None
+        reached = summary["logins_per_second"]
+        ratio = reached / ceiling if ceiling and reached else None
+        lines.append(
+            f"| {kind} ({cores} core{'s' if cores > 1 else ''}) | {_n(reached)} | {_n(per_login, 2)} ms | "
+            f"{_n(ceiling)} | {_n(ratio, 2)} |"
+        )
+    ratio = many["exchanges_per_second"] / single["per_second"] if many["exchanges_per_second"] else None
+    lines += [
+        "",
+        f"### (L3) {args.many_pairs:,} pairs against the single-pair pipelined burst",
+        "",
+        f"One Prosody, one after the other: `xmppext respond` + `xmppext send --repeat {args.burst} --window 64` "
+        f"(one pair, pipelined), then `xmppext load --pairs {args.many_pairs} --window 1 --duration "
+        f"{args.duration:g}` (closed loop: {args.many_pairs:,} requests in flight, one per pair).",
+        "",
+        "| | exchanges per second | p50 / p99 | lost |",
+        "|---|---|---|---|",
+        f"| single pair, window 64 | {_n(single['per_second'])} | {_ms(single['p50_ms'])} / {_ms(single['p99_ms'])} "
+        f"| {single['lost']} |",
+        f"| {args.many_pairs:,} pairs, window 1 each | {_n(many['exchanges_per_second'])} | "
+        f"{_ms(many['exchanges']['p50_ms'])} / {_ms(many['exchanges']['p99_ms'])} | {many['lost']} |",
+        f"| ratio (goal ≥ 0.9) | {_n(ratio, 2)} | | |",
+        "",
+    ]
+    if side is not None:
+        ours, theirs = side
+        lines += tsung_table(args, ours, theirs)
+    else:
+        lines += ["(L4) not measured: Tsung is not installed (`scripts/setup --with-tsung`), or --no-tsung.", ""]
+    lines += targets(args, scale, ratio, side)
+    return "\n".join(lines) + "\n"
+
+
+def tsung_table(args: argparse.Namespace, ours: dict, theirs: tsung.TsungRun) -> list[str]:
+    sessions = args.tsung_sessions
+
+    def better(mine: float | None, other: float | None) -> str:
+        if mine is None or other is None:
+            return "-"
+        return f"{other / mine:.2f}x" if mine else "-"
+
+    return [
+        f"### (L4) Beside Tsung 1.7.0: {sessions:,} sessions, half pinging the server every 2 s",
+        "",
+        f"The same Prosody and accounts, one tool after the other: {sessions:,} sessions log in at "
+        f"{args.tsung_ramp:g}/s over STARTTLS; half of them send a XEP-0199 ping to the server every 2 s for "
+        f"{args.duration:g} s, the other half stay logged in and idle. xmppext: `xmppext load --kind ping "
+        f"--pairs {sessions // 2} --rate {sessions / 4:g} --ramp {args.tsung_ramp:g} --no-stream-management` "
+        "(2 worker processes, SCRAM-SHA-1 with the salted password cached; no stream management, as Tsung has "
+        "none); Tsung: its jabber plugin, SASL "
+        "PLAIN (its only SASL mechanism), no stream management, one Erlang VM, measured from /proc every second "
+        "(CPU and resident memory of its process group).",
+        "",
+        "| generator | memory per session: logged in / pinging | CPU per exchange | CPU per login | pings/s "
+        "| logins/s |",
+        "|---|---|---|---|---|---|",
+        f"| xmppext load | {_n(ours['generator_kib_per_session'])} / "
+        f"{_n(ours['generator_kib_per_session_exchanging'])} KiB | {_n(ours['generator_cpu_per_exchange_us'])} µs | "
+        f"{_n(ours['generator_cpu_per_login_ms'], 2)} ms | {_n(ours['exchanges_per_second'])} | "
+        f"{_n(ours['logins_per_second'])} |",
+        f"| Tsung 1.7.0 | {_n(theirs.kib_per_session)} / {_n(theirs.kib_per_session_exchanging)} KiB | "
+        f"{_n(theirs.cpu_per_exchange_us)} µs | {_n(theirs.cpu_per_login_ms, 2)} ms | {_n(theirs.pings_per_second)} | "
+        f"{_n(theirs.logins_per_second)} (planned) |",
+        f"| Tsung / xmppext (above 1: xmppext uses less) | "
+        f"{better(ours['generator_kib_per_session_exchanging'], theirs.kib_per_session_exchanging)} | "
+        f"{better(ours['generator_cpu_per_exchange_us'], theirs.cpu_per_exchange_us)} | "
+        f"{better(ours['generator_cpu_per_login_ms'], theirs.cpu_per_login_ms)} | | |",
+        "",
+        f"xmppext's ping latency p50 / p99: {_ms(ours['exchanges']['p50_ms'])} / {_ms(ours['exchanges']['p99_ms'])}; "
+        f"Tsung's mean ping transaction: {_ms(theirs.mean_ms)} ({theirs.pings_counted:,} pings in its log). Tsung's "
+        f"memory and CPU while pinging are taken over {theirs.window_seconds:.0f} s in which every session was "
+        "logged in and every pinger pinging (its users arrive one by one and each starts pinging its own "
+        "while after arriving); its pings in that window are its pingers times the window over 2 s.",
+        "",
+    ]
+
+
+def targets(args: argparse.Namespace, scale: dict, ratio: float | None, side) -> list[str]:
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "not met"
+
+    lines = ["Goals (issue 22):", ""]
+    for kind, summary in scale.items():
+        up = summary["sessions_up"] == summary["sessions_planned"] == 2 * args.pairs
+        lines.append(
+            f"- {2 * args.pairs:,} concurrent sessions, every pair exchanging, on {kind}: "
+            f"{verdict(up and summary['ok'] > 0)} ({summary['sessions_up']:,} logged in, "
+            f"{summary['ok']:,} exchanges, {summary['lost']:,} lost)"
+        )
+        memory = summary["generator_kib_per_session_exchanging"]
+        lines.append(
+            f"- ≤ 100 KiB of generator memory per session while exchanging, TLS, on {kind}: "
+            f"{verdict(memory is not None and memory <= 100)} ({_n(memory)} KiB)"
+        )
+    lines.append(
+        f"- {args.many_pairs:,} pairs at ≥ 0.9 of the single-pair burst's rate: "
+        f"{verdict(ratio is not None and ratio >= 0.9)} ({_n(ratio, 2)})"
+    )
+    if side is not None:
+        ours, theirs = side
+        for name, mine, other in (
+            (
+                "memory per session (pinging)",
+                ours["generator_kib_per_session_exchanging"],
+                theirs.kib_per_session_exchanging,
+            ),
+            ("CPU per exchange", ours["generator_cpu_per_exchange_us"], theirs.cpu_per_exchange_us),
+            ("CPU per login", ours["generator_cpu_per_login_ms"], theirs.cpu_per_login_ms),
+        ):
+            ok = mine is not None and other is not None and mine < other
+            lines.append(f"- beat Tsung on {name}: {verdict(ok)}")
+    return [*lines, ""]
+
+
+def write_section(path: Path, section: str) -> None:
+    """Put ``section`` in place of the file's load section (or after the rest), keeping everything else."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    before = text.split(HEADING, 1)[0].rstrip("\n")
+    path.write_text(f"{before}\n\n{section}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--xmppext", default=str(ROOT / ".venv" / "bin" / "xmppext"), help="the command to measure")
+    parser.add_argument("--pairs", type=int, default=5000, help="pairs in (L1)")
+    parser.add_argument("--servers", nargs="+", default=["prosody", "ejabberd"], help="servers of (L1) and (L2)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of exchanging in each run")
+    parser.add_argument("--many-pairs", type=int, default=1000, help="pairs in (L3)")
+    parser.add_argument("--burst", type=int, default=100_000, help="requests of (L3)'s single-pair burst")
+    parser.add_argument("--tsung-sessions", type=int, default=4000, help="sessions in (L4)")
+    parser.add_argument("--tsung-ramp", type=float, default=100.0, help="logins per second in (L4)")
+    parser.add_argument("--no-tsung", action="store_true", help="leave (L4) out (the smoke test does)")
+    parser.add_argument("--output", type=Path, help="write the section into this file (BENCHMARKS.md)")
+    args = parser.parse_args()
+    section = report(args)
+    print(section)
+    if args.output:
+        write_section(args.output, section)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
