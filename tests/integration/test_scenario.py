@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from xmpp_ext.cli.scenario import command
 from xmpp_ext.scenario.local import run_on_server
 from xmpp_ext.scenario.output import TextOutput
-from xmpp_ext.scenario.runner import Status
+from xmpp_ext.scenario.runner import StepStatus
 from xmpp_ext.scenario.script import load
 from xmpp_ext.util.exitcodes import ExitCode
 
@@ -32,7 +32,7 @@ def explain(result) -> str:
 @pytest.mark.parametrize("name", ["example_tag_exchanges.scs", "server_basics.scs"])
 def test_the_shipped_scripts_pass(xmpp_server, patched_slixmpp, name):
     result = run_on_server(load(SCENARIOS / name), xmpp_server, timeout=10)
-    assert result.status == Status.PASSED, explain(result)
+    assert result.status == StepStatus.PASSED, explain(result)
     assert all(step.seconds is not None for step in result.steps)
 
 
@@ -42,7 +42,7 @@ def test_accounts_are_fresh_for_each_script(xmpp_server, patched_slixmpp):
     script = load(SCENARIOS / "server_basics.scs")
     for _ in range(2):
         result = run_on_server(script, xmpp_server, timeout=10)
-        assert result.status == Status.PASSED, explain(result)
+        assert result.status == StepStatus.PASSED, explain(result)
     assert not any(account.localpart in ("romeo", "juliet") for account in xmpp_server.accounts)
 
 
@@ -50,7 +50,7 @@ def test_the_live_responder_script_checks_a_running_xmppext_respond(xmpp_server,
     running = responder()
     script = load(SCENARIOS / "live" / "live_responder.scs")
     result = run_on_server(script, xmpp_server, timeout=10, environ={"XMPPEXT_SCENARIO_RESPONDER": running.full_jid})
-    assert result.status == Status.PASSED, explain(result)
+    assert result.status == StepStatus.PASSED, explain(result)
     # Without the variable the first step that needs it says which one is missing, and the script ends there
     # (the command refuses such a script before running it; the runner checks again).
     result = run_on_server(script, xmpp_server, timeout=10, environ={})
@@ -59,7 +59,7 @@ def test_the_live_responder_script_checks_a_running_xmppext_respond(xmpp_server,
     assert problem.message == (
         "${env:XMPPEXT_SCENARIO_RESPONDER}: the environment variable XMPPEXT_SCENARIO_RESPONDER is not set"
     )
-    assert {step.status for step in result.steps[result.steps.index(problem) + 1 :]} == {Status.NOT_RUN}
+    assert {step.status for step in result.steps[result.steps.index(problem) + 1 :]} == {StepStatus.NOT_RUN}
 
 
 # -- the command, against the test server as any server ---------------------------------

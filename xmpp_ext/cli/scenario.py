@@ -356,7 +356,7 @@ def _run(
     from xmpp_ext.scenario.compare import differences
     from xmpp_ext.scenario.output import JsonOutput, TextOutput
     from xmpp_ext.scenario.responder import run_script_with_responder
-    from xmpp_ext.scenario.runner import OUT_OF_TIME, Endpoint, ScriptResult, Status, run_script
+    from xmpp_ext.scenario.runner import OUT_OF_TIME, Endpoint, ScriptResult, StepStatus, run_script
     from xmpp_ext.session import patches
 
     timeout, max_run_time = timeouts  # a receives: step's longest wait; the whole run's
@@ -400,7 +400,11 @@ def _run(
     output.summary(results)
     statuses = {result.status for result in results}
     code = (
-        ExitCode.CONNECT if Status.ERROR in statuses else ExitCode.FAILED if Status.FAILED in statuses else ExitCode.OK
+        ExitCode.CONNECT
+        if StepStatus.ERROR in statuses
+        else ExitCode.FAILED
+        if StepStatus.FAILED in statuses
+        else ExitCode.OK
     )
     not_started = len(scripts) * (len(kinds) if local else 1) - len(results)
     if not_started or any(step.message.startswith(OUT_OF_TIME) for result in results for step in result.steps):

@@ -69,7 +69,7 @@ def run_collected_script(path: Path, server, settings: Scenarios) -> None:
     from xmpp_ext.scenario.local import run_on_server
     from xmpp_ext.scenario.output import TextOutput
     from xmpp_ext.scenario.responder import RESPONDER_VARIABLE
-    from xmpp_ext.scenario.runner import Status
+    from xmpp_ext.scenario.runner import StepStatus
     from xmpp_ext.scenario.script import ScriptError, load, resolve_properties, unset_environment
 
     provided = [RESPONDER_VARIABLE] if settings.responder is not None else []
@@ -83,7 +83,7 @@ def run_collected_script(path: Path, server, settings: Scenarios) -> None:
     except ScriptError as exc:
         pytest.fail(str(exc), pytrace=False)
     result = run_on_server(script, server, settings.timeout, os.environ, settings.responder)
-    if result.status != Status.PASSED:
+    if result.status != StepStatus.PASSED:
         lines: list[str] = []
         TextOutput(lines.append).script(result)
         pytest.fail("\n".join(lines), pytrace=False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.matching import Matcher
-from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
+from xmpp_ext.scenario.runner import ScriptResult, StepResult, StepStatus
 from xmpp_ext.scenario.script import ANY, CAPTURE, Action
 
 MAX_DIFFERENCES = 20  # per script
@@ -42,7 +42,7 @@ def differences(first: ScriptResult, second: ScriptResult) -> list[ServerDiffere
         if step_a.status != step_b.status:
             found.append(ServerDifference(action.line, action.label, f"{_verdict(a, step_a)}; {_verdict(b, step_b)}"))
             continue
-        if action.verb != "receives" or step_a.status == Status.NOT_RUN:
+        if action.verb != "receives" or step_a.status == StepStatus.NOT_RUN:
             continue
         detail = _stanza_difference(action, first, step_a, second, step_b)
         if detail:

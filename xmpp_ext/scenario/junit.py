@@ -13,7 +13,7 @@ import io
 import re
 from xml.etree import ElementTree
 
-from xmpp_ext.scenario.runner import ScriptResult, Status
+from xmpp_ext.scenario.runner import ScriptResult, StepStatus
 from xmpp_ext.scenario.sidebyside import FILE_WIDTH
 from xmpp_ext.util.display import printable
 
@@ -48,7 +48,7 @@ def junit_xml(results: list[ScriptResult]) -> ElementTree.ElementTree:
         )
         problem = result.first_problem
         if problem is not None:
-            kind = "error" if result.status == Status.ERROR else "failure"
+            kind = "error" if result.status == StepStatus.ERROR else "failure"
             failure = ElementTree.SubElement(
                 case, kind, message=xml_safe(f"line {problem.line} {problem.action}: {problem.message}")
             )
@@ -56,7 +56,7 @@ def junit_xml(results: list[ScriptResult]) -> ElementTree.ElementTree:
                 "\n".join(
                     f"line {step.line} {step.action}: {step.message}\n" + "\n".join(step.report_lines(FILE_WIDTH))
                     for step in result.steps
-                    if step.status in (Status.FAILED, Status.ERROR)
+                    if step.status in (StepStatus.FAILED, StepStatus.ERROR)
                 )
             )
     for suite in [root, *suites.values()]:

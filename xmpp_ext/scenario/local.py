@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from xmpp_ext.scenario.accounts import AccountError, fresh_accounts, responder_account
 from xmpp_ext.scenario.program import ResponderCommand
 from xmpp_ext.scenario.responder import ResponderLogin, run_script_with_responder
-from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, StepResult, run_script
+from xmpp_ext.scenario.runner import Endpoint, ScriptResult, StepResult, StepStatus, run_script
 from xmpp_ext.scenario.script import Script
 from xmpp_ext.servers import LocalServer, ServerFailed, ServerNotInstalled, start_server
 
@@ -41,7 +41,9 @@ def run_on_server(
                 return asyncio.run(run)
     except AccountError as exc:
         first = min(spec.line for spec in script.clients.values())
-        return ScriptResult(script, server.kind, [StepResult(first, "create accounts", Status.ERROR, message=str(exc))])
+        return ScriptResult(
+            script, server.kind, [StepResult(first, "create accounts", StepStatus.ERROR, message=str(exc))]
+        )
 
 
 def run_on_local_servers(

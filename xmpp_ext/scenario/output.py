@@ -12,12 +12,17 @@ import json
 from collections.abc import Callable
 
 from xmpp_ext.scenario.compare import ServerDifference
-from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
+from xmpp_ext.scenario.runner import ScriptResult, StepResult, StepStatus
 from xmpp_ext.scenario.sidebyside import FILE_WIDTH, terminal_width
 from xmpp_ext.util.display import printable
 
 Echo = Callable[[str], None]
-_SHOWN = {Status.PASSED: "ok", Status.FAILED: "FAILED", Status.ERROR: "ERROR", Status.NOT_RUN: "not run"}
+_SHOWN = {
+    StepStatus.PASSED: "ok",
+    StepStatus.FAILED: "FAILED",
+    StepStatus.ERROR: "ERROR",
+    StepStatus.NOT_RUN: "not run",
+}
 
 
 def milliseconds(seconds: float | None) -> float | None:
@@ -64,7 +69,7 @@ class JsonOutput:
     def script(self, result: ScriptResult) -> None:
         for step in result.steps:
             self.echo(json.dumps(step_object(result, step)))
-        failed = sum(step.status in (Status.FAILED, Status.ERROR) for step in result.steps)
+        failed = sum(step.status in (StepStatus.FAILED, StepStatus.ERROR) for step in result.steps)
         self.echo(
             json.dumps(
                 {
@@ -97,7 +102,7 @@ class JsonOutput:
             )
 
     def summary(self, results: list[ScriptResult]) -> None:
-        passed = sum(result.status == Status.PASSED for result in results)
+        passed = sum(result.status == StepStatus.PASSED for result in results)
         self.echo(json.dumps({"summary": {"scripts": len(results), "passed": passed, "failed": len(results) - passed}}))
 
 
@@ -120,16 +125,16 @@ def step_object(result: ScriptResult, step: StepResult) -> dict[str, object]:
 def verdict(result: ScriptResult) -> str:
     where = f"{result.script.path} on {result.server}"
     steps = len(result.steps)
-    if result.status == Status.PASSED:
+    if result.status == StepStatus.PASSED:
         return f"PASSED {where}: {steps} steps in {result.seconds * 1000:.1f} ms"
     problem = result.first_problem
     assert problem is not None
-    if result.status == Status.ERROR:
+    if result.status == StepStatus.ERROR:
         return f"ERROR {where}: line {problem.line} {problem.action}: {problem.message}"
-    failed = sum(step.status == Status.FAILED for step in result.steps)
+    failed = sum(step.status == StepStatus.FAILED for step in result.steps)
     return f"FAILED {where}: {failed} of {steps} steps failed, first at line {problem.line} ({problem.action})"
 
 
 def summary_line(results: list[ScriptResult]) -> str:
-    passed = sum(result.status == Status.PASSED for result in results)
+    passed = sum(result.status == StepStatus.PASSED for result in results)
     return f"{len(results)} scripts: {passed} passed, {len(results) - passed} failed"

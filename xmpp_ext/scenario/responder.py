@@ -37,7 +37,7 @@ from slixmpp.xmlstream import ET
 
 from xmpp_ext.scenario.clients import ScenarioClient
 from xmpp_ext.scenario.program import ResponderCommand
-from xmpp_ext.scenario.runner import Endpoint, ScriptResult, Status, StepResult, ping_server, run_script
+from xmpp_ext.scenario.runner import Endpoint, ScriptResult, StepResult, StepStatus, ping_server, run_script
 from xmpp_ext.scenario.script import Script
 from xmpp_ext.scenario.xmlblock import CLIENT_NS
 from xmpp_ext.session import ConnectError, ConnectionSettings
@@ -125,10 +125,12 @@ async def run_script_with_responder(
                     f"{responder.shown} exited with status {status} during the script; "
                     f"its last output: {running.last_output()}"
                 )
-                result.steps.append(StepResult(first_line, "responder", Status.ERROR, message=message))
+                result.steps.append(StepResult(first_line, "responder", StepStatus.ERROR, message=message))
             return result
     except ResponderError as exc:
-        return ScriptResult(script, server, [StepResult(first_line, "start responder", Status.ERROR, message=str(exc))])
+        return ScriptResult(
+            script, server, [StepResult(first_line, "start responder", StepStatus.ERROR, message=str(exc))]
+        )
 
 
 @asynccontextmanager

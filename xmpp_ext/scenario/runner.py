@@ -50,7 +50,7 @@ MAX_SHOWN = 65536  # characters of a stanza kept for reports (JSON gives them wh
 MAX_SHOWN_DEPTH = 100  # levels: slixmpp's serializer recurses once per level
 
 
-class Status:
+class StepStatus:
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"  # could not connect, or the connection was lost
@@ -100,13 +100,13 @@ class ScriptResult:
     @property
     def status(self) -> str:
         statuses = {step.status for step in self.steps}
-        if Status.ERROR in statuses:
-            return Status.ERROR
-        return Status.FAILED if Status.FAILED in statuses else Status.PASSED
+        if StepStatus.ERROR in statuses:
+            return StepStatus.ERROR
+        return StepStatus.FAILED if StepStatus.FAILED in statuses else StepStatus.PASSED
 
     @property
     def first_problem(self) -> StepResult | None:
-        return next((step for step in self.steps if step.status in (Status.FAILED, Status.ERROR)), None)
+        return next((step for step in self.steps if step.status in (StepStatus.FAILED, StepStatus.ERROR)), None)
 
 
 def client_settings(script: Script, name: str, endpoint: Endpoint) -> ConnectionSettings:
@@ -149,10 +149,12 @@ class ScriptRun:
         try:
             for action in self.script.actions:
                 if self.stopped:
-                    self.result.steps.append(StepResult(action.line, action.label, Status.NOT_RUN))
+                    self.result.steps.append(StepResult(action.line, action.label, StepStatus.NOT_RUN))
                     continue
                 if self._out_of_time():
-                    self.result.steps.append(StepResult(action.line, action.label, Status.FAILED, message=OUT_OF_TIME))
+                    self.result.steps.append(
+                        StepResult(action.line, action.label, StepStatus.FAILED, message=OUT_OF_TIME)
+                    )
                     self.stopped = True
                     continue
                 self.result.steps.append(await self._step(action))
@@ -163,7 +165,7 @@ class ScriptRun:
         return self.result
 
     async def _step(self, action: Action) -> StepResult:
-        step = StepResult(action.line, action.label, Status.PASSED)
+        step = StepResult(action.line, action.label, StepStatus.PASSED)
         started = time.perf_counter()
         try:
             if action.verb == "connects":
@@ -182,14 +184,14 @@ class ScriptRun:
             else:
                 await self._receive(action, step)
         except ConnectError as exc:
-            step.status, step.message = Status.ERROR, str(exc)
+            step.status, step.message = StepStatus.ERROR, str(exc)
             self.stopped = True
         except ClosedError as exc:
-            step.status, step.message = Status.ERROR, f"{action.client}: {exc}"
+            step.status, step.message = StepStatus.ERROR, f"{action.client}: {exc}"
             self.stopped = True
         except VariableError as exc:
             # Nothing was sent or checked: what follows would only wait for answers that cannot come.
-            step.status, step.message = Status.FAILED, str(exc)
+            step.status, step.message = StepStatus.FAILED, str(exc)
             self.stopped = True
         step.seconds = time.perf_counter() - started
         return step
@@ -246,7 +248,7 @@ class ScriptRun:
             received = await client.next_stanza(deadline)
             if received is None:
                 missing = ", ".join(_summary(stanza, self.variables.show) for stanza in waiting)
-                step.status = Status.FAILED
+                step.status = StepStatus.FAILED
                 step.message = f"nothing received within {self.timeout:g}s (waiting for {missing})"
                 step.expected = self._expected_xml(waiting)
                 if self._out_of_time():
@@ -264,7 +266,7 @@ class ScriptRun:
                 self.variables.captures.update(matched[2])
                 continue
             expected, difference = _closest(outcomes, received)
-            step.status = Status.FAILED
+            step.status = StepStatus.FAILED
             step.message = f"received a stanza that does not match: {difference}"
             step.report = mismatch(expected, received, difference, self.variables.show, self.script.line_of)
             step.expected = self._expected_xml([expected])
@@ -281,11 +283,11 @@ class ScriptRun:
         if unexpected:
             client.inbox.clear()
             step.received = [stanza for _arrived, stanza in unexpected]
-            step.status = Status.FAILED
+            step.status = StepStatus.FAILED
             step.message = f"expected nothing, received {len(unexpected)} stanza(s): {_summary(step.received[0], str)}"
             step.report = Listing("received:", pretty(step.received[0])[0])
         elif pong is None:
-            step.status = Status.FAILED
+            step.status = StepStatus.FAILED
             step.message = f"could not check: the server did not answer a ping within {self.timeout:g}s"
             if self._out_of_time():
                 step.message, self.stopped = OUT_OF_TIME, True

@@ -12,7 +12,7 @@ from slixmpp.xmlstream import ET
 from xmpp_ext.cli.scenario import command
 from xmpp_ext.scenario.junit import junit_xml
 from xmpp_ext.scenario.output import JsonOutput, TextOutput, summary_line
-from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
+from xmpp_ext.scenario.runner import ScriptResult, StepResult, StepStatus
 from xmpp_ext.scenario.script import parse
 from xmpp_ext.scenario.sidebyside import Listing
 from xmpp_ext.util.exitcodes import ExitCode
@@ -122,14 +122,19 @@ def test_help_lists_the_exit_codes():
 
 def results() -> list[ScriptResult]:
     script = parse(GOOD + "Romeo receives: nothing\n", "demo.scs")
-    passed = ScriptResult(script, "prosody", [StepResult(7, "Romeo connects", Status.PASSED, 0.012)], seconds=0.02)
+    passed = ScriptResult(script, "prosody", [StepResult(7, "Romeo connects", StepStatus.PASSED, 0.012)], seconds=0.02)
     failed = ScriptResult(
         script,
         "ejabberd",
         [
-            StepResult(7, "Romeo connects", Status.PASSED, 0.015),
+            StepResult(7, "Romeo connects", StepStatus.PASSED, 0.015),
             StepResult(
-                8, "Romeo receives: nothing", Status.FAILED, 0.003, "expected nothing", Listing("received:", ["<x/>"])
+                8,
+                "Romeo receives: nothing",
+                StepStatus.FAILED,
+                0.003,
+                "expected nothing",
+                Listing("received:", ["<x/>"]),
             ),
         ],
         seconds=0.05,
@@ -181,9 +186,11 @@ def test_a_hostile_stanza_nested_too_deep_is_named_not_serialised():
     inner = deep
     for _ in range(120):  # deeper than a script may nest: only a peer sends this
         inner = ET.SubElement(inner, "{urn:x}x")
-    step = StepResult(1, "Romeo receives", Status.FAILED, received=[deep])
+    step = StepResult(1, "Romeo receives", StepStatus.FAILED, received=[deep])
     assert step.received_xml() == ["<message> (nested deeper than 100 levels: not shown)"]
-    shallow = StepResult(1, "Romeo receives", Status.PASSED, received=[ET.Element("{jabber:client}message", id="1")])
+    shallow = StepResult(
+        1, "Romeo receives", StepStatus.PASSED, received=[ET.Element("{jabber:client}message", id="1")]
+    )
     assert shallow.received_xml() == ['<message id="1" />']
 
 

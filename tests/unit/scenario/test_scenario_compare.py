@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xmpp_ext.scenario.compare import differences
-from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
+from xmpp_ext.scenario.runner import ScriptResult, StepResult, StepStatus
 from xmpp_ext.scenario.script import parse
 from xmpp_ext.scenario.xmlblock import parse_block
 
@@ -21,9 +21,9 @@ def stanza(xml: str):
     return parse_block(xml).stanzas[0]
 
 
-def run(server: str, jid: str, received: list[str], matched: list[int | None], status: str = Status.PASSED):
+def run(server: str, jid: str, received: list[str], matched: list[int | None], status: str = StepStatus.PASSED):
     steps = [
-        StepResult(5, "Romeo connects", Status.PASSED),
+        StepResult(5, "Romeo connects", StepStatus.PASSED),
         StepResult(6, "Romeo receives", status, received=[stanza(x) for x in received], matched=matched),
     ]
     return ScriptResult(SCRIPT, server, steps, bound_jids={"Romeo": jid})
@@ -88,7 +88,7 @@ def test_a_jid_difference_is_shown_with_the_clients_name():
 
 def test_a_different_verdict_is_a_difference():
     a = run("prosody", "romeo@localhost/a", [RESULT.format(jid="x", ver="1")], [0])
-    b = run("ejabberd", "romeo@localhost/a", [], [], status=Status.FAILED)
+    b = run("ejabberd", "romeo@localhost/a", [], [], status=StepStatus.FAILED)
     b.steps[1].message = "nothing received within 5s"
     [found] = differences(a, b)
     assert found.detail == "prosody passed; ejabberd failed (nothing received within 5s)"

@@ -16,7 +16,7 @@ from xmpp_ext.cli.scenario import command
 from xmpp_ext.scenario.junit import junit_bytes
 from xmpp_ext.scenario.matching import Matcher
 from xmpp_ext.scenario.output import TextOutput
-from xmpp_ext.scenario.runner import ScriptResult, Status, StepResult
+from xmpp_ext.scenario.runner import ScriptResult, StepResult, StepStatus
 from xmpp_ext.scenario.script import parse
 from xmpp_ext.scenario.sidebyside import mismatch
 from xmpp_ext.servers import free_port
@@ -73,11 +73,11 @@ def hostile_mismatch() -> tuple[ScriptResult, list[str]]:
     )
     difference, _captures = Matcher(lambda text: text).compare(expected, received)
     report = mismatch(expected, received, difference, lambda text: text, script.line_of)
-    step = StepResult(7, "Romeo receives", Status.FAILED, 0.01, f"does not match: {difference}", report, [received])
+    step = StepResult(7, "Romeo receives", StepStatus.FAILED, 0.01, f"does not match: {difference}", report, [received])
     # Laid out as a terminal of 160 columns would show it.
-    return ScriptResult(script, "prosody", [StepResult(6, "Romeo connects", Status.PASSED, 0.01), step]), report.lines(
-        160
-    )
+    return ScriptResult(
+        script, "prosody", [StepResult(6, "Romeo connects", StepStatus.PASSED, 0.01), step]
+    ), report.lines(160)
 
 
 def test_the_side_by_side_view_shows_bidi_characters_escaped():
