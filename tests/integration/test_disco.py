@@ -111,3 +111,16 @@ def test_check_support_against_offline_peer_names_the_condition(xmpp_server, mak
     result = run_xmppext(xmpp_server, make_account(), "send", "-t", f"{gone.jid}/x", "--check-support")
     assert result.returncode == 1
     assert "service-unavailable" in result.stderr and result.stdout == ""
+
+
+def test_has_answers_through_the_exit_code(xmpp_server, make_account, responder):
+    peer = responder()
+    account = make_account()
+    present = run_xmppext(xmpp_server, account, "disco", peer.full_jid, "--has", NAMESPACE)
+    assert (present.returncode, present.stdout) == (0, f"{peer.full_jid} announces {NAMESPACE}\n"), present.stderr
+    absent = run_xmppext(xmpp_server, account, "disco", xmpp_server.domain, "--has", NAMESPACE, "--json")
+    assert absent.returncode == 1, absent.stderr
+    assert json.loads(absent.stdout) == {"feature": NAMESPACE, "announced": False}
+    refused = run_xmppext(xmpp_server, account, "disco", "items", xmpp_server.domain, "--has", NAMESPACE)
+    assert refused.returncode == 2
+    assert "--has asks for a feature: it goes with info or features, not items" in refused.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 
 import click
 
@@ -16,6 +17,7 @@ from xmpp_ext.cli.options import (
 )
 from xmpp_ext.cli.outcome import run_job
 from xmpp_ext.jobs.disco import QUERIES
+from xmpp_ext.util.display import printable
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 
 EPILOG = help_epilog(
@@ -25,7 +27,8 @@ EPILOG = help_epilog(
     ExitCode.CONNECT,
     ExitCode.INTERRUPTED,
     ok="the target answered",
-    failed="the target answered with an error (unknown, offline, unreachable) or not at all",
+    failed="the target answered with an error (unknown, offline, unreachable) or not at all; with --has, the "
+    "target does not announce FEATURE",
     interrupted="interrupted by Ctrl-C",
 )
 
@@ -56,8 +59,20 @@ class QueryOrTarget(click.ParamType):
 @click.argument("rest", nargs=-1, metavar="TARGET [NODE]")
 @timeout_option("Seconds to wait for each answer.")
 @click.option("--json", "as_json", is_flag=True, help='One JSON object: {"identities", "features", "items"}.')
+@click.option(
+    "--has",
+    "feature",
+    metavar="FEATURE",
+    help="Answer through the exit code whether TARGET announces FEATURE (a namespace): 0 yes, 1 no.",
+)
 def command(
-    login: Login, verbosity: int, first: str | None, rest: tuple[str, ...], timeout: float, as_json: bool
+    login: Login,
+    verbosity: int,
+    first: str | None,
+    rest: tuple[str, ...],
+    timeout: float,
+    as_json: bool,
+    feature: str | None,
 ) -> None:
     """Browse an entity with service discovery (XEP-0030).
 
@@ -71,6 +86,7 @@ def command(
       xmppext disco -j me@example.net example.net
       xmppext disco -j me@example.net features peer@example.net/xmppext
       xmppext disco -j me@example.net items example.net --json
+      xmppext disco -j me@example.net peer@example.net/bot --has urn:example:greeting
     """
     from xmpp_ext.jobs.disco import format_listing
 
@@ -81,9 +97,25 @@ def command(
         raise click.UsageError("expected [info|items|identities|features|all] TARGET [NODE]")
     target = JidType().convert(words[0], None, click.get_current_context())
     node = words[1] if len(words) == 2 else None
+    if feature is not None:
+        if query not in ("all", "info", "features"):
+            raise click.UsageError(f"--has asks for a feature: it goes with info or features, not {query}")
+        if not feature.strip():
+            raise click.BadParameter("an empty feature", param_hint="--has")
+        query = "features"
     settings = login.settings()
     configure_logging(verbosity, settings)
     result = run_job(_discover(settings, target, query, node, timeout))
+    if feature is not None:
+        announced = feature in (result.features or [])
+        if as_json:
+            import json
+
+            click.echo(json.dumps({"feature": feature, "announced": announced}))
+        else:
+            says = "announces" if announced else "does not announce"
+            click.echo(f"{target} {says} {printable(feature)}")
+        sys.exit(ExitCode.OK if announced else ExitCode.FAILED)
     if as_json:
         import json  # only for --json: every import counts in a one-shot's start-up
 
