@@ -35,14 +35,16 @@ class Outage:
         policy: ReconnectPolicy,
         started: float,
         emit: Callable[[AttemptFailed], None],
+        take_stream_error: Callable[[], tuple[str, str] | None],
     ) -> None:
+        """``take_stream_error``: the session's last stream error (condition, line), forgotten once taken."""
         self._client = client
         self._settings = settings
         self._policy = policy
         self._started = started
         self._emit = emit
         self.refusal: Refusal | None = None  # what the last <failed/> said, with our unacked stanzas then
-        self._stream_error: tuple[str, str] | None = None
+        self._take_stream_error = take_stream_error
 
     async def run(self, cause: str, given_up: asyncio.Future) -> Lost | None:
         """Attempts until the session is back (None) or lost (the reason); stops early once ``given_up`` is set."""
@@ -50,7 +52,6 @@ class Outage:
         deadline = None if policy.give_up_after is None else self._started + policy.give_up_after
         # Only while reconnecting: a <failed/> answers a <resume/>, and the fast paths pay nothing meanwhile.
         self._client.add_filter("in", self._watch_failed)
-        self._client.add_event_handler("stream_error", self._on_stream_error)
         delays = policy.delays()
         next(delays)  # the first attempt is at once
         try:
@@ -74,7 +75,6 @@ class Outage:
             return None
         finally:
             self._client.del_filter("in", self._watch_failed)
-            self._client.del_event_handler("stream_error", self._on_stream_error)
 
     async def _attempt(self, remaining: float | None, given_up: asyncio.Future) -> tuple[str | None, str] | None:
         """One connection attempt: None once the stream is resumed or a new session has started,
@@ -98,14 +98,15 @@ class Outage:
         if remaining is not None:
             timeout = min(remaining, timeout)
         try:
-            self._stream_error = None
+            self._take_stream_error()  # one from before this attempt is not its failure
             host, port = self._settings.endpoint() or (None, None)
             client.connect(host, port)
             done, _ = await asyncio.wait({outcome, given_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            stream_error = self._take_stream_error()
             if outcome in done and outcome.result() is None:
                 failure = None
-            elif self._stream_error is not None:
-                failure = self._stream_error
+            elif stream_error is not None:
+                failure = stream_error
             elif outcome in done:
                 failure = (None, outcome.result() or "no session")
             else:
@@ -119,10 +120,6 @@ class Outage:
                 client.cancel_connection_attempt()
                 if client.transport is not None:
                     client.abort()
-
-    def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
-        text = f": {printable(error['text'])}" if error["text"] else ""
-        self._stream_error = (error["condition"], f"stream error {error['condition']}{text}")
 
     def _watch_failed(self, stanza: StanzaBase) -> StanzaBase:
         """Incoming filter: note what a <failed/> says before slixmpp forgets its queue."""

@@ -148,13 +148,17 @@ class Session:
         text = f": {printable(error['text'])}" if error["text"] else ""
         self._stream_error = (error["condition"], f"stream error {error['condition']}{text}")
 
+    def _take_stream_error(self) -> tuple[str, str] | None:
+        """The last stream error (condition, line), forgotten now: each one explains one disconnection."""
+        error, self._stream_error = self._stream_error, None
+        return error
+
     def _on_disconnected(self, reason: object) -> None:
         if not self._started or self._closing or self.lost.done():
             return
         if self._reconnecting is not None and not self._reconnecting.done():
             return  # a reconnection attempt failing: the outage deals with it
-        condition, cause = self._stream_error or (None, printable(reason or "connection closed"))
-        self._stream_error = None
+        condition, cause = self._take_stream_error() or (None, printable(reason or "connection closed"))
         if self._check is not None and not self._check.done:
             if condition is not None:
                 self._check.finish(False)  # the server closed the resumed stream with an error: broken
@@ -255,7 +259,9 @@ class Session:
 
     async def _reconnect(self, cause: str) -> None:
         assert self.policy is not None and self._outage_started is not None
-        self._outage = Outage(self.client, self.settings, self.policy, self._outage_started, self._emit)
+        self._outage = Outage(
+            self.client, self.settings, self.policy, self._outage_started, self._emit, self._take_stream_error
+        )
         lost = await self._outage.run(cause, self.lost)
         if lost is not None:
             self._emit(lost)
