@@ -120,12 +120,6 @@ class RunningResponder(OutputLines):
     full_jid: str = ""
 
 
-def follow(running: OutputLines) -> OutputLines:
-    """Gather ``running``'s stdout lines in a thread, for ``wait_for_line`` (``running.pump()``)."""
-    running.pump()
-    return running
-
-
 def start_with_lines(
     args: list[str],
     env: dict[str, str],
@@ -220,6 +214,3 @@ def scenario_process(*args: str) -> Iterator[subprocess.Popen]:
             process.kill()
             process.wait(10)
 
-
-#: The name the record tests know it by.
-RunningCommand = OutputLines

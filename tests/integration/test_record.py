@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.processes import XMPPEXT, RunningCommand, follow
+from tests.integration.processes import XMPPEXT, OutputLines, start_with_lines
 from xmpp_ext.session import ConnectionSettings, connected
 from xmpp_ext.util.envfile import PairCredentials, read_env_file
 
@@ -37,14 +37,9 @@ class Recorder:
     def __init__(self, directory: Path, kind: str, *args: str) -> None:
         self.out = directory / "session.scs"
         self.env_file = directory / "record.env"
-        process = subprocess.Popen(
-            [*XMPPEXT, "record", str(self.out), "--server", kind, "--env-file", str(self.env_file), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        self.running = start_with_lines(
+            ["record", str(self.out), "--server", kind, "--env-file", str(self.env_file), *args], dict(os.environ)
         )
-        self.running: RunningCommand = follow(RunningCommand(process))
         try:
             self.running.wait_for_line(lambda line: "press Ctrl-C" in line, timeout=60)
         except AssertionError:
@@ -68,17 +63,13 @@ class Recorder:
         return {key: value for key, value in os.environ.items() if not key.startswith("XMPPEXT_")}
 
     @contextlib.contextmanager
-    def responding(self) -> Iterator[RunningCommand]:
+    def responding(self) -> Iterator[OutputLines]:
         """``xmppext respond --as responder`` with the recorder's .env (as it tells users to), READY, then stopped."""
-        process = subprocess.Popen(
-            [*XMPPEXT, "respond", "--as", "responder", "--env-file", str(self.env_file)],
-            env={**self.client_env(), "PYTHONUNBUFFERED": "1"},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        responder = start_with_lines(
+            ["respond", "--as", "responder", "--env-file", str(self.env_file)],
+            {**self.client_env(), "PYTHONUNBUFFERED": "1"},
         )
-        responder = follow(RunningCommand(process))
+        process = responder.process
         try:
             responder.wait_for_line(lambda line: line.startswith("READY "))
             yield responder
