@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +61,6 @@ async def respond(
     client = session.client
     stop = asyncio.Event()
     responder = Responder(client, session.writer, options, on_record, on_enough=stop.set, show_received=show_received)
-    outage: list[float] = []  # when the current cut began
 
     def on_session_start(_event: object) -> None:
         client.send_presence()
@@ -75,7 +73,6 @@ async def respond(
     def on_session_event(event: SessionEvent) -> None:
         match event:
             case Cut(reason=reason):
-                outage[:] = [time.monotonic()]
                 on_record(Disconnected(reason))
             case AttemptFailed(reason=reason, next_delay=delay):
                 on_record(ReconnectFailed(reason, delay))
