@@ -98,11 +98,6 @@ class Refusal:
             return [stanza for _seq, stanza in self.unacked]
         return self.never_arrived()
 
-    def may_have_arrived(self) -> list[object]:
-        """The unacknowledged stanzas the server may have handled: their fate is unknown."""
-        arrived = {id(stanza) for stanza in self.never_arrived()}
-        return [stanza for _seq, stanza in self.unacked if id(stanza) not in arrived]
-
 
 # -- what a session tells its job --------------------------------------------------
 
