@@ -16,6 +16,7 @@ import slixmpp
 
 from xmpp_ext.session.inbound_limits import InboundLimitExceeded
 from xmpp_ext.session.settings import ConnectionSettings
+from xmpp_ext.util.display import printable
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ async def login(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> Non
         ),
         "failed_all_auth": lambda _event: fail("authentication failed", "auth"),
         "no_auth": lambda _event: fail("no usable SASL mechanism offered", "auth"),
-        "stream_error": lambda error: fail(f"stream error {error['condition']}" + _text(error), "stream"),
+        "stream_error": lambda error: fail(describe_stream_error(error), "stream"),
         "disconnected": lost,
     }
     for event, handler in handlers.items():
@@ -133,9 +134,10 @@ def _describe_ssl_error(error: object) -> str:
     return getattr(error, "verify_message", None) or getattr(error, "reason", None) or str(error)
 
 
-def _text(error: object) -> str:
+def describe_stream_error(error: object) -> str:
+    """One line for a server's stream error, its condition and text made printable (the server may be hostile)."""
     try:
-        text = error["text"]  # type: ignore[index]
+        condition, text = error["condition"], error["text"]  # type: ignore[index]
     except (KeyError, TypeError):
-        return ""
-    return f": {text}" if text else ""
+        return "stream error"
+    return f"stream error {printable(condition)}" + (f": {printable(text)}" if text else "")

@@ -25,7 +25,7 @@ from slixmpp.xmlstream import StanzaBase
 
 from xmpp_ext.session import slixmpp_private, streammgmt
 from xmpp_ext.session.build import DEFAULT_PLUGINS, Plugins, build_client
-from xmpp_ext.session.login import disconnect, login
+from xmpp_ext.session.login import describe_stream_error, disconnect, login
 from xmpp_ext.session.outage import Outage
 from xmpp_ext.session.reconnect import (
     Cut,
@@ -145,8 +145,7 @@ class Session:
             listener(event)
 
     def _on_stream_error(self, error: slixmpp.stanza.StreamError) -> None:
-        text = f": {printable(error['text'])}" if error["text"] else ""
-        self._stream_error = (error["condition"], f"stream error {error['condition']}{text}")
+        self._stream_error = (error["condition"], describe_stream_error(error))
 
     def _take_stream_error(self) -> tuple[str, str] | None:
         """The last stream error (condition, line), forgotten now: each one explains one disconnection."""

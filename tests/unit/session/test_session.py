@@ -6,6 +6,7 @@ import time
 
 import pytest
 from slixmpp import ClientXMPP
+from slixmpp.stanza import StreamError
 
 import xmpp_ext.plugin  # noqa: F401  (registers the plugin by name)
 from tests.sessions import SessionTest
@@ -20,6 +21,7 @@ from xmpp_ext.session import (
     slixmpp_private,
     streammgmt,
 )
+from xmpp_ext.session.login import describe_stream_error
 from xmpp_ext.session.reconnect import is_final
 from xmpp_ext.util.secret import Secret
 
@@ -112,8 +114,25 @@ class TestSessionEvents(SessionTest):
         assert event == Lost("stream error conflict: Replaced by new connection", "conflict")
         assert self.session.lost.done() and not self.session.reconnecting
 
+    def test_a_stream_errors_text_reaches_the_line_without_terminal_control_characters(self):
+        self.recv(
+            '<stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>'
+            '<text xmlns="urn:ietf:params:xml:ns:xmpp-streams">bye\u202e\n</text></stream:error>'
+        )
+        self.xmpp.event("disconnected", "closed")
+        self.wait_()
+        (event,) = self.events
+        assert event.reason == "stream error conflict: bye\\u202e\\x0a"
+
     def test_a_cut_with_nothing_to_resume_is_the_end_when_only_resuming_helps(self):
         self.sm.sm_id = None
         self.xmpp.event("disconnected", "connection reset")
         self.wait_()
         assert self.events == [Lost("connection reset")]
+
+
+def test_a_login_refused_by_a_stream_error_names_it_in_one_printable_line():
+    error = StreamError()
+    error["condition"] = "policy-violation"
+    error["text"] = "slow down\u202e\nnow"
+    assert describe_stream_error(error) == "stream error policy-violation: slow down\\u202e\\x0anow"
