@@ -61,6 +61,14 @@ def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     "tutorial's exchanges.",
 )
 @click.option("--xml", metavar="XML", help="With --raw: the payload, as an XML string.")
+@click.option(
+    "--check-support",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[NAMESPACE]",
+    help="The sender first asks the responder's disco#info, as send --check-support does.",
+)
 @verbosity_options
 @timeout_option("Seconds the sender waits for each reply.")
 @click.option(
@@ -81,6 +89,7 @@ def command(
     responder_cmd: str | None,
     raw: bool,
     xml: str | None,
+    check_support: str | None,
     verbosity: int,
     timeout: float,
     ready_timeout: float,
@@ -104,7 +113,7 @@ def command(
     Examples:
       xmppext run-pair --local
       xmppext run-pair --env-file ~/.config/xmppext/.env --path my_tag.xml
-      xmppext run-pair --local --responder-cmd 'python bot.py' --raw \\
+      xmppext run-pair --local --responder-cmd 'python bot.py' --raw --check-support \\
           --xml '<greeting xmlns="urn:example:greeting" language="en"/>'
     """
     from xmpp_ext.jobs.pair import PairOptions
@@ -137,6 +146,7 @@ def command(
         responder_cmd=_responder_command(responder_cmd, ready_timeout) if responder_cmd is not None else None,
         raw=raw,
         xml=xml,
+        check_support=check_support,
     )
     if local:
         status = _run_locally(options, server_kind)

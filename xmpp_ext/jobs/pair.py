@@ -66,6 +66,7 @@ class PairOptions:
     responder_cmd: ResponderCommand | None = None  # the user's own bot instead of `xmppext respond`
     raw: bool = False  # the sender sends one raw payload (send --raw) from `xml` or `path`
     xml: str | None = None
+    check_support: str | None = None  # send --check-support [NAMESPACE] ("": the sender's default namespace)
 
 
 def child_environment(jid: str, credentials: PairCredentials, password: str) -> dict[str, str]:
@@ -227,6 +228,10 @@ class Pair:
             args += ["--path", str(self.options.path)]
         if self.options.xml is not None:
             args += ["--xml", self.options.xml]
+        if self.options.check_support is not None:
+            args.append(
+                f"--check-support={self.options.check_support}" if self.options.check_support else "--check-support"
+            )
         if self.options.terminal is None:
             args.append("--json")  # parsed here into lines and the summary table
         env = child_environment(jid, self.credentials, self.credentials.sender_password.reveal())
