@@ -9,6 +9,9 @@ It logs in with the variables every xmppext command reads::
 ``xmppext scenario --responder 'python bot.py'`` starts it with exactly these,
 for an account of its own on each server. It sends its presence and prints
 ``READY <full JID>`` once its session has started, and stops on SIGTERM or Ctrl-C.
+
+Its answers are also a plugin of their own, ``GreetingResponder``, so
+``xmppext respond --plugin bot:GreetingResponder`` can answer in its place.
 """
 
 import asyncio
@@ -19,6 +22,7 @@ import ssl
 import greeting  # noqa: F401  (registers the "greeting" plugin)
 import slixmpp
 from slixmpp.exceptions import XMPPError
+from slixmpp.plugins.base import BasePlugin, register_plugin
 
 GREETINGS = {"en": "Good morning", "fr": "Bonjour", "de": "Guten Morgen"}
 
@@ -35,14 +39,30 @@ def answer(iq: slixmpp.Iq) -> None:
     reply.send()
 
 
+class GreetingResponder(BasePlugin):
+    """``answer`` for every greeting request: the bot's answers, for any client that registers this plugin."""
+
+    name = "greeting_responder"
+    description = "answers greeting requests in the languages the bot knows"
+    dependencies = {"greeting"}
+
+    def plugin_init(self) -> None:
+        self.xmpp.add_event_handler("greeting_request", answer)
+
+    def plugin_end(self) -> None:
+        self.xmpp.del_event_handler("greeting_request", answer)
+
+
+register_plugin(GreetingResponder)
+
+
 class GreetingBot(slixmpp.ClientXMPP):
     def __init__(self, jid: str, password: str, ca_cert: str | None) -> None:
         context = ssl.create_default_context(cafile=ca_cert) if ca_cert else None
         super().__init__(jid, password, ssl_context=context)
         self.enable_direct_tls = False  # XMPPEXT_PORT is a STARTTLS client port
-        self.register_plugin("greeting")
+        self.register_plugin("greeting_responder")  # and with it "greeting"
         self.add_event_handler("session_start", self.started)
-        self.add_event_handler("greeting_request", answer)
 
     def started(self, _event: object) -> None:
         self.send_presence()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -278,3 +280,90 @@ def test_terminal_program_that_returns_at_once_stops_everything(env_file, tmp_pa
     responder_jid = read_env_file(path).responder_jid
 
     assert processes_mentioning(responder_jid) == []
+
+
+# -- --responder-cmd: the user's own bot as the responder ----------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "greeting"
+BOT = f"{shlex.quote(sys.executable)} bot.py"
+
+
+def greeting(language: str) -> str:
+    return f"<greeting xmlns='urn:example:greeting' language='{language}'/>"
+
+
+def test_the_users_bot_answers_the_senders_raw_payload(env_file):
+    result = run_pair(
+        "--env-file", str(env_file()), "--responder-cmd", BOT, "--raw", "--xml", greeting("fr"), cwd=EXAMPLE
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("[responder] READY ") for line in lines)
+    assert any(line.startswith("[sender] iq greeting") and " ok " in line for line in lines), lines
+    assert any(">Bonjour</greeting>" in line for line in lines)
+    assert processes_mentioning(f"{EXAMPLE}/bot.py") == [] and processes_mentioning(" bot.py") == []
+
+
+def test_an_error_from_the_users_bot_is_the_senders_exit_1(env_file):
+    result = run_pair(
+        "--env-file", str(env_file()), "--responder-cmd", BOT, "--raw", "--xml", greeting("tlh"), cwd=EXAMPLE
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error item-not-found" in result.stdout
+
+
+def test_a_bot_that_dies_at_start_is_exit_3_with_its_last_output(env_file, tmp_path):
+    (tmp_path / "crash.py").write_text("print('cannot start: no configuration')\nraise SystemExit(4)\n")
+    result = run_pair(
+        "--env-file",
+        str(env_file()),
+        "--responder-cmd",
+        f"{shlex.quote(sys.executable)} crash.py",
+        "--raw",
+        "--xml",
+        greeting("en"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "exited with status 4 before it was online" in result.stderr
+    assert "cannot start: no configuration" in result.stderr
+    assert "[sender]" not in result.stdout  # nothing was sent
+
+
+def test_the_bot_gets_its_login_in_its_environment_only(env_file, tmp_path):
+    _sender, responder = env_file.accounts
+    (tmp_path / "show.py").write_text(
+        "import os, sys\nprint('READY', os.environ['XMPPEXT_JID'], 'argv', sys.argv[1:], flush=True)\n"
+        "import time\ntime.sleep(30)\n"
+    )
+    result = run_pair(
+        "--env-file",
+        str(env_file()),
+        "--responder-cmd",
+        f"{shlex.quote(sys.executable)} show.py",
+        "--raw",
+        "--xml",
+        greeting("en"),
+        "--timeout",
+        "2",
+        cwd=tmp_path,
+    )
+    # The program said READY with the responder's account from XMPPEXT_JID, and nothing on its command line.
+    assert f"[responder] READY {responder.jid} argv []" in result.stdout
+    assert responder.password.reveal() not in result.stdout + result.stderr
+    assert result.returncode == 1  # it never answers: the sender's request is lost
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--responder-cmd", "no-such-program-xyz"), "not a program on PATH"),
+        (("--responder-cmd", BOT, "--terminal", "env"), "not with --responder-cmd"),
+        (("--xml", "<g xmlns='urn:g'/>"), "use it with --raw"),
+        (("--raw", "--xml", "<g/>"), "has no namespace"),
+    ],
+)
+def test_bad_responder_cmd_options_are_refused_before_anything_starts(env_file, args, message):
+    result = run_pair("--env-file", str(env_file()), *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "[responder]" not in result.stdout

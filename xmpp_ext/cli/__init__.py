@@ -38,15 +38,21 @@ def cli() -> None:
 
     \b
     For any extension:
-      scenario      Scansion scripts on Prosody and ejabberd, your bot started
-                    beside each run (--responder), differences side by side
-      fault-proxy   cut and stall connections, to rehearse a dropped link
-      disco         ask any entity what it supports
-      local-server  a throwaway server, its accounts in a .env file
+      scenario          Scansion scripts on Prosody and ejabberd, your bot
+                        started beside each run (--responder), differences
+                        side by side
+      send --raw        your payload in an iq or message, the reply printed
+      respond --plugin  your slixmpp plugin as the responder
+      run-pair --responder-cmd
+                        the sender paired with your own bot
+      disco             ask any entity what it supports (--has: exit code)
+      fault-proxy       cut and stall connections, to rehearse a dropped link
+      local-server      a throwaway server, its accounts in a .env file
       and the pytest plugin (installed with xmppext): real servers, clients,
       a fault proxy, and *.scs scripts as tests.
     \b
-    For the bundled example_tag extension: send, respond, run-pair.
+    Without those options, send, respond and run-pair exercise the bundled
+    example_tag extension.
     Walkthrough: docs/test-your-own-extension.md in the source repository.
     """
 

@@ -94,6 +94,13 @@ def _fifo(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> P
     is_flag=True,
     help="Do not use XEP-0198 (acks, resuming after a cut) even if the server offers it.",
 )
+@click.option(
+    "--plugin",
+    "plugin_spec",
+    metavar="MODULE:CLASS",
+    help="Answer with your own slixmpp plugin (a BasePlugin subclass importable from the current directory or "
+    "sys.path) instead of example_tag's answers; --allow, --count, --for and the reply size limit still apply.",
+)
 @click.option("--ready-fifo", type=click.Path(path_type=Path), callback=_fifo, hidden=True)
 def command(
     login: Login,
@@ -105,6 +112,7 @@ def command(
     delay: float,
     verbose: bool,
     no_stream_management: bool,
+    plugin_spec: str | None,
     ready_fifo: Path | None,
 ) -> None:
     """Answer example_tag iqs and messages until stopped (Ctrl-C, SIGTERM, --count, --for).
@@ -118,15 +126,24 @@ def command(
     ("RESUMED <full JID> ...") and requests queued meanwhile are answered once;
     otherwise it logs in anew, printing READY again.
 
+    With --plugin, your own slixmpp plugin answers: it registers its handlers
+    and decides every answer; the responder still refuses senders outside
+    --allow before the plugin sees them, counts and prints every answer, and
+    keeps answers within the size the server accepts.
+
     \b
     Examples:
       xmppext respond -j bot@example.net
       xmppext respond -j bot@example.net --allow me@example.net --count 7
+      xmppext respond -j bot@example.net --plugin bot:GreetingResponder
     """
     from slixmpp import JID
 
     from xmpp_ext.jobs.respond import DEFAULT_RESOURCE, RespondOptions
 
+    plugin = None
+    if plugin_spec is not None:
+        plugin = _load_plugin(plugin_spec, click.get_current_context())
     jid = login.jid if login.jid.resource else JID(f"{login.jid.bare}/{DEFAULT_RESOURCE}")
     options = RespondOptions(
         reply_string=reply_string,
@@ -136,12 +153,30 @@ def command(
         ready_fifo=ready_fifo,
         delay=delay,
         stream_management=not no_stream_management,
+        plugin=plugin,
     )
     settings = login.settings(jid)
     configure_logging(verbosity, settings)
     if verbose and verbosity < 0:
         raise click.UsageError("-v/--verbose and -q/--quiet contradict each other: choose one")
     run_job(_answer(settings, options, verbose=verbosity >= 0, every_line=verbose))
+
+
+def _load_plugin(spec: str, context: click.Context) -> str:
+    """Import the user's plugin and register it; its name. Exit 2 in one line when it cannot be loaded."""
+    from xmpp_ext.jobs.respond.userplugin import PluginLoadError, load_plugin
+
+    typed = [
+        f"--{name.replace('_', '-')}"
+        for name in ("reply_string", "delay")
+        if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if typed:
+        raise click.UsageError(f"{' and '.join(typed)} shape example_tag's answers: with --plugin, the plugin answers")
+    try:
+        return load_plugin(spec).name
+    except PluginLoadError as exc:
+        raise click.BadParameter(str(exc), param_hint="--plugin") from None
 
 
 async def _answer(settings, options, verbose: bool, every_line: bool) -> int:

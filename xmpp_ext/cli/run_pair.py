@@ -22,7 +22,7 @@ from xmpp_ext.cli.outcome import exit_code_for_pair_error
 from xmpp_ext.util.exitcodes import help_epilog
 
 EPILOG = help_epilog(
-    ok="the sender's seven exchanges ended as expected",
+    ok="the sender's exchanges (the tutorial's seven, or the --raw one) ended as expected",
     failed="some exchange failed, or a client died early",
     connect="a client could not log in, the responder was never ready, or the local server did not start",
 )
@@ -43,7 +43,32 @@ def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     "Credentials: XMPPEXT_SENDER_JID, XMPPEXT_SENDER_PASSWORD, XMPPEXT_RESPONDER_JID, XMPPEXT_RESPONDER_PASSWORD, "
     "XMPPEXT_HOST, ..."
 )
-@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), help="XML file for the sender's file step.")
+@click.option(
+    "--path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="XML file for the sender's file step (with --raw: the payload the sender sends).",
+)
+@click.option(
+    "--responder-cmd",
+    metavar="CMD",
+    help="Pair the sender with your own bot instead of `xmppext respond`: CMD is started with the responder "
+    "account's login in XMPPEXT_* variables, and is online once its presence arrives or it prints READY.",
+)
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="The sender sends one payload of any extension (send --raw) from --xml or --path, instead of the "
+    "tutorial's exchanges.",
+)
+@click.option("--xml", metavar="XML", help="With --raw: the payload, as an XML string.")
+@click.option(
+    "--check-support",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[NAMESPACE]",
+    help="The sender first asks the responder's disco#info, as send --check-support does.",
+)
 @verbosity_options
 @timeout_option("Seconds the sender waits for each reply.")
 @click.option(
@@ -61,6 +86,10 @@ def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 def command(
     env_file: Path,
     path: Path | None,
+    responder_cmd: str | None,
+    raw: bool,
+    xml: str | None,
+    check_support: str | None,
     verbosity: int,
     timeout: float,
     ready_timeout: float,
@@ -76,10 +105,16 @@ def command(
     prefixed [responder] and [sender]. The exit status is the sender's; both
     clients are always stopped at the end, on Ctrl-C and on SIGTERM.
 
+    With --responder-cmd, your own bot is the responder (started, awaited
+    and stopped as `scenario --responder` does); with --raw, the sender sends
+    your extension's payload and prints the reply.
+
     \b
     Examples:
       xmppext run-pair --local
       xmppext run-pair --env-file ~/.config/xmppext/.env --path my_tag.xml
+      xmppext run-pair --local --responder-cmd 'python bot.py' --raw --check-support \\
+          --xml '<greeting xmlns="urn:example:greeting" language="en"/>'
     """
     from xmpp_ext.jobs.pair import PairOptions
 
@@ -94,10 +129,24 @@ def command(
     if "env_file" in typed and local:
         raise click.UsageError("--local makes its own accounts; --env-file is for running without it")
 
-    if path is not None:
+    if responder_cmd is not None and terminal is not None:
+        raise click.UsageError("--terminal opens windows for xmppext's own clients: not with --responder-cmd")
+    if xml is not None and not raw:
+        raise click.UsageError("--xml gives the sender's payload: use it with --raw")
+    if raw:
+        _check_raw_payload(path, xml)
+    elif path is not None:
         _check_payload(path)
     options = PairOptions(
-        path=path, verbosity=verbosity, timeout=timeout, ready_timeout=ready_timeout, terminal=terminal
+        path=path,
+        verbosity=verbosity,
+        timeout=timeout,
+        ready_timeout=ready_timeout,
+        terminal=terminal,
+        responder_cmd=_responder_command(responder_cmd, ready_timeout) if responder_cmd is not None else None,
+        raw=raw,
+        xml=xml,
+        check_support=check_support,
     )
     if local:
         status = _run_locally(options, server_kind)
@@ -114,6 +163,31 @@ def _check_payload(path: Path) -> None:
         ExampleTag().setup_from_file(path)
     except ExampleTagError as exc:
         raise click.BadParameter(str(exc), param_hint="--path") from None
+
+
+def _check_raw_payload(path: Path | None, xml: str | None) -> None:
+    """Refuse a bad --raw payload before any process starts (the sender would refuse it too, later)."""
+    from xmpp_ext.jobs.send.raw import read_raw_payload
+    from xmpp_ext.jobs.send.steps import STDIN_PATH
+    from xmpp_ext.plugin import ExampleTagError
+
+    if path is not None and xml is not None:
+        raise click.UsageError("--path and --xml both give the payload: choose one")
+    if path == STDIN_PATH:
+        raise click.BadParameter("the sender is a child process: give the payload in a file or with --xml")
+    try:
+        read_raw_payload(path, xml, None)
+    except ExampleTagError as exc:
+        raise click.BadParameter(str(exc), param_hint="--path" if path is not None else "--xml") from None
+
+
+def _responder_command(command: str, ready_timeout: float):
+    from xmpp_ext.scenario.program import ResponderCommand
+
+    try:
+        return ResponderCommand.parse(command, ready_timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--responder-cmd") from None
 
 
 def _run(credentials, options):

@@ -430,9 +430,6 @@ def _run(
 def _responder_login(credentials: PairCredentials, role: str, host: str | None, port: int | None, ca_cert: Path | None):
     """The .env file's other account, for --responder's program against a server of one's own."""
     from xmpp_ext.scenario.responder import ResponderLogin
-    from xmpp_ext.session import ConnectionSettings
 
     other = next(name for name in ROLES if name != role)
-    jid, password = credentials.jid_of(other), credentials.password_of(other)
-    settings = ConnectionSettings(jid=jid, password=password, host=host, port=port, ca_cert=ca_cert)
-    return ResponderLogin(settings, envvars.login_environment(jid, password.reveal(), host, port, ca_cert))
+    return ResponderLogin.of_account(credentials.jid_of(other), credentials.password_of(other), host, port, ca_cert)

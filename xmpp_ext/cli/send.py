@@ -39,12 +39,18 @@ EPILOG = help_epilog(
     "--kind", type=click.Choice(["iq", "message"]), help="Send one stanza of this kind instead of the scenario."
 )
 @click.option(
+    "--raw",
+    is_flag=True,
+    help="Send any extension: --xml, --path or --path - give the payload element (in its own namespace), "
+    "sent in an iq (or --kind message); the reply is printed as it came.",
+)
+@click.option(
     "--path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="XML file holding the <example_tag/>, or - for standard input (at most 64 KiB either way) "
-    "[default: the bundled test_example_tag.xml].",
+    help="XML file holding the <example_tag/> (with --raw: the payload), or - for standard input (at most 64 KiB "
+    "either way) [default: the bundled test_example_tag.xml].",
 )
-@click.option("--xml", help="The <example_tag/> as an XML string (with --kind).")
+@click.option("--xml", help="The <example_tag/> as an XML string (with --kind), or with --raw the payload.")
 @click.option(
     "--boolean",
     type=BooleanWord(),
@@ -71,8 +77,13 @@ EPILOG = help_epilog(
 @timeout_option("Seconds to wait for each reply.")
 @click.option(
     "--check-support",
-    is_flag=True,
-    help="First ask the peer's disco#info; if it does not announce the extension, send nothing (exit 1).",
+    "check_support",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[NAMESPACE]",
+    help="First ask the peer's disco#info; if it does not announce NAMESPACE (without one: the payload's "
+    "namespace, example_tag's without --raw), send nothing (exit 1).",
 )
 @click.option("--subscribe", is_flag=True, help="For a bare --to: ask for its presence (adds it to your roster).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per exchange, then a summary object.")
@@ -87,6 +98,7 @@ def command(
     verbosity: int,
     to: JID,
     kind: str | None,
+    raw: bool,
     path: Path | None,
     xml: str | None,
     boolean: bool | None,
@@ -98,7 +110,7 @@ def command(
     repeat: int | None,
     window: int,
     timeout: float,
-    check_support: bool,
+    check_support: str | None,
     subscribe: bool,
     as_json: bool,
     no_stream_management: bool,
@@ -110,58 +122,48 @@ def command(
     iq from an element, iq without some_string (a bad-request error is the
     expected outcome), iq from a string.
 
+    With --raw, sends any extension's payload (from --xml, --path or stdin)
+    in an iq get/set or a message and prints the reply: a result is exit 0,
+    an error reply or no reply within --timeout exit 1.
+
     \b
     Examples:
       xmppext send -j me@example.net -t peer@example.net/xmppext
       xmppext send -j me@example.net -t peer@example.net/xmppext --kind iq --some-string hi
       xmppext send -j me@example.net -t peer@example.net/xmppext --kind message --path tag.xml
       xmppext send -j me@example.net -t peer@example.net/xmppext --repeat 1000 --window 32 --json
+      xmppext send -j me@example.net -t bot@example.net/bot --raw --check-support \\
+          --xml '<greeting xmlns="urn:example:greeting" language="en"/>'
     """
-    from xmpp_ext.jobs.send import (
-        SendOptions,
-        Step,
-        check_stanza_sizes,
-        custom_tag,
-        read_tag_source,
-        tutorial_scenario,
-    )
-    from xmpp_ext.plugin import ExampleTagError
+    from xmpp_ext.jobs.send import SendOptions
+    from xmpp_ext.plugin import NAMESPACE
 
     context = click.get_current_context()
-    kind = kind or ("iq" if repeat else None)
-    if kind is None and (any(value is not None for value in (xml, boolean, some_string, text)) or inner):
-        raise click.UsageError("--xml, --boolean, --some-string, --text and --inner need --kind")
-    if path is not None and xml is not None:
-        raise click.UsageError("--path and --xml both give the tag: choose one")
-    if no_reply and kind != "message":
-        raise click.UsageError("--no-reply is for --kind message (every iq gets a reply)")
-    if repeat and kind != "iq":
-        raise click.UsageError("--repeat sends iqs: use it with --kind iq")
     if not repeat and context.get_parameter_source("window") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--window is the number of requests in flight in a burst: use it with --repeat")
-    try:
-        file_tag = read_tag_source(path, sys.stdin.buffer) if path is not None else None
-        if kind is None:
-            steps = tutorial_scenario(path, file_tag)
-        else:
-            tag = custom_tag(path, xml, boolean, some_string, text, inner, file_tag)
-            steps = [Step(kind, kind, tag, itype=iq_type, await_reply=not no_reply)]
-        check_stanza_sizes(steps, to)
-    except ExampleTagError as exc:
-        source = "--path" if path is not None else "--xml" if xml is not None else "--some-string/--text/--inner"
-        raise click.BadParameter(str(exc), param_hint=source) from None
-
-    settings = login.settings()
-    configure_logging(verbosity, settings)
+    if raw and subscribe:
+        raise click.UsageError("--raw sends to -t as given (no look-up of a bare JID's resources): no --subscribe")
+    if raw:
+        steps = _raw_steps(kind or "iq", path, xml, iq_type, no_reply, to, (boolean, some_string, text, *inner), repeat)
+        # Without a namespace of its own, --check-support (and a bare --to's look-up) asks for the payload's.
+        feature = check_support or steps[0].payload.tag[1:].partition("}")[0]
+    else:
+        steps = _example_tag_steps(kind, path, xml, boolean, some_string, text, inner, iq_type, no_reply, repeat, to)
+        feature = check_support or NAMESPACE
     job = SendOptions(
         to=to,
         timeout=timeout,
         repeat=repeat,
         window=window,
         subscribe=subscribe,
-        check_support=check_support,
+        check_support=check_support is not None,
+        feature=feature,
+        # --raw addresses -t as given: an iq to a bare JID is the server's to answer for the account.
+        resolve_bare=not raw,
         stream_management=not no_stream_management,
     )
+    settings = login.settings()
+    configure_logging(verbosity, settings)
     result = run_job(_present(settings, job, steps, as_json=as_json, quiet=verbosity < 0))
     code = exit_code_for_run(result)
     if result.stop is not None:
@@ -175,6 +177,58 @@ def command(
         raise Stopped(f"interrupted ({result.stop.reason}): {in_flight}, {result.stop.unsent} unsent")
     if code is not ExitCode.OK:
         sys.exit(code)
+
+
+def _example_tag_steps(kind, path, xml, boolean, some_string, text, inner, iq_type, no_reply, repeat, to):
+    """The tutorial's steps, or one custom example_tag stanza; read and checked (nothing sent on bad input)."""
+    from xmpp_ext.jobs.send import Step, check_stanza_sizes, custom_tag, read_tag_source, tutorial_scenario
+    from xmpp_ext.plugin import ExampleTagError
+
+    kind = kind or ("iq" if repeat else None)
+    if kind is None and (any(value is not None for value in (xml, boolean, some_string, text)) or inner):
+        raise click.UsageError("--xml, --boolean, --some-string, --text and --inner need --kind")
+    if path is not None and xml is not None:
+        raise click.UsageError("--path and --xml both give the tag: choose one")
+    if no_reply and kind != "message":
+        raise click.UsageError("--no-reply is for --kind message (every iq gets a reply)")
+    if repeat and kind != "iq":
+        raise click.UsageError("--repeat sends iqs: use it with --kind iq")
+    try:
+        file_tag = read_tag_source(path, sys.stdin.buffer) if path is not None else None
+        if kind is None:
+            steps = tutorial_scenario(path, file_tag)
+        else:
+            tag = custom_tag(path, xml, boolean, some_string, text, inner, file_tag)
+            steps = [Step(kind, kind, tag, itype=iq_type, await_reply=not no_reply)]
+        check_stanza_sizes(steps, to)
+    except ExampleTagError as exc:
+        source = "--path" if path is not None else "--xml" if xml is not None else "--some-string/--text/--inner"
+        raise click.BadParameter(str(exc), param_hint=source) from None
+    return steps
+
+
+def _raw_steps(kind, path, xml, iq_type, no_reply, to, tag_fields, repeat):
+    """The one stanza --raw sends, its payload read and checked (nothing sent on bad input)."""
+    from xmpp_ext.jobs.send import check_stanza_sizes
+    from xmpp_ext.jobs.send.raw import raw_step, read_raw_payload
+    from xmpp_ext.plugin import ExampleTagError
+
+    if any(value is not None for value in tag_fields):
+        raise click.UsageError("--boolean, --some-string, --text and --inner build example_tag: not with --raw")
+    if repeat:
+        raise click.UsageError("--repeat sends example_tag bursts: not with --raw")
+    if path is not None and xml is not None:
+        raise click.UsageError("--path and --xml both give the payload: choose one")
+    if path is None and xml is None:
+        raise click.UsageError("--raw needs the payload: --xml 'XML', --path FILE, or --path - for standard input")
+    if no_reply and kind != "message":
+        raise click.UsageError("--no-reply is for --kind message (every iq gets a reply)")
+    try:
+        steps = [raw_step(kind, read_raw_payload(path, xml, sys.stdin.buffer), iq_type, not no_reply)]
+        check_stanza_sizes(steps, to)
+    except ExampleTagError as exc:
+        raise click.BadParameter(str(exc), param_hint="--path" if path is not None else "--xml") from None
+    return steps
 
 
 async def _present(settings, job, steps, as_json: bool, quiet: bool):

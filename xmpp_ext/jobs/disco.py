@@ -51,10 +51,13 @@ async def discover(
     return result
 
 
-async def announces_extension(client: slixmpp.ClientXMPP, target: JID, timeout: float) -> bool:
-    """Whether ``target``'s disco#info lists the extension's namespace (DiscoError if it cannot tell)."""
+async def announces_extension(
+    client: slixmpp.ClientXMPP, target: JID, timeout: float, feature: str = NAMESPACE
+) -> bool:
+    """Whether ``target``'s disco#info lists ``feature``, by default the extension's namespace (DiscoError if it
+    cannot tell)."""
     result = await discover(client, target, "features", timeout=timeout)
-    return NAMESPACE in (result.features or [])
+    return feature in (result.features or [])
 
 
 async def _ask(method, target: JID, node: str | None, timeout: float, what: str):

@@ -42,8 +42,13 @@ def read_line(line: str) -> Exchange | Summary | None:
         return Summary(data["summary"])
     try:
         latency = data["latency_ms"]
+        reply = data.get("reply")  # send --raw: the reply stanza (printed through the report's safe rules)
         return Exchange(
-            data["name"], Status(data["status"]), data["detail"], None if latency is None else latency / 1000
+            data["name"],
+            Status(data["status"]),
+            data["detail"],
+            None if latency is None else latency / 1000,
+            reply=reply if isinstance(reply, str) else None,
         )
     except (KeyError, TypeError, ValueError):
         return None

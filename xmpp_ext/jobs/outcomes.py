@@ -33,6 +33,7 @@ class Exchange:
     replier: str | None = None  # the reply's "from" (``from`` in JSON)
     some_string: str | None = None  # a result's example_tag some_string
     ended_by_stop: bool = False  # in flight when the run was stopped (connection lost, interrupted)
+    reply: str | None = None  # send --raw: the reply stanza as received (serialised, clipped; not yet printable)
 
     def as_dict(self) -> dict[str, object]:
         fields: dict[str, object] = {
@@ -46,6 +47,7 @@ class Exchange:
             ("error_type", self.error_type),
             ("from", self.replier),
             ("some_string", self.some_string),
+            ("reply", self.reply),
         ):
             if value is not None:
                 fields[key] = value

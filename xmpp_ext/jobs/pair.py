@@ -24,6 +24,7 @@ from pathlib import Path
 from xmpp_ext.jobs.jsonlines import Summary, read_line
 from xmpp_ext.jobs.outcomes import Exchange
 from xmpp_ext.jobs.report import Reporter
+from xmpp_ext.scenario.program import ResponderCommand
 from xmpp_ext.util.children import die_with_parent, signal_group, stop_detached
 from xmpp_ext.util.envfile import PairCredentials
 from xmpp_ext.util.envvars import login_environment
@@ -62,6 +63,10 @@ class PairOptions:
     timeout: float = 10.0
     ready_timeout: float = 30.0
     terminal: str | None = None  # e.g. "xterm -e": each client in its own window
+    responder_cmd: ResponderCommand | None = None  # the user's own bot instead of `xmppext respond`
+    raw: bool = False  # the sender sends one raw payload (send --raw) from `xml` or `path`
+    xml: str | None = None
+    check_support: str | None = None  # send --check-support [NAMESPACE] ("": the sender's default namespace)
 
 
 def child_environment(jid: str, credentials: PairCredentials, password: str) -> dict[str, str]:
@@ -132,20 +137,50 @@ class Pair:
 
     async def _run_both(self) -> int:
         with tempfile.TemporaryDirectory(prefix="xmppext-pair-") as scratch:
+            if self.options.responder_cmd is not None:
+                return await self._run_with_users_bot(Path(scratch))
             responder = await self._start_responder(Path(scratch))
-            sender = await self._start_sender(Path(scratch))
-            sender_done = asyncio.ensure_future(self._wait_sender(sender, Path(scratch)))
-            responder_died = asyncio.ensure_future(responder.process.wait())
-            done, _ = await asyncio.wait({sender_done, responder_died}, return_when=asyncio.FIRST_COMPLETED)
-            if sender_done in done:
-                responder_died.cancel()
-                return sender_done.result()
-            sender_done.cancel()
-            raise PairError(
-                f"the responder exited early (status {responder.process.returncode}) while the sender ran; "
-                f"last output: {self._last_output()}",
-                PairFailure.CHILD_DIED,
-            )
+            return await self._run_sender_beside(responder.process, Path(scratch), self._last_output)
+
+    async def _run_sender_beside(
+        self, responder: asyncio.subprocess.Process, scratch: Path, last_output: Callable[[], str]
+    ) -> int:
+        """The sender's exit status, once it ends; PairError if the responder dies first."""
+        sender = await self._start_sender(scratch)
+        sender_done = asyncio.ensure_future(self._wait_sender(sender, scratch))
+        responder_died = asyncio.ensure_future(responder.wait())
+        done, _ = await asyncio.wait({sender_done, responder_died}, return_when=asyncio.FIRST_COMPLETED)
+        if sender_done in done:
+            responder_died.cancel()
+            return sender_done.result()
+        sender_done.cancel()
+        raise PairError(
+            f"the responder exited early (status {responder.returncode}) while the sender ran; "
+            f"last output: {last_output()}",
+            PairFailure.CHILD_DIED,
+        )
+
+    async def _run_with_users_bot(self, scratch: Path) -> int:
+        """--responder-cmd: the user's bot started and stopped the way ``scenario --responder`` does it."""
+        from xmpp_ext.scenario.responder import ResponderError, ResponderLogin, responder_running
+
+        credentials = self.credentials
+        login = ResponderLogin.of_account(
+            credentials.responder_jid,
+            credentials.responder_password,
+            credentials.host,
+            credentials.port,
+            credentials.ca_cert,
+            credentials.insecure,
+        )
+        try:
+            async with responder_running(
+                self.options.responder_cmd, login, on_line=lambda line: self.echo(f"[responder] {line}")
+            ) as bot:
+                self.responder_jid = bot.jid
+                return await self._run_sender_beside(bot.process, scratch, bot.last_output)
+        except ResponderError as exc:
+            raise PairError(str(exc), PairFailure.NOT_READY) from None
 
     async def _start_responder(self, scratch: Path) -> Child:
         ready_fifo = scratch / "responder-ready"
@@ -187,8 +222,16 @@ class Pair:
     async def _start_sender(self, scratch: Path) -> Child:
         jid = self.credentials.sender_jid
         args = ["send", "-t", self.responder_jid, "--timeout", f"{self.options.timeout:g}"]
+        if self.options.raw:
+            args.append("--raw")
         if self.options.path is not None:
             args += ["--path", str(self.options.path)]
+        if self.options.xml is not None:
+            args += ["--xml", self.options.xml]
+        if self.options.check_support is not None:
+            args.append(
+                f"--check-support={self.options.check_support}" if self.options.check_support else "--check-support"
+            )
         if self.options.terminal is None:
             args.append("--json")  # parsed here into lines and the summary table
         env = child_environment(jid, self.credentials, self.credentials.sender_password.reveal())

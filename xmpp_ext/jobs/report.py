@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from xmpp_ext.jobs.outcomes import Exchange, Status
-from xmpp_ext.util.display import printable
+from xmpp_ext.util.display import clip, printable
+
+#: Characters of a raw reply a text line shows (--json carries it whole, as kept: jobs/send/raw.py).
+MAX_SHOWN_REPLY = 1000
 
 
 class Reporter:
@@ -29,6 +32,8 @@ class Reporter:
         else:
             latency = "" if exchange.latency is None else f"  {exchange.latency * 1000:.1f} ms"
             self._echo(f"{exchange.name:<24} {exchange.status:<6} {printable(exchange.detail)}{latency}")
+            if exchange.reply is not None:
+                self._echo(f"  {clip(printable(exchange.reply), MAX_SHOWN_REPLY)}")
 
     def event(self, event: dict[str, object]) -> None:
         """A reconnection during the run (never hidden by quiet: it explains the numbers)."""

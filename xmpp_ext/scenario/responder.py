@@ -29,7 +29,7 @@ import contextlib
 import secrets
 import signal
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
@@ -66,6 +66,14 @@ class ResponderLogin:
     settings: ConnectionSettings
     environment: Mapping[str, str] = field(repr=False)
 
+    @classmethod
+    def of_account(cls, jid: str, password, host=None, port=None, ca_cert=None, insecure=False) -> ResponderLogin:
+        """The login of the account ``jid`` (``password`` a Secret) at ``host``:``port``, trusting ``ca_cert``."""
+        settings = ConnectionSettings(
+            jid=jid, password=password, host=host, port=port, ca_cert=ca_cert, insecure=insecure
+        )
+        return cls(settings, envvars.login_environment(jid, password.reveal(), host, port, ca_cert))
+
 
 @dataclass
 class RunningResponder:
@@ -76,6 +84,7 @@ class RunningResponder:
     jid: str = ""
     ready_line: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     pump: asyncio.Task[None] | None = None
+    on_line: Callable[[str], None] | None = None  # hears every line as it is kept (run-pair shows them)
 
     def last_output(self) -> str:
         return " | ".join(self.output) or "(no output)"
@@ -134,8 +143,12 @@ async def run_script_with_responder(
 
 
 @asynccontextmanager
-async def responder_running(responder: ResponderCommand, login: ResponderLogin) -> AsyncIterator[RunningResponder]:
-    """The program started and online for the duration of the block, then stopped (its whole process group)."""
+async def responder_running(
+    responder: ResponderCommand, login: ResponderLogin, on_line: Callable[[str], None] | None = None
+) -> AsyncIterator[RunningResponder]:
+    """The program started and online for the duration of the block, then stopped (its whole process group).
+
+    ``on_line`` hears each line of its output (clipped, safe to print) as it comes."""
     account = login.settings.jid.bare
     watcher_settings = replace(login.settings, jid=f"{account}/xmppext-watch-{secrets.token_hex(4)}")
     watcher = ScenarioClient(watcher_settings)
@@ -153,7 +166,7 @@ async def responder_running(responder: ResponderCommand, login: ResponderLogin) 
             raise ResponderError("cannot watch for the responder's presence: the server did not answer a ping")
         # Resources of the account online already (say, a responder someone started by hand) are not the program.
         others = {stanza.get("from") for _arrived, stanza in watcher.inbox if _is_presence(stanza)}
-        running = await _spawn(responder, login)
+        running = await _spawn(responder, login, on_line)
         running.jid = await _online(
             running, responder, watcher, account, deadline, ignore={str(watcher.boundjid), *others}
         )
@@ -169,7 +182,9 @@ async def responder_running(responder: ResponderCommand, login: ResponderLogin) 
         await _stop(running)
 
 
-async def _spawn(responder: ResponderCommand, login: ResponderLogin) -> RunningResponder:
+async def _spawn(
+    responder: ResponderCommand, login: ResponderLogin, on_line: Callable[[str], None] | None = None
+) -> RunningResponder:
     # Unbuffered: a Python program's READY line must reach the pipe when it is printed, not at exit.
     environment = {**login.environment, "PYTHONUNBUFFERED": "1"}
     try:
@@ -185,7 +200,7 @@ async def _spawn(responder: ResponderCommand, login: ResponderLogin) -> RunningR
         )
     except OSError as exc:
         raise ResponderError(f"cannot start {responder.shown}: {exc.strerror or exc}") from None
-    running = RunningResponder(process)
+    running = RunningResponder(process, on_line=on_line)
     running.pump = asyncio.ensure_future(_pump(running))
     return running
 
@@ -253,6 +268,8 @@ def take_line(running: RunningResponder, raw: bytes) -> None:
     line = raw.decode(errors="replace").rstrip("\r")
     shown = printable(line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…")
     running.output.append(shown)
+    if running.on_line is not None:
+        running.on_line(shown)
     if line.startswith("READY") and not running.ready_line.done():
         running.ready_line.set_result(line)
 

@@ -117,7 +117,7 @@ def test_a_received_tag_is_described_bounded():
     )
     described = describe_tag(tag)
     assert len(described) == MAX_SHOWN_RECEIVED and described.endswith("…")
-    assert describe_tag(None) == "no example_tag"
+    assert describe_tag(None) == "no payload"
 
 
 def test_lifecycle_records_become_the_documented_lines():

@@ -133,13 +133,15 @@ class RespondLines:
 
 
 def summarize_received(tag) -> str:
-    """A received example_tag's attributes and text, for a line: bounded and safe for a terminal."""
+    """A received payload's name, attributes and text (example_tag's, or a --plugin's), for a line: bounded and
+    safe for a terminal."""
     if tag is None:
-        return "no example_tag"
-    attributes = " ".join(f"{name}={value!r}" for name, value in sorted(tag.attrib.items()))
+        return "no payload"
+    name = tag.tag.rpartition("}")[2] if isinstance(tag.tag, str) else "?"
+    attributes = " ".join(f"{key}={value!r}" for key, value in sorted(tag.attrib.items()))
     text = f" text={tag.text!r}" if tag.text and tag.text.strip() else ""
     inner = f" +{len(tag)} inner" if len(tag) else ""
-    described = f"example_tag {attributes}{text}{inner}".replace("example_tag  ", "example_tag ")
+    described = f"{name} {attributes}{text}{inner}".replace(f"{name}  ", f"{name} ")
     if len(described) > MAX_SHOWN_RECEIVED:
         described = described[: MAX_SHOWN_RECEIVED - 1] + "…"
     return printable(described)

@@ -22,6 +22,7 @@ class Outcome(Enum):
     NOT_ANSWERED = "not answered"
     REPLIED = "answered with a reply"
     DUPLICATE = "not answered again"  # delivered again after a resumption: the first answer still arrives
+    ERROR = "refused with an error"  # respond --plugin: an error the plugin chose (the condition in the detail)
 
 
 @dataclass(frozen=True, slots=True)

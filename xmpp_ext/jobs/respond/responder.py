@@ -53,6 +53,7 @@ class RespondOptions:
     ready_fifo: Path | None = None  # also write the READY line here (run-pair reads it)
     delay: float = 0.0  # answer iqs only after this many seconds (a slow peer, for tests)
     stream_management: bool = True  # XEP-0198 acks and resumption, when the server offers them
+    plugin: str | None = None  # respond --plugin: the registered name of the user's plugin, which answers instead
 
 
 class Answer(Enum):
@@ -61,11 +62,48 @@ class Answer(Enum):
     BAD_REQUEST = "bad-request"
 
 
-class Responder:
-    """Answers requests arriving on ``client``, writing fast answers through ``writer``; one record per answer.
+class AnswerRules:
+    """What every responder keeps around its answers: who may ask, the reply budget, and the count of answers.
 
     ``on_record`` hears of every answer; ``on_enough`` is called once ``count`` answers were given.
     """
+
+    def __init__(
+        self,
+        client: slixmpp.ClientXMPP,
+        options: RespondOptions,
+        on_record: Callable[[Record], None],
+        on_enough: Callable[[], None] | None = None,
+        show_received: bool = False,
+    ) -> None:
+        self.client = client
+        self.options = options
+        self._record = on_record
+        self._on_enough = on_enough or (lambda: None)
+        self._show_received = show_received
+        self.answered = 0
+        self.most_waiting = 0  # with --delay: most answers waiting at once
+        self.duplicates = 0  # requests delivered again after a resumption, not answered twice
+        # What a reply may take on the wire: the server's announced limit, else what every server accepts.
+        self.reply_budget = SAFE_STANZA_BYTES
+        watch_stanza_limit(client, self._on_stanza_limit)
+
+    def _on_stanza_limit(self, max_bytes: int) -> None:
+        self.reply_budget = max_bytes
+
+    def _allowed(self, sender: str) -> bool:
+        return not self.options.allow or sender.partition("/")[0] in self.options.allow
+
+    def _answered(self, record: Answered) -> None:
+        self.answered += 1
+        self._record(record)
+        if self.options.count is not None and self.answered >= self.options.count:
+            self._on_enough()
+
+
+class Responder(AnswerRules):
+    """Answers example_tag requests arriving on ``client``, writing fast answers through ``writer``; one record per
+    answer (see AnswerRules)."""
 
     def __init__(
         self,
@@ -76,21 +114,12 @@ class Responder:
         on_enough: Callable[[], None] | None = None,
         show_received: bool = False,
     ) -> None:
-        self.client = client
-        self.options = options
+        super().__init__(client, options, on_record, on_enough, show_received)
         self._writer = writer
-        self._record = on_record
-        self._on_enough = on_enough or (lambda: None)
-        self._show_received = show_received
-        self.answered = 0
-        self.reply_budget = SAFE_STANZA_BYTES
         self._waiting = 0  # requests held back by --delay
-        self.most_waiting = 0
         # (requester, id) of the requests answered on this stream: after a resumption the server may deliver
         # one again (our ack of it was cut off), while our answer, kept by stream management, still arrives.
         self._answered_ids: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self.duplicates = 0
-        watch_stanza_limit(client, self._on_stanza_limit)
         # The reply's tag is the same for every request: serialise it once.
         reply_tag = ExampleTag()
         reply_tag.fill_interfaces(True, options.reply_string)
@@ -102,12 +131,6 @@ class Responder:
     def new_stream(self) -> None:
         """A new session (not a resumption): what was answered on the old stream may have been lost with it."""
         self._answered_ids.clear()
-
-    def _on_stanza_limit(self, max_bytes: int) -> None:
-        self.reply_budget = max_bytes
-
-    def _allowed(self, sender: str) -> bool:
-        return not self.options.allow or sender.partition("/")[0] in self.options.allow
 
     def decide(self, iq: slixmpp.Iq) -> tuple[Answer, str | None]:
         """How to answer an iq get/set carrying the tag: who may ask first, then what they asked."""
@@ -217,9 +240,3 @@ class Responder:
             if wire_size(reply) <= self.reply_budget:
                 return reply
         return None
-
-    def _answered(self, record: Answered) -> None:
-        self.answered += 1
-        self._record(record)
-        if self.options.count is not None and self.answered >= self.options.count:
-            self._on_enough()

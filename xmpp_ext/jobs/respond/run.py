@@ -54,13 +54,20 @@ async def respond(
     """
     session = Session(
         settings,
-        RESPONDER_PLUGINS,
+        RESPONDER_PLUGINS if options.plugin is None else ("xep_0030", options.plugin),
         stream_management=StreamManagement() if options.stream_management else None,
         reconnect=ReconnectPolicy(),
     )
     client = session.client
     stop = asyncio.Event()
-    responder = Responder(client, session.writer, options, on_record, on_enough=stop.set, show_received=show_received)
+    if options.plugin is None:
+        responder = Responder(
+            client, session.writer, options, on_record, on_enough=stop.set, show_received=show_received
+        )
+    else:
+        from xmpp_ext.jobs.respond.plugged import PluginResponder
+
+        responder = PluginResponder(client, options, on_record, on_enough=stop.set, show_received=show_received)
 
     def on_session_start(_event: object) -> None:
         client.send_presence()

@@ -20,9 +20,10 @@ class ResolveError(Exception):
     """A bare JID could not be narrowed to an online resource that supports the extension."""
 
 
-
-async def resolve_bare_jid(client: slixmpp.ClientXMPP, bare: JID, timeout: float, subscribe: bool = False) -> JID:
-    """Find an online resource of ``bare`` that advertises the extension.
+async def resolve_bare_jid(
+    client: slixmpp.ClientXMPP, bare: JID, timeout: float, subscribe: bool = False, feature: str = NAMESPACE
+) -> JID:
+    """Find an online resource of ``bare`` that advertises ``feature`` (by default, the extension's namespace).
 
     The XMPP way: our initial presence makes the server send us the presence
     of every contact we are subscribed to; each available resource of
@@ -63,20 +64,20 @@ async def resolve_bare_jid(client: slixmpp.ClientXMPP, bare: JID, timeout: float
                 info = await client.plugin["xep_0030"].get_info(jid=candidate, timeout=max(0.1, remaining))
             except (IqError, IqTimeout):
                 continue
-            if NAMESPACE in info["disco_info"]["features"]:
+            if feature in info["disco_info"]["features"]:
                 return candidate
     except (TimeoutError, IqTimeout):
         raise ResolveError(
-            f"no online resource of {bare} advertising {NAMESPACE} was found within {timeout:g}s; "
+            f"no online resource of {bare} advertising {feature} was found within {timeout:g}s; "
             "pass a full JID (the responder prints it on its READY line)"
         ) from None
     finally:
         client.del_event_handler("presence_available", on_presence)
 
 
-async def ensure_supported(client: slixmpp.ClientXMPP, peer: JID, timeout: float) -> None:
-    """Raise NotSupported unless ``peer`` announces the extension (DiscoError when it does not answer)."""
+async def ensure_supported(client: slixmpp.ClientXMPP, peer: JID, timeout: float, feature: str = NAMESPACE) -> None:
+    """Raise NotSupported unless ``peer`` announces ``feature`` (DiscoError when it does not answer)."""
     from xmpp_ext.jobs.disco import announces_extension
 
-    if not await announces_extension(client, peer, timeout):
-        raise NotSupported(f"{peer} does not announce {NAMESPACE} in its service discovery; nothing was sent")
+    if not await announces_extension(client, peer, timeout, feature):
+        raise NotSupported(f"{peer} does not announce {feature} in its service discovery; nothing was sent")

@@ -23,6 +23,7 @@ from xmpp_ext.jobs.outcomes import Exchange, Status, Tally
 from xmpp_ext.jobs.send.exchanges import REPLY_PLUGIN, Exchanges
 from xmpp_ext.jobs.send.resolve import ensure_supported, resolve_bare_jid
 from xmpp_ext.jobs.send.steps import Step
+from xmpp_ext.plugin import NAMESPACE
 from xmpp_ext.session import (
     ConnectionSettings,
     Cut,
@@ -38,6 +39,7 @@ from xmpp_ext.util.stopsignals import on_stop_signals
 
 if TYPE_CHECKING:  # imported when a burst runs: a one-shot send needs none of its machinery
     from xmpp_ext.jobs.send.burst import Burst
+    from xmpp_ext.jobs.send.raw import RawExchanges
 
 SENDER_PLUGINS = ("xep_0030", "example_tag")
 
@@ -77,6 +79,8 @@ class SendOptions:
     window: int = 1
     subscribe: bool = False  # for a bare `to`: ask for a presence subscription
     check_support: bool = False  # ask the peer's disco#info first
+    feature: str = NAMESPACE  # what the peer must announce: for check_support, and to pick a bare JID's resource
+    resolve_bare: bool = True  # an iq to a bare `to` goes to one of its resources announcing `feature`
     stream_management: bool = True  # XEP-0198 acks and resumption, when the server offers them
 
 
@@ -97,6 +101,7 @@ class Sender:
         self.tally = tally
         self._on_event = on_event or (lambda _event: None)
         self.exchanges = Exchanges(session.client, to, timeout)
+        self._raw: RawExchanges | None = None  # send --raw: made for the first raw step
         # Set when the run must end early: the session is lost for good (no reply can arrive after
         # that, so waiting out every time-out would only make the failure slow), or the user interrupted it.
         self._stopped: asyncio.Future[RunStop] = session.client.loop.create_future()
@@ -130,7 +135,7 @@ class Sender:
     async def run_all(self, steps: list[Step], report: Callable[[Exchange], None]) -> RunStop | None:
         """Run ``steps`` in order; how the run stopped if the session was lost or ``stop`` was called."""
         for index, step in enumerate(steps):
-            exchange = asyncio.ensure_future(self.exchanges.run(step))
+            exchange = asyncio.ensure_future(self._exchanges_for(step).run(step))
             await asyncio.wait({exchange, self._stopped}, return_when=asyncio.FIRST_COMPLETED)
             if exchange.done():
                 report(exchange.result())
@@ -140,6 +145,15 @@ class Sender:
             report(Exchange(step.name, Status.LOST, stopped.detail, ended_by_stop=True))
             return replace(stopped, unsent=len(steps) - index - 1)
         return None
+
+    def _exchanges_for(self, step: Step) -> Exchanges | RawExchanges:
+        if step.payload is None:
+            return self.exchanges
+        if self._raw is None:
+            from xmpp_ext.jobs.send.raw import RawExchanges  # here: the tutorial's steps need none of it
+
+            self._raw = RawExchanges(self.session.client, self.to, self.timeout)
+        return self._raw
 
     async def burst(self, step: Step, count: int, window: int, report: Callable[[Exchange], None]) -> RunStop | None:
         """Send ``count`` copies of an iq step with at most ``window`` awaiting their reply.
@@ -184,8 +198,8 @@ async def send(
     ``resumption_refused``, ``new_session``).
 
     :raises ConnectError: no session.
-    :raises ResolveError: a bare ``to`` has no online resource announcing the extension.
-    :raises NotSupported: with ``check_support``, the peer does not announce it.
+    :raises ResolveError: a bare ``to`` has no online resource announcing ``options.feature``.
+    :raises NotSupported: with ``check_support``, the peer does not announce ``options.feature``.
     """
     tally = Tally()
 
@@ -219,12 +233,12 @@ async def send(
                 client = session.client
                 to = options.to
                 # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
-                if not to.resource and any(step.kind == "iq" for step in steps):
-                    to = await resolve_bare_jid(client, to, options.timeout, options.subscribe)
+                if options.resolve_bare and not to.resource and any(step.kind == "iq" for step in steps):
+                    to = await resolve_bare_jid(client, to, options.timeout, options.subscribe, options.feature)
                     if on_resolved is not None:
                         on_resolved(options.to, to)
-                elif options.check_support and to.resource:
-                    await ensure_supported(client, to, options.timeout)
+                elif options.check_support and (to.resource or not options.resolve_bare):
+                    await ensure_supported(client, to, options.timeout, options.feature)
                 sender = Sender(session, to, options.timeout, tally, on_event)
                 tally.started = time.monotonic()
                 try:

@@ -22,17 +22,17 @@ TUTORIAL_STRING = (
 )
 
 
-
 @dataclass(frozen=True)
 class Step:
     """One exchange of a run: what to send and which outcome counts as ok."""
 
     name: str
     kind: str  # "iq" or "message"
-    tag: ExampleTag
+    tag: ExampleTag | None  # None for a raw step (``payload``)
     itype: str = "get"
     expect_error: str | None = None  # the error condition that is the expected outcome
     await_reply: bool = True
+    payload: ET.Element | None = None  # send --raw: any extension's element, sent as it is (jobs/send/raw.py)
 
 
 #: What ``--path -`` names: the tag comes from standard input.
@@ -141,7 +141,8 @@ def check_stanza_sizes(steps: list[Step], to: JID) -> None:
         stanza = ET.Element(f"{{jabber:client}}{step.kind}", {"type": step.itype, "to": str(to), "id": "x" * 16})
         if step.kind == "message":
             stanza.set("type", "chat")
-            body = ET.SubElement(stanza, "{jabber:client}body")
-            body.text = step.tag["text"] or step.name
-        stanza.append(step.tag.xml)
+            if step.tag is not None:
+                body = ET.SubElement(stanza, "{jabber:client}body")
+                body.text = step.tag["text"] or step.name
+        stanza.append(step.tag.xml if step.tag is not None else step.payload)
         check_payload_size(wire_size(stanza, patched=True), f"the {step.name} stanza as written")
