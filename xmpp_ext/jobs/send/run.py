@@ -10,12 +10,13 @@ Across cuts the session (``xmpp_ext.session``) reconnects within the run's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from slixmpp import JID
 
@@ -36,6 +37,8 @@ from xmpp_ext.session import (
     StreamManagement,
 )
 from xmpp_ext.util.stopsignals import on_stop_signals
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # imported when a burst runs: a one-shot send needs none of its machinery
     from xmpp_ext.jobs.send.burst import Burst
@@ -184,6 +187,27 @@ class Sender:
             self._burst = None
 
 
+class _LostBeforeSending(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+async def _unless_lost(session: Session, work: Awaitable[T]) -> T:
+    """``work`` (finding the peer), unless the session is lost for good first.
+
+    The loss is then the answer, at once: waiting out the time-out of a question that can no longer be
+    answered would end in a misleading "no online resource" or "does not answer".
+    """
+    task = asyncio.ensure_future(work)
+    await asyncio.wait({task, session.lost}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    raise _LostBeforeSending(session.lost.result().reason)
+
+
 async def send(
     settings: ConnectionSettings,
     options: SendOptions,
@@ -234,11 +258,13 @@ async def send(
                 to = options.to
                 # Messages to a bare JID are routed by the server (RFC 6121 §8.5.2); iqs are not.
                 if options.resolve_bare and not to.resource and any(step.kind == "iq" for step in steps):
-                    to = await resolve_bare_jid(client, to, options.timeout, options.subscribe, options.feature)
+                    to = await _unless_lost(
+                        session, resolve_bare_jid(client, to, options.timeout, options.subscribe, options.feature)
+                    )
                     if on_resolved is not None:
                         on_resolved(options.to, to)
                 elif options.check_support and (to.resource or not options.resolve_bare):
-                    await ensure_supported(client, to, options.timeout, options.feature)
+                    await _unless_lost(session, ensure_supported(client, to, options.timeout, options.feature))
                 sender = Sender(session, to, options.timeout, tally, on_event)
                 tally.started = time.monotonic()
                 try:
@@ -253,6 +279,8 @@ async def send(
             if not signals:
                 raise
             stop = RunStop(StopKind.INTERRUPTED, signals[0], unsent=options.repeat or len(steps))
+        except _LostBeforeSending as lost:
+            stop = RunStop(StopKind.CONNECTION_LOST, lost.reason, unsent=options.repeat or len(steps))
     recoveries = session.recoveries
     tally.reconnections, tally.resumed, tally.resent = recoveries.cuts, recoveries.resumed, recoveries.resent
     tally.resumption_refused = recoveries.refused
