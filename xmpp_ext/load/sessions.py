@@ -26,6 +26,8 @@ from collections.abc import Callable
 from slixmpp.util.sasl import mechanisms
 
 from xmpp_ext.load import tlsbuffer
+from xmpp_ext.load.acks import answer_ack_requests
+from xmpp_ext.load.coalesce import coalesce_writes
 from xmpp_ext.session import (
     ConnectionSettings,
     ReconnectPolicy,
@@ -91,13 +93,13 @@ def shared_tls_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
 def new_session(
     settings: ConnectionSettings, stream_management: bool, on_event: Callable[[SessionEvent], None]
 ) -> Session:
-    """A load session, not yet logged in: no plugin, the shared TLS context.
+    """A load session, not yet logged in: no plugin, the shared TLS context, one write per event-loop pass.
 
     With stream management it follows the session layer's reconnection policy
     (a cut stream is resumed, or a new session started) for up to a login
     time-out; without, a cut ends it (``Lost``).
     """
-    return Session(
+    session = Session(
         settings,
         LOAD_PLUGINS,
         stream_management=StreamManagement() if stream_management else None,
@@ -105,6 +107,10 @@ def new_session(
         on_event=on_event,
         tls_context=shared_tls_context(settings),
     )
+    coalesce_writes(session.client)
+    if stream_management:
+        answer_ack_requests(session.client)
+    return session
 
 
 async def log_in(session: Session) -> None:
