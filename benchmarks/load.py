@@ -20,8 +20,10 @@ servers on 127.0.0.1, TLS verified:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -30,6 +32,7 @@ from pathlib import Path
 from benchmarks import tsung
 from benchmarks.run import ROOT, machine, wait_for_idle, xmppext_pair
 from xmpp_ext.servers import SERVERS, LocalServer
+from xmpp_ext.util.children import group_cpu_seconds
 from xmpp_ext.util.secret import Secret
 
 HEADING = "## Load: `xmppext load` (issue 22)"
@@ -92,28 +95,52 @@ def at_scale(xmppext: str, kind: str, pairs: int, duration: float) -> dict:
 
 
 def many_pairs_against_one(xmppext: str, pairs: int, count: int, window: int, duration: float) -> tuple[dict, dict]:
-    """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop (window 1), one server."""
+    """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop (window 1), one server.
+
+    Each summary gets ``cpu``: the CPU seconds the server and the generator (the child processes: xmppext
+    send and respond, or load's coordinator and workers) used during that run, to tell what limited it.
+    """
     server = SERVERS["prosody"](for_load=True)
     try:
         server.start()
         server.add_accounts([f"many{n}" for n in range(1, 2 * pairs + 1)], Secret(PASSWORD))
         wait_for_idle(server)
-        single = xmppext_pair(xmppext, server, count, window)
+        with cpu_used(server) as single_cpu:
+            single = xmppext_pair(xmppext, server, count, window)
+        single["cpu"] = single_cpu
+        single["wall_s"] = single["sent"] / single["per_second"] if single.get("per_second") else None
         wait_for_idle(server)
-        many = xmppext_load(
-            xmppext,
-            *users_server_options(server, "many"),
-            "--pairs",
-            str(pairs),
-            "--window",
-            "1",
-            "--duration",
-            f"{duration:g}",
-            env={"XMPPEXT_PASSWORD": PASSWORD},
-        )
+        with cpu_used(server) as many_cpu:
+            many = xmppext_load(
+                xmppext,
+                *users_server_options(server, "many"),
+                "--pairs",
+                str(pairs),
+                "--window",
+                "1",
+                "--duration",
+                f"{duration:g}",
+                env={"XMPPEXT_PASSWORD": PASSWORD},
+            )
+        many["cpu"] = many_cpu
     finally:
         server.stop()
     return single, many
+
+
+@contextlib.contextmanager
+def cpu_used(server: LocalServer):
+    """Fills the dict it yields with the server's and the (waited-for) child processes' CPU seconds over the block."""
+    used: dict[str, float] = {}
+    server_before, children_before = group_cpu_seconds(server.process_group), _children_cpu()
+    yield used
+    used["server_s"] = group_cpu_seconds(server.process_group) - server_before
+    used["generator_s"] = _children_cpu() - children_before
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def beside_tsung(xmppext: str, sessions: int, ramp: float, duration: float) -> tuple[dict, tsung.TsungRun]:
@@ -155,6 +182,17 @@ def _ms(value: float | None) -> str:
 
 def _n(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}" if value is not None else "-"
+
+
+def _cpu(summary: dict, exchanges: int, wall_s: float | None) -> str:
+    """'server per exchange / busy | generator per exchange / busy' of one (L3) run."""
+    cells = []
+    for side in ("server_s", "generator_s"):
+        seconds = summary["cpu"][side]
+        per = f"{seconds / exchanges * 1e6:,.0f} µs" if exchanges else "-"
+        busy = f"{seconds / wall_s * 100:.0f}%" if wall_s else "-"
+        cells.append(f"{per} / {busy}")
+    return " | ".join(cells)
 
 
 def _load_average() -> str:
@@ -256,13 +294,20 @@ def report(args: argparse.Namespace) -> str:
         f"(one pair, pipelined), then `xmppext load --pairs {args.many_pairs} --window 1 --duration "
         f"{args.duration:g}` (closed loop: {args.many_pairs:,} requests in flight, one per pair).",
         "",
-        "| | exchanges per second | p50 / p99 | lost |",
-        "|---|---|---|---|",
+        "| | exchanges per second | p50 / p99 | lost | server CPU per exchange / busy | generator CPU per exchange "
+        "/ busy |",
+        "|---|---|---|---|---|---|",
         f"| single pair, window 64 | {_n(single['per_second'])} | {_ms(single['p50_ms'])} / {_ms(single['p99_ms'])} "
-        f"| {single['lost']} |",
+        f"| {single['lost']} | {_cpu(single, single['sent'], single['wall_s'])} |",
         f"| {args.many_pairs:,} pairs, window 1 each | {_n(many['exchanges_per_second'])} | "
-        f"{_ms(many['exchanges']['p50_ms'])} / {_ms(many['exchanges']['p99_ms'])} | {many['lost']} |",
-        f"| ratio (goal ≥ 0.9) | {_n(ratio, 2)} | | |",
+        f"{_ms(many['exchanges']['p50_ms'])} / {_ms(many['exchanges']['p99_ms'])} | {many['lost']} | "
+        f"{_cpu(many, many['ok'], many['wall_s'])} |",
+        f"| ratio (goal ≥ 0.9) | {_n(ratio, 2)} | | | | |",
+        "",
+        "CPU per exchange is the CPU seconds each side used over the whole run (logins included) divided by its "
+        "exchanges; busy is those seconds over the run's wall time (100% = one core; the machine has "
+        f"{os.cpu_count()}, shared by the server, the generator and whatever else runs). The server is Prosody: "
+        "one process, at most one core.",
         "",
     ]
     if side is not None:

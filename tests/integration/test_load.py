@@ -69,7 +69,8 @@ def test_closed_loop_iq_on_a_local_server(xmpp_server):
     assert summary["ok"] > 0 and summary["failed"] == 0 and summary["lost"] == 0
     assert summary["exchanges"]["count"] == summary["ok"]  # the merged histogram holds every exchange
     assert sum(second["exchanges"] for second in seconds) == summary["ok"]
-    assert summary["server_cpu_percent"] is not None  # read from /proc: it is our local server
+    assert summary["server_cpu_percent"] is not None  # read from /proc: it is our local server ...
+    assert summary["server_cpu_per_login_ms"] > 0  # ... the whole server (its process group, under the reaper)
     assert f"local {xmpp_server.kind} on 127.0.0.1:" in result.stderr
 
 

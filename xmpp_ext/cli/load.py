@@ -359,7 +359,7 @@ def _run_local(kind: str, plan, processes: int, view: View, thresholds, report_p
             )
         # Prosody is one process (one core); ejabberd's Erlang VM uses every core.
         cores = 1 if kind == "prosody" else (os.cpu_count() or 1)
-        info = LocalServerInfo(pgid=server.pid, cores=cores)
+        info = LocalServerInfo(pgid=server.process_group, cores=cores)
         where = f"local {kind} {server.host}:{server.port}"
         from dataclasses import replace
 

@@ -3,17 +3,8 @@
 What a load worker changes for its whole process is here too, applied once
 by ``prepare_process``:
 
-* asyncio's TLS read buffer. CPython 3.11's ``asyncio.sslproto.SSLProtocol``
-  allocates ``bytearray(max_size)`` (256 KiB, zero-filled, so resident) per
-  TLS connection in ``__init__``; ``get_buffer()`` hands out that buffer and
-  never more than ``max_size``. No parameter of ``loop.create_connection`` or
-  ``loop.start_tls`` (slixmpp's STARTTLS path) reaches it, and the transport's
-  ``set_read_buffer_limits`` only sets flow-control marks. The class
-  attribute is the one handle, so a worker sets it to 16 KiB, one TLS record
-  (RFC 8446 §5.1: at most 2^14 bytes of plaintext): a read then takes at most
-  one record, which costs nothing for stanzas of a few hundred bytes. It is
-  set on the class, so it holds for every TLS connection of the process: the
-  worker process exists only for its load sessions.
+* asyncio's TLS read buffer: one for the whole process instead of 256 KiB per
+  connection (xmpp_ext.load.tlsbuffer says why that is safe and how).
 * SCRAM's salted password, cached. Load accounts share a password (and, on
   the local servers, a salt): RFC 5802 lets a client keep SaltedPassword, so
   PBKDF2 runs once per process instead of once per login.
@@ -30,12 +21,13 @@ import hashlib
 import logging
 import resource
 import ssl
-import sys
-from asyncio import sslproto
 from collections.abc import Callable
 
 from slixmpp.util.sasl import mechanisms
 
+from xmpp_ext.load import tlsbuffer
+from xmpp_ext.load.acks import answer_ack_requests
+from xmpp_ext.load.coalesce import coalesce_writes
 from xmpp_ext.session import (
     ConnectionSettings,
     ReconnectPolicy,
@@ -48,31 +40,18 @@ from xmpp_ext.session.settings import ssl_context
 
 log = logging.getLogger(__name__)
 
-#: asyncio's TLS read buffer per connection in a load worker: one TLS record.
-SSL_READ_BUFFER = 16 * 1024
-#: The CPython versions whose sslproto.SSLProtocol allocates ``max_size`` per connection as described above.
-SSL_BUFFER_PYTHONS = ((3, 11), (3, 12), (3, 13))
 #: No plugin: load sessions speak the extension through their own filters (xmpp_ext.load.exchange).
 LOAD_PLUGINS: tuple[str, ...] = ()
 
 
 def prepare_process() -> dict[str, object]:
-    """Apply the process-wide settings above; returns what was applied."""
+    """Apply the process-wide settings above (from the worker's running loop); returns what was applied."""
     patches.apply()
     return {
-        "ssl_read_buffer": shrink_ssl_read_buffer(SSL_READ_BUFFER),
+        "ssl_read_buffer": tlsbuffer.share_read_buffer(asyncio.get_running_loop()),
         "scram_cache": cache_salted_passwords(),
         "open_files": raise_open_file_limit(),
     }
-
-
-def shrink_ssl_read_buffer(size: int) -> int | None:
-    """Make asyncio's per-connection TLS read buffer ``size`` bytes; returns it, or None where unsupported."""
-    if sys.version_info[:2] not in SSL_BUFFER_PYTHONS or not isinstance(sslproto.SSLProtocol.max_size, int):
-        log.warning("asyncio's TLS read buffer left at its default on Python %s", sys.version.split()[0])
-        return None
-    sslproto.SSLProtocol.max_size = size
-    return size
 
 
 @functools.lru_cache(maxsize=64)
@@ -114,13 +93,13 @@ def shared_tls_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
 def new_session(
     settings: ConnectionSettings, stream_management: bool, on_event: Callable[[SessionEvent], None]
 ) -> Session:
-    """A load session, not yet logged in: no plugin, the shared TLS context.
+    """A load session, not yet logged in: no plugin, the shared TLS context, one write per event-loop pass.
 
     With stream management it follows the session layer's reconnection policy
     (a cut stream is resumed, or a new session started) for up to a login
     time-out; without, a cut ends it (``Lost``).
     """
-    return Session(
+    session = Session(
         settings,
         LOAD_PLUGINS,
         stream_management=StreamManagement() if stream_management else None,
@@ -128,6 +107,10 @@ def new_session(
         on_event=on_event,
         tls_context=shared_tls_context(settings),
     )
+    coalesce_writes(session.client)
+    if stream_management:
+        answer_ack_requests(session.client)
+    return session
 
 
 async def log_in(session: Session) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import ssl
-from asyncio import sslproto
-
 import pytest
 
 from tests.unit.load.test_options import totals
@@ -13,28 +9,6 @@ from xmpp_ext.load import sessions
 from xmpp_ext.load.coordinator import LoadOutcome
 from xmpp_ext.load.histogram import Latencies
 from xmpp_ext.load.results import Second
-
-
-@pytest.fixture
-def default_ssl_buffer():
-    before = sslproto.SSLProtocol.max_size
-    yield before
-    sslproto.SSLProtocol.max_size = before
-
-
-def test_a_new_tls_connection_reads_into_16_kib_instead_of_256(default_ssl_buffer):
-    # The canary: it fails when CPython stops allocating max_size per SSLProtocol (then the setting is moot).
-    assert default_ssl_buffer == 256 * 1024
-    assert sessions.shrink_ssl_read_buffer(sessions.SSL_READ_BUFFER) == 16 * 1024
-    loop = asyncio.new_event_loop()
-    try:
-        protocol = sslproto.SSLProtocol(
-            loop, asyncio.Protocol(), ssl.create_default_context(), loop.create_future(), server_hostname="x"
-        )
-        assert len(protocol._ssl_buffer) == 16 * 1024
-        assert len(protocol.get_buffer(-1)) == 16 * 1024  # what the socket transport reads into, every time
-    finally:
-        loop.close()
 
 
 def test_scram_salted_password_is_computed_once_per_password_and_salt():
