@@ -401,10 +401,13 @@ def targets(args: argparse.Namespace, scale: dict, ratio: float | None, side) ->
 
 
 def write_section(path: Path, section: str) -> None:
-    """Put ``section`` in place of the file's load section (or after the rest), keeping everything else."""
+    """Put ``section`` in place of the file's load section (or after the rest), keeping everything else (the
+    sections before it, and after it: scripts/bench --locust's)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    before = text.split(HEADING, 1)[0].rstrip("\n")
-    path.write_text(f"{before}\n\n{section}")
+    before, _, old = text.partition(HEADING)
+    after = old.split("\n## ", 1)[1] if "\n## " in old else ""
+    head = before.rstrip("\n")
+    path.write_text(f"{head}\n\n{section}" + (f"\n## {after}" if after else ""))
 
 
 def main() -> None:

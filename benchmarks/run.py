@@ -345,8 +345,9 @@ SOAK_HEADING = "## Soak of "
 def write_section(path: Path, heading: str, text: str) -> None:
     """Replace the section starting with ``heading`` in ``path`` (the run or the soak), keeping the other."""
     from benchmarks.load import HEADING as LOAD_HEADING  # scripts/bench --load writes that one
+    from benchmarks.locust import HEADING as LOCUST_HEADING  # scripts/bench --locust writes that one
 
-    sections = {RUN_HEADING: "", SOAK_HEADING: "", LOAD_HEADING: ""}
+    sections = {RUN_HEADING: "", SOAK_HEADING: "", LOAD_HEADING: "", LOCUST_HEADING: ""}
     if path.exists():
         current = None
         for line in path.read_text().splitlines(keepends=True):
@@ -362,6 +363,7 @@ def write_section(path: Path, heading: str, text: str) -> None:
         + sections[RUN_HEADING]
         + sections[SOAK_HEADING]
         + sections[LOAD_HEADING]
+        + sections[LOCUST_HEADING]
     )
 
 

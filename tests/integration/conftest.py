@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 
@@ -30,3 +35,14 @@ def responder(xmpp_server, make_account):
     for running in started:
         if running.process.poll() is None:
             running.kill()
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A temp dir the server's user (ejabberd) can enter: TMPDIR of a run under test, whose server dirs go there."""
+    path = Path(tempfile.mkdtemp(prefix="xmppext-killed-run-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

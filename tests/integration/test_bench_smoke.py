@@ -74,3 +74,24 @@ def test_load_benchmark_section_is_complete_and_keeps_the_rest(tmp_path):
         assert part in report
     assert "| sessions logged in | 20 / 20 |" in report
     assert "(L4) not measured" in report
+
+
+def test_locust_benchmark_section_is_complete_and_keeps_the_rest(tmp_path):
+    output = tmp_path / "BENCHMARKS.md"
+    output.write_text("# Benchmarks\n\n## Run of earlier\n\nkept as it is\n")
+    xmppext = Path(sys.executable).parent / "xmppext"
+    command = [sys.executable, "-m", "benchmarks.locust", "--xmppext", str(xmppext), "--pairs", "2", "--duration", "6"]
+    result = subprocess.run([*command, "--output", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr
+    report = output.read_text()
+    assert "## Run of earlier\n\nkept as it is\n" in report
+    for part in (
+        "## Locust and a clustered ejabberd (issue 23)",
+        "| (a) `xmppext load`, 2 processes, one node |",
+        "| (b) Locust master + 2 workers, one node |",
+        "| (c) `xmppext load --local --nodes 2`, every exchange across the cluster |",
+        "| (d) Locust master + 2 workers, two-node cluster, pairs split |",
+        "- The bridge (b against a):",
+        "- The cluster (c):",
+    ):
+        assert part in report

@@ -9,11 +9,9 @@ spool): after the kill, no process may mention it and the dir must be empty.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,17 +29,6 @@ def test_holds_the_server(xmpp_server):
     print("SERVER UP", xmpp_server.workdir, flush=True)
     time.sleep(120)  # the outer test kills this run long before
 """
-
-
-@pytest.fixture
-def scratch() -> Iterator[Path]:
-    """A temp dir the server's user (ejabberd) can enter, used as the killed run's TMPDIR."""
-    path = Path(tempfile.mkdtemp(prefix="xmppext-killed-run-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def start_pytest_run(kind: str, scratch: Path, project: Path) -> tuple[OutputLines, Path]:

@@ -18,7 +18,7 @@ def test_uses_the_server(xmpp_server):
 @pytest.fixture(autouse=True)
 def _inner_project(pytester, monkeypatch):
     """The inner pytest sees only the settings each test gives it, and pytest-asyncio's as a user sets them."""
-    for name in ("SERVER", "DOMAIN", "HOST", "PORT", "CA_CERT", "ACCOUNTS_FILE", "REGISTER", "SCENARIOS"):
+    for name in ("SERVER", "NODES", "DOMAIN", "HOST", "PORT", "CA_CERT", "ACCOUNTS_FILE", "REGISTER", "SCENARIOS"):
         monkeypatch.delenv(f"XMPPEXT_TEST_{name}", raising=False)
     pytester.makeini(ASYNCIO_INI)
 
@@ -145,3 +145,28 @@ def xmpp_server(request):
     result = pytester.runpytest("--xmpp-server", "all", "-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*test_server[[]mine[]] PASSED*"])
+
+
+def test_nodes_make_the_ejabberd_server_a_cluster_and_default_to_one(pytester, monkeypatch):
+    assert pytester.parseconfigure().stash[SETTINGS_KEY].nodes == 1
+    settings = pytester.parseconfigure("--xmpp-server", "ejabberd", "--xmpp-nodes", "2").stash[SETTINGS_KEY]
+    assert (settings.kinds, settings.nodes) == (("ejabberd",), 2)
+    monkeypatch.setenv("XMPPEXT_TEST_SERVER", "ejabberd")
+    pytester.makeini(ASYNCIO_INI + "xmpp_nodes = 3\n")
+    assert pytester.parseconfigure().stash[SETTINGS_KEY].nodes == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--xmpp-server", "prosody", "--xmpp-nodes", "2"], "*only ejabberd runs as a cluster here; set *"),
+        (["--xmpp-server", "all", "--xmpp-nodes", "2"], "*only ejabberd runs as a cluster here; set *"),
+        (["--xmpp-server", "ejabberd", "--xmpp-nodes", "9"], "*'9' is not a number of nodes from 1 to 8"),
+        (["--xmpp-server", "ejabberd", "--xmpp-nodes", "two"], "*'two' is not a number of nodes from 1 to 8"),
+    ],
+)
+def test_bad_nodes_are_a_usage_error(pytester, args, message):
+    pytester.makepyfile(USES_SERVER)
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --xmpp-nodes / ini xmpp_nodes / XMPPEXT_TEST_NODES: " + message])

@@ -16,6 +16,8 @@ from xmpp_ext.cli.options import (
     BoundedNumber,
     Seconds,
     all_of,
+    check_nodes,
+    nodes_option,
     server_address_options,
     tls_and_login_options,
     verbosity_options,
@@ -163,6 +165,10 @@ def _account_options(function):
                 show_default=True,
                 help="The local server --local starts (all: one run on each).",
             ),
+            nodes_option(
+                "With --local --server ejabberd: a cluster of N nodes on 127.0.0.1; each pair's sender and "
+                "responder log in to different nodes, so every exchange crosses the cluster."
+            ),
             click.option(
                 "--accounts",
                 "pattern",
@@ -274,7 +280,7 @@ def command(**options: Any) -> None:
         statuses = []
         for kind in kinds:
             path = _per_server(report_path, kind) if report_path is not None and len(kinds) > 1 else report_path
-            statuses.append(_run_local(kind, plan, processes, view, thresholds, path))
+            statuses.append(_run_local(kind, options["nodes"], plan, processes, view, thresholds, path))
             if statuses[-1] == ExitCode.INTERRUPTED:
                 break
         sys.exit(max(statuses) if ExitCode.INTERRUPTED not in statuses else ExitCode.INTERRUPTED)
@@ -294,6 +300,9 @@ def _check_combinations(options: dict[str, Any]) -> None:
         raise click.UsageError("give exactly one of --local, --accounts PATTERN or --accounts-file FILE")
     if typed("server_kind") and not options["local"]:
         raise click.UsageError("--server chooses the server --local starts; use it with --local")
+    if typed("nodes") and not options["local"]:
+        raise click.UsageError("--nodes chooses the local cluster --local starts; use it with --local")
+    check_nodes(options["nodes"], options["server_kind"])
     if options["local"]:
         for name in ("host", "port", "ca_cert", "insecure", "direct_tls", "first"):
             if options[name] and typed(name):
@@ -340,30 +349,41 @@ def _users_accounts(options: dict[str, Any]):
     return accounts.from_pattern(options["pattern"], options["pairs"], options["first"], Secret(password))
 
 
-def _run_local(kind: str, plan, processes: int, view: View, thresholds, report_path: Path | None) -> ExitCode:
+def _run_local(
+    kind: str, nodes: int, plan, processes: int, view: View, thresholds, report_path: Path | None
+) -> ExitCode:
+    from dataclasses import replace
+
     from xmpp_ext.load import accounts
     from xmpp_ext.load.coordinator import LocalServerInfo
     from xmpp_ext.servers import SERVERS, ServerFailed, ServerNotInstalled
+    from xmpp_ext.servers.cluster import clustered
     from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 
     server = None
     try:
         with sigterm_as_ctrl_c():
-            server = SERVERS[kind](for_load=True)
+            server = clustered(kind, nodes, for_load=True) if nodes > 1 else SERVERS[kind](for_load=True)
             server.start()
             started = time.monotonic()
             made = accounts.make_local(server, plan.pairs)
+            ports = server.ports if nodes > 1 else [server.port]
             view.event(
-                f"local {kind} on {server.host}:{server.port} (TLS verified with a fresh CA): "
+                f"local {kind} on {server.host}:{','.join(map(str, ports))} (TLS verified with a fresh CA): "
                 f"{2 * plan.pairs:,} accounts made in {time.monotonic() - started:.1f}s"
             )
         # Prosody is one process (one core); ejabberd's Erlang VM uses every core.
         cores = 1 if kind == "prosody" else (os.cpu_count() or 1)
-        info = LocalServerInfo(pgid=server.process_group, cores=cores)
-        where = f"local {kind} {server.host}:{server.port}"
-        from dataclasses import replace
-
-        local_plan = replace(plan, host=server.host, port=server.port, ca_cert=str(server.ca_cert.resolve()))
+        groups = server.process_groups if nodes > 1 else [server.process_group]
+        info = LocalServerInfo(pgids=tuple(groups), cores=cores)
+        where = f"local {kind} {server.host}:{','.join(map(str, ports))}" + (f" ({nodes} nodes)" if nodes > 1 else "")
+        local_plan = replace(
+            plan,
+            host=server.host,
+            port=server.port,
+            node_ports=ports if nodes > 1 else None,
+            ca_cert=str(server.ca_cert.resolve()),
+        )
         return _run(local_plan, made, processes, view, thresholds, report_path, where, info)
     except (ServerNotInstalled, ServerFailed) as exc:
         raise CommandFailed(str(exc), ExitCode.CONNECT) from None

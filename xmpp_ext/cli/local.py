@@ -19,23 +19,25 @@ from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
 PAIR_ACCOUNTS = ("sender", "responder")
 
 
-def start_pair_server(kind: str):
+def start_pair_server(kind: str, nodes: int = 1):
     """A throwaway server with a sender and a responder account, and their credentials."""
-    return start_local_server(kind, PAIR_ACCOUNTS)
+    return start_local_server(kind, PAIR_ACCOUNTS, nodes)
 
 
-def start_local_server(kind: str, localparts: tuple[str, ...]):
+def start_local_server(kind: str, localparts: tuple[str, ...], nodes: int = 1):
     """A throwaway server with these accounts (the first two are the .env's sender and responder).
 
     Returns the server and the credentials for its .env; the others are
-    written there as ``<LOCALPART>_JID`` / ``<LOCALPART>_PASSWORD``.
+    written there as ``<LOCALPART>_JID`` / ``<LOCALPART>_PASSWORD``. With
+    ``nodes`` > 1, an ejabberd cluster: the .env's port is the first node's
+    (the sender's home; the responder's is the second node, see servers/cluster.py).
     """
     from xmpp_ext.servers import ServerFailed, ServerNotInstalled, start_server
     from xmpp_ext.util.envfile import PairCredentials
 
     try:
         with sigterm_as_ctrl_c():
-            server = start_server(kind, accounts=localparts)
+            server = start_server(kind, accounts=localparts, nodes=nodes)
     except (ServerNotInstalled, ServerFailed) as exc:
         raise CommandFailed(str(exc), ExitCode.CONNECT) from None
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from xmpp_ext.cli.options import env_file_option, server_option
+from xmpp_ext.cli.options import check_nodes, env_file_option, nodes_option, server_option
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 
 EPILOG = help_epilog(
@@ -25,38 +25,70 @@ EPILOG = help_epilog(
 @click.command(epilog=EPILOG)
 @env_file_option("Where to write the credentials for the server's two accounts (mode 600).")
 @server_option()
-def command(env_file: Path, server_kind: str) -> None:
+@nodes_option(
+    "Run ejabberd as a cluster of N nodes on 127.0.0.1 (each its own client port, printed); "
+    "the sender logs in to node 1, the responder to node 2, so their stanzas cross the cluster."
+)
+def command(env_file: Path, server_kind: str, nodes: int) -> None:
     """Run a throwaway XMPP server on 127.0.0.1 until Ctrl-C.
 
     It has a fresh certificate authority and two accounts with random
     passwords, written to ENV_FILE for `xmppext run-pair`. Stopping it removes
     the server, its data and the certificate; the .env then points nowhere.
+
+    With --server ejabberd --nodes N it is a cluster: N ejabberd nodes joined
+    over Erlang distribution (on 127.0.0.1, with a private epmd), one domain,
+    one CA. The .env's port is node 1's; the responder's node is printed with
+    the --port that reaches it.
     """
     from xmpp_ext.cli.local import check_env_file, env_file_argument, how_to_call_xmppext, start_pair_server
     from xmpp_ext.jobs.respond import DEFAULT_RESOURCE
     from xmpp_ext.util.envfile import EnvFileError, write_env_file
 
+    check_nodes(nodes, server_kind)
     check_env_file(env_file)
-    server, credentials = start_pair_server(server_kind)
+    server, credentials = start_pair_server(server_kind, nodes)
     try:
         try:
             write_env_file(env_file, credentials)
         except EnvFileError as exc:
             raise click.UsageError(str(exc)) from None
-        click.echo(f"{server_kind} listening on {server.host}:{server.port} for domain {server.domain}")
-        click.echo(f"direct TLS (XEP-0368, --direct-tls) on port {server.direct_tls_port}")
+        responder_port = ""
+        if nodes > 1:
+            _describe_cluster(server)
+            responder = server.accounts[1]
+            if server.home_of(responder).port != server.port:
+                responder_port = f" --port {server.home_of(responder).port}"
+        else:
+            click.echo(f"{server_kind} listening on {server.host}:{server.port} for domain {server.domain}")
+            click.echo(f"direct TLS (XEP-0368, --direct-tls) on port {server.direct_tls_port}")
         click.echo(f"accounts: {credentials.sender_jid} (sender), {credentials.responder_jid} (responder)")
         click.echo(f"CA certificate: {server.ca_cert}")
         click.echo(f"credentials written to {env_file}; in two other terminals:")
         file_option = env_file_argument(env_file)
         program = how_to_call_xmppext()
-        click.echo(f"  {program} respond --as responder{file_option}")
+        click.echo(f"  {program} respond --as responder{file_option}{responder_port}")
         click.echo(f"  {program} send --as sender{file_option} -t {credentials.responder_jid}/{DEFAULT_RESOURCE}")
         click.echo("press Ctrl-C to stop")
         _wait_for_stop_signal()
     finally:
         server.stop()
         click.echo("server stopped", err=True)
+
+
+def _describe_cluster(cluster) -> None:
+    """One line per node (its client port, who logs in there), and the cluster's port mapper."""
+    homes: dict[int, list[str]] = {}
+    for role, account in zip(("sender", "responder"), cluster.accounts, strict=False):
+        homes.setdefault(cluster.home_of(account).port, []).append(role)
+    click.echo(f"ejabberd cluster of {len(cluster.nodes)} nodes for domain {cluster.domain}:")
+    for number, node in enumerate(cluster.nodes, start=1):
+        who = f" ({', '.join(homes[node.port])})" if node.port in homes else ""
+        click.echo(
+            f"  node {number} {node.node}: client port {node.host}:{node.port}{who}, "
+            f"direct TLS {node.direct_tls_port}, distribution {node.dist_port}"
+        )
+    click.echo(f"  port mapper (epmd) on {cluster.epmd.host}:{cluster.epmd.port}")
 
 
 def _wait_for_stop_signal() -> None:

@@ -415,6 +415,24 @@ def server_option(help_text: str = "Which local server to start.") -> Decorator:
     )
 
 
+#: Most nodes of a local ejabberd cluster (xmpp_ext.servers.cluster.MAX_NODES; not imported here: server code).
+MAX_NODES = 8
+CLUSTERED_KIND = "ejabberd"
+
+
+def nodes_option(help_text: str) -> Decorator:
+    """``--nodes N``: the local server as an ejabberd cluster of N nodes on loopback (check with check_nodes)."""
+    return click.option("--nodes", type=click.IntRange(1, MAX_NODES), default=1, show_default=True, help=help_text)
+
+
+def check_nodes(nodes: int, server_kind: str) -> None:
+    """UsageError for --nodes > 1 with a server that does not cluster."""
+    if nodes > 1 and server_kind != CLUSTERED_KIND:
+        raise click.UsageError(
+            f"--nodes {nodes}: only {CLUSTERED_KIND} runs as a cluster; add --server {CLUSTERED_KIND}"
+        )
+
+
 def env_file_option(help_text: str) -> Decorator:
     return click.option(
         "--env-file",

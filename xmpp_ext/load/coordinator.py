@@ -38,9 +38,10 @@ GO_DELAY = 0.3
 
 @dataclass(frozen=True)
 class LocalServerInfo:
-    """The local server whose CPU is read from /proc, and how many cores it can use."""
+    """The local server whose CPU is read from /proc (its process groups: a cluster has one per node and one
+    for its port mapper), and how many cores it can use."""
 
-    pgid: int
+    pgids: tuple[int, ...]
     cores: int
 
 
@@ -211,7 +212,7 @@ class Coordinator:
     # -- the local server ----------------------------------------------------------------
 
     def _server_cpu(self) -> float | None:
-        return group_cpu_seconds(self.server.pgid) if self.server is not None else None
+        return sum(group_cpu_seconds(pgid) for pgid in self.server.pgids) if self.server is not None else None
 
     async def _sample_server(self) -> None:
         if self.server is None:

@@ -39,6 +39,7 @@ class LoadPlan:
     stream_management: bool = True
     host: str | None = None
     port: int | None = None
+    node_ports: list[int] | None = None  # a local cluster: each node's client port (load/nodes.py)
     ca_cert: str | None = None
     insecure: bool = False
     direct_tls: bool = False

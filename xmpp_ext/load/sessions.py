@@ -22,12 +22,15 @@ import logging
 import resource
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 from slixmpp.util.sasl import mechanisms
 
 from xmpp_ext.load import tlsbuffer
 from xmpp_ext.load.acks import answer_ack_requests
 from xmpp_ext.load.coalesce import coalesce_writes
+from xmpp_ext.load.plan import LoadPlan
+from xmpp_ext.servers.base import Account
 from xmpp_ext.session import (
     ConnectionSettings,
     ReconnectPolicy,
@@ -44,11 +47,12 @@ log = logging.getLogger(__name__)
 LOAD_PLUGINS: tuple[str, ...] = ()
 
 
-def prepare_process() -> dict[str, object]:
-    """Apply the process-wide settings above (from the worker's running loop); returns what was applied."""
+def prepare_process(loop: asyncio.AbstractEventLoop | None = None) -> dict[str, object]:
+    """Apply the process-wide settings above for the sessions of ``loop`` (default: the running loop); returns
+    what was applied."""
     patches.apply()
     return {
-        "ssl_read_buffer": tlsbuffer.share_read_buffer(asyncio.get_running_loop()),
+        "ssl_read_buffer": tlsbuffer.share_read_buffer(loop or asyncio.get_running_loop()),
         "scram_cache": cache_salted_passwords(),
         "open_files": raise_open_file_limit(),
     }
@@ -90,10 +94,28 @@ def shared_tls_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
     return _shared_contexts[key]
 
 
+def settings_for(plan: LoadPlan, account: Account, port: int | None) -> ConnectionSettings:
+    """How ``account`` logs in for a load run: the plan's server, TLS and login time-out, at ``port``."""
+    return ConnectionSettings(
+        jid=f"{account.jid}/{plan.resource}",
+        password=account.password,
+        host=plan.host,
+        port=port,
+        ca_cert=Path(plan.ca_cert) if plan.ca_cert else None,
+        insecure=plan.insecure,
+        connect_timeout=plan.login_timeout,
+        direct_tls=plan.direct_tls,
+    )
+
+
 def new_session(
-    settings: ConnectionSettings, stream_management: bool, on_event: Callable[[SessionEvent], None]
+    settings: ConnectionSettings,
+    stream_management: bool,
+    on_event: Callable[[SessionEvent], None],
+    plugins: tuple[str, ...] = LOAD_PLUGINS,
 ) -> Session:
-    """A load session, not yet logged in: no plugin, the shared TLS context, one write per event-loop pass.
+    """A load session, not yet logged in: no plugin (unless ``plugins``: a user's own, for Locust), the shared
+    TLS context, one write per event-loop pass.
 
     With stream management it follows the session layer's reconnection policy
     (a cut stream is resumed, or a new session started) for up to a login
@@ -101,7 +123,7 @@ def new_session(
     """
     session = Session(
         settings,
-        LOAD_PLUGINS,
+        plugins,
         stream_management=StreamManagement() if stream_management else None,
         reconnect=ReconnectPolicy(give_up_after=settings.connect_timeout) if stream_management else None,
         on_event=on_event,

@@ -25,14 +25,12 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from xmpp_ext.load import sessions
+from xmpp_ext.load import nodes, sessions
 from xmpp_ext.load.exchange import Responder, Sender
 from xmpp_ext.load.plan import LOGIN_CONCURRENCY, LoadPlan, PairAccounts, WorkerShare, decode, per_sender_counts
 from xmpp_ext.load.tally import Tally, resident_kib
-from xmpp_ext.servers.base import Account
-from xmpp_ext.session import ConnectError, ConnectionSettings, Cut, Lost, NewSession, Resumed, Session, SessionEvent
+from xmpp_ext.session import ConnectError, Cut, Lost, NewSession, Resumed, Session, SessionEvent
 
 #: How often requests past their time-out are looked for (a request is lost within this much of its time-out).
 EXPIRY_PERIOD = 0.25
@@ -153,19 +151,6 @@ class Worker:
 
     # -- logging in ----------------------------------------------------------------------
 
-    def _settings_for(self, account: Account) -> ConnectionSettings:
-        plan = self.plan
-        return ConnectionSettings(
-            jid=f"{account.jid}/{plan.resource}",
-            password=account.password,
-            host=plan.host,
-            port=plan.port,
-            ca_cert=Path(plan.ca_cert) if plan.ca_cert else None,
-            insecure=plan.insecure,
-            connect_timeout=plan.login_timeout,
-            direct_tls=plan.direct_tls,
-        )
-
     async def _log_in_all(self) -> None:
         plan, share = self.plan, self.share
         concurrency = asyncio.Semaphore(LOGIN_CONCURRENCY)
@@ -195,7 +180,7 @@ class Worker:
 
     async def _log_in(self, index: int, role: str, accounts: PairAccounts, concurrency: asyncio.Semaphore) -> None:
         account = accounts.sender if role == "sender" else accounts.responder
-        settings = self._settings_for(account)
+        settings = sessions.settings_for(self.plan, account, nodes.port_for(self.plan, self.share.first + index, role))
         async with concurrency:
             if self._login_failures >= MAX_FAILURES_WITHOUT_SUCCESS and not self._sessions:
                 self.tally.login_failed("not-tried")

@@ -90,7 +90,8 @@ def xmpp_server(request: pytest.FixtureRequest) -> Iterator:
     Attributes: ``kind``, ``domain``, ``host``, ``port``, ``ca_cert``, ``accounts``,
     ``log_path`` (None for an external server); a local one also ``workdir`` and
     ``restart()``. Which server: ``--xmpp-server``, ini ``xmpp_server`` or
-    ``XMPPEXT_TEST_SERVER``.
+    ``XMPPEXT_TEST_SERVER``; ``--xmpp-nodes N`` (ini ``xmpp_nodes``, ``XMPPEXT_TEST_NODES``) makes an
+    ejabberd one a cluster of N nodes (``nodes``, ``ports``, ``home_of(account)``; no ``restart()``).
     """
     from xmpp_ext.pytest_plugin.servers import close_server, open_server, xdist_worker
     from xmpp_ext.servers.base import ServerFailed, ServerNotInstalled

@@ -20,10 +20,11 @@ def open_server(kind: str, settings: XmppSettings, worker: tuple[int, int] = (0,
         assert settings.external is not None  # settings.read() guarantees it for this kind
         return _external(settings.external, worker)
     from xmpp_ext.servers import SERVERS
+    from xmpp_ext.servers.cluster import EjabberdCluster
 
     # Its own temp dir, not pytest's tmp_path_factory: ejabberd runs as its own
     # user, who cannot enter pytest's (or a user's project) root-only directories.
-    server = SERVERS[kind]()
+    server = EjabberdCluster(settings.nodes) if settings.nodes > 1 else SERVERS[kind]()
     try:
         return server.start()
     except BaseException:

@@ -1,7 +1,7 @@
 """The plugin's settings: each from a command-line option, else the ini file, else the environment.
 
 Setting ``ca_cert`` is the option ``--xmpp-ca-cert``, the ini key ``xmpp_ca_cert`` and the variable
-``XMPPEXT_TEST_CA_CERT``; likewise server, domain, host, port, accounts_file, register, and the settings of
+``XMPPEXT_TEST_CA_CERT``; likewise server, nodes, domain, host, port, accounts_file, register, and the settings of
 ``*.scs`` scripts collected as tests (scenarios, scenario_timeout, scenario_responder).
 ``XMPPEXT_TEST_SERVER`` predates the plugin: the project's own suite has always read it.
 
@@ -29,6 +29,9 @@ ALL = "all"
 DEFAULT_KIND = "prosody"
 DEFAULT_SCENARIO_TIMEOUT = 5.0
 MAX_SCENARIO_TIMEOUT = 600.0
+#: Most nodes of a local ejabberd cluster (as xmpp_ext.servers.cluster.MAX_NODES, not imported: it is server code).
+MAX_NODES = 8
+CLUSTERED_KIND = "ejabberd"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,11 @@ SETTINGS = (
         f"which XMPP server the fixtures use: {', '.join(LOCAL_KINDS)} (started on loopback; default "
         f"{DEFAULT_KIND}), {ALL} (each dependent test runs against every one) or {EXTERNAL} (one already "
         "running: give its domain, and host, port, CA, accounts as needed)",
+    ),
+    Setting(
+        "nodes",
+        f"ejabberd: how many nodes the started server has, joined in one cluster on loopback (1 to {MAX_NODES}, "
+        "default 1); accounts made one after another log in to different nodes",
     ),
     Setting("domain", "external server: its XMPP domain"),
     Setting("host", "external server: the host to connect to (default: the domain)"),
@@ -106,6 +114,7 @@ class XmppSettings:
     kinds: tuple[str, ...]  # what xmpp_server is parametrized over
     external: External | None = None
     scenarios: Scenarios | None = None  # None: *.scs files are not collected
+    nodes: int = 1  # ejabberd: nodes in one cluster
 
 
 def raw(config: pytest.Config, name: str) -> str | None:
@@ -126,11 +135,26 @@ def read(config: pytest.Config) -> XmppSettings:
             f"{BY_NAME['server'].sources}: unknown XMPP server {server!r}; known: {', '.join(known)}"
         )
     scenarios = _read_scenarios(config)
+    nodes = _read_nodes(config, server)
+    if nodes > 1:
+        return XmppSettings(kinds=(server,), scenarios=scenarios, nodes=nodes)
     if server == ALL:
         return XmppSettings(kinds=LOCAL_KINDS, scenarios=scenarios)
     if server != EXTERNAL:
         return XmppSettings(kinds=(server,), scenarios=scenarios)
     return XmppSettings(kinds=(EXTERNAL,), external=_read_external(config), scenarios=scenarios)
+
+
+def _read_nodes(config: pytest.Config, server: str) -> int:
+    text = raw(config, "nodes") or "1"
+    if not text.isdigit() or not 1 <= int(text) <= MAX_NODES:
+        raise pytest.UsageError(f"{BY_NAME['nodes'].sources}: {text!r} is not a number of nodes from 1 to {MAX_NODES}")
+    if int(text) > 1 and server != CLUSTERED_KIND:
+        raise pytest.UsageError(
+            f"{BY_NAME['nodes'].sources}: only {CLUSTERED_KIND} runs as a cluster here; "
+            f"set {BY_NAME['server'].sources} to {CLUSTERED_KIND}"
+        )
+    return int(text)
 
 
 def _read_scenarios(config: pytest.Config) -> Scenarios | None:

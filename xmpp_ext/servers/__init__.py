@@ -40,16 +40,24 @@ SERVERS: dict[str, type[LocalServer]] = {server.kind: server for server in (Pros
 assert tuple(SERVERS) == LOCAL_SERVER_KINDS, "xmpp_ext.util.serverkinds names every server class, in order"
 
 
-def start_server(kind: str = "prosody", accounts: int | Iterable[str] = 2, domain: str = "localhost") -> LocalServer:
+def start_server(
+    kind: str = "prosody", accounts: int | Iterable[str] = 2, domain: str = "localhost", nodes: int = 1
+) -> LocalServer:
     """Start a throwaway server of ``kind`` with fresh accounts; the caller stops it.
 
-    ``accounts`` is a number of accounts, or their localparts.
+    ``accounts`` is a number of accounts, or their localparts. ``nodes`` > 1: an ejabberd cluster
+    (servers/cluster.py), the accounts spread over its nodes in turn.
     """
     try:
         server_class = SERVERS[kind]
     except KeyError:
         raise ValueError(f"unknown server {kind!r}; known: {', '.join(sorted(SERVERS))}") from None
-    server = server_class(domain=domain)
+    if nodes > 1:
+        from xmpp_ext.servers.cluster import clustered
+
+        server = clustered(kind, nodes, domain=domain)
+    else:
+        server = server_class(domain=domain)
     try:
         for localpart in [None] * accounts if isinstance(accounts, int) else accounts:
             server.add_account(localpart)

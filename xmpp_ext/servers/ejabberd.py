@@ -10,6 +10,11 @@ Facts this is built on, seen with Debian's package:
 * Erlang distribution normally starts ``epmd`` on every interface and leaves it
   running. ERL_DIST_PORT makes ejabberdctl use one fixed port instead (no
   epmd at all), and the node binds it on 127.0.0.1 only.
+* In a cluster (servers/cluster.py) nodes find each other's distribution
+  port through a port mapper: a private ``epmd`` on 127.0.0.1 (``epmd_port``),
+  never the machine's. Each node then listens on its own fixed distribution
+  port, and ejabberdctl's control commands get a config of their own that
+  does not listen at all (they would otherwise ask for the node's port).
 * ``ejabberdctl register`` takes the password on its command line, visible to
   every user; accounts are created with in-band registration (XEP-0077) over
   the TLS-protected client port instead, and stored as SCRAM hashes.
@@ -34,6 +39,11 @@ from xmpp_ext.servers.scram import ScramCredentials, derive
 SERVICE_USER = "ejabberd"
 #: ejabberd's own iteration count for the SCRAM credentials it stores.
 SCRAM_ITERATIONS = 4096
+#: The ejabberdctl.cfg the node starts with, and the one its control commands (import, join_cluster) read.
+NODE_CONFIG = "ejabberdctl.cfg"
+CONTROL_CONFIG = "ejabberdctl-control.cfg"
+#: Seconds a control command (join_cluster, list_cluster) may take.
+CONTROL_TIMEOUT = 60.0
 #: Seconds one ``ejabberdctl import_piefxis`` of a batch of accounts may take (10,000 take a few).
 IMPORT_TIMEOUT = 120.0
 
@@ -57,7 +67,9 @@ class EjabberdServer(LocalServer):
     kind = "ejabberd"
     program = "ejabberdctl"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, epmd_port: int | None = None, **kwargs: object) -> None:
+        """``epmd_port``: a cluster node, found through the private epmd there (None: a server on its own)."""
+        self.epmd_port = epmd_port
         super().__init__(*args, **kwargs)
         self.node = f"xmppext{secrets.token_hex(4)}@localhost"
         self._unregistered: list[Account] = []
@@ -79,10 +91,13 @@ class EjabberdServer(LocalServer):
         return {*super().listeners, (self.host, self.dist_port)}
 
     def _command(self) -> list[str]:
-        return [*self._ctl(), "foreground"]
+        return [*self._ctl(NODE_CONFIG), "foreground"]
 
-    def _ctl(self) -> list[str]:
-        """ejabberdctl with this server's private config and node: append a command to run it."""
+    def _ctl(self, config: str = CONTROL_CONFIG) -> list[str]:
+        """ejabberdctl with this server's private config and node: append a command to run it.
+
+        ``config``: the ejabberdctl.cfg to read (the node's own, ``NODE_CONFIG``, only to start it).
+        """
         return [
             self.program,
             "--config-dir",
@@ -90,7 +105,7 @@ class EjabberdServer(LocalServer):
             "--config",
             str(self.workdir / "ejabberd.yml"),
             "--ctl-config",
-            str(self.workdir / "ejabberdctl.cfg"),
+            str(self.workdir / config),
             "--logs",
             str(self.workdir / "logs"),
             "--spool",
@@ -174,16 +189,47 @@ modules:
     host: {_yaml_string("conference." + self.domain)}
 """
         (self.workdir / "ejabberd.yml").write_text(config)
-        # Deliberately without EJABBERD_CONFIG_PATH (see the module docstring).
-        (self.workdir / "ejabberdctl.cfg").write_text(
-            f"ERLANG_NODE={self.node}\n"
-            f"ERL_DIST_PORT={self.dist_port}\n"
-            'ERL_OPTIONS="-kernel inet_dist_use_interface {127,0,0,1}"\n'
-            # One Erlang port per connection: room for every session of a load run.
-            + ("ERL_MAX_PORTS=65536\n" if self.for_load else "")
-        )
+        self._write_ctl_configs()
         (self.workdir / "inetrc").write_text('{lookup,["file","native"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n')
         self._hand_to_service_user()
+
+    def _write_ctl_configs(self) -> None:
+        # Deliberately without EJABBERD_CONFIG_PATH (see the module docstring).
+        # One Erlang port per connection: room for every session of a load run.
+        common = f"ERLANG_NODE={self.node}\n" + ("ERL_MAX_PORTS=65536\n" if self.for_load else "")
+        if self.epmd_port is None:  # no port mapper: the node and its control commands meet on one fixed port
+            dist = f"ERL_DIST_PORT={self.dist_port}\n"
+            node = control = dist + 'ERL_OPTIONS="-kernel inet_dist_use_interface {127,0,0,1}"\n'
+        else:
+            # The cluster's private epmd; Erlang must not start one of its own (-start_epmd false): that one
+            # would listen on every interface and outlive the run. The node's distribution port: fixed, loopback.
+            mapper = f"export ERL_EPMD_PORT={self.epmd_port}\n"
+            node = mapper + (
+                'ERL_OPTIONS="-start_epmd false -kernel inet_dist_use_interface {127,0,0,1} '
+                f'inet_dist_listen_min {self.dist_port} inet_dist_listen_max {self.dist_port}"\n'
+            )
+            control = mapper + 'ERL_OPTIONS="-start_epmd false -dist_listen false"\n'
+        (self.workdir / NODE_CONFIG).write_text(common + node)
+        (self.workdir / CONTROL_CONFIG).write_text(common + control)
+
+    def control(self, *command: str, timeout: float = CONTROL_TIMEOUT) -> str:
+        """Run an ejabberdctl command against this node; its output, or ServerFailed with its last line."""
+        try:
+            done = subprocess.run(
+                [*self._ctl(), *command],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=self.workdir,
+                **self._as_service_user(),
+            )
+        except subprocess.TimeoutExpired:
+            raise ServerFailed(f"ejabberdctl {command[0]} did not finish within {timeout:g}s") from None
+        if done.returncode != 0:
+            detail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+            raise ServerFailed(f"ejabberdctl {command[0]} failed: {detail[0]}")
+        return done.stdout
 
     def _service_user(self) -> pwd.struct_passwd | None:
         """The account the server runs as when we are root (ejabberdctl insists on it)."""
@@ -249,22 +295,11 @@ modules:
         export.write_text(_piefxis(self.domain, [account.localpart for account in accounts], credentials))
         try:
             self._hand_to_service_user()
-            done = subprocess.run(
-                [*self._ctl(), "import_piefxis", str(export)],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=IMPORT_TIMEOUT,
-                cwd=self.workdir,
-                **self._as_service_user(),
-            )
-        except subprocess.TimeoutExpired:
-            raise ServerFailed(f"ejabberd did not import {len(accounts)} accounts within {IMPORT_TIMEOUT:g}s") from None
+            self.control("import_piefxis", str(export), timeout=IMPORT_TIMEOUT)
+        except ServerFailed as exc:
+            raise ServerFailed(f"ejabberd did not import {len(accounts)} accounts: {exc}") from None
         finally:
             export.unlink(missing_ok=True)
-        if done.returncode != 0:
-            detail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
-            raise ServerFailed(f"ejabberd refused the import of {len(accounts)} accounts: {detail[0]}")
 
     def _register(self, account: Account) -> None:
         """Create ``account`` by in-band registration (XEP-0077)."""

@@ -1,0 +1,50 @@
+"""On a Locust master: a worker that stops reporting mid-run makes the run fail, named in one line.
+
+Locust marks a worker ``missing`` when its heartbeats stop (it logs that at
+INFO level), keeps the totals it had reported until then, and goes on
+with the others; the run still exits 0. What the worker did after its last
+report is lost from the totals, so here that is an error: the master
+remembers every worker it saw missing (Locust forgets them after a while)
+and, at the end, names each and exits 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import gevent
+
+#: Seconds between looks at the workers' states (Locust's heartbeat interval is 1 s).
+LOOK_EVERY = 1.0
+EXIT_WORKER_MISSING = 1
+
+
+class MissingWorkers:
+    def __init__(self, runner) -> None:
+        self._runner = runner
+        self.seen: dict[str, int] = {}  # worker id -> its index
+        self._greenlet = gevent.spawn(self._watch)
+
+    def _watch(self) -> None:
+        while True:
+            self.look()
+            gevent.sleep(LOOK_EVERY)
+
+    def look(self) -> None:
+        for worker in self._runner.clients.missing:
+            if worker.id not in self.seen:
+                self.seen[worker.id] = self._runner.get_worker_index(worker.id)
+
+    def report(self, environment) -> None:
+        """At the end: one line per missing worker, and exit code 1 (unless a worse one is set)."""
+        self._greenlet.kill(block=False)
+        self.look()
+        for worker_id, index in sorted(self.seen.items(), key=lambda item: item[1]):
+            print(
+                f"xmppext: worker {index} ({worker_id}) stopped reporting mid-run: what it did after its last "
+                "report is missing from the totals",
+                file=sys.stderr,
+                flush=True,
+            )
+        if self.seen and not environment.process_exit_code:
+            environment.process_exit_code = EXIT_WORKER_MISSING
