@@ -5,6 +5,7 @@ Runs when the suite's servers include ejabberd (XMPPEXT_TEST_SERVER ejabberd or 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -81,6 +82,26 @@ def test_accounts_made_in_turn_live_on_different_nodes_and_the_extension_crosses
                 assert reply["example_tag"]["some_string"] == "Reply_string"
                 assert [iq["example_tag"]["text"] for iq in seen] == ["from node 1 to node 2"]
                 assert seen[0]["from"] == asking.boundjid
+
+        run(scenario)
+    finally:
+        cluster.remove_account(sender)
+        cluster.remove_account(responder)
+
+
+def test_a_new_session_is_routable_from_every_node_once_the_wait_returns(cluster):
+    from xmpp_ext.servers import ServerFailed
+
+    sender, responder = cluster.add_account(), cluster.add_account()
+    try:
+
+        async def scenario():
+            async with connected(cluster.settings_for(responder, "responder")) as answering:
+                full_jid = str(answering.boundjid)
+                await asyncio.to_thread(cluster.wait_until_routable, full_jid)
+                assert full_jid in cluster.nodes[0].control("connected_users").split()
+                with pytest.raises(ServerFailed, match="did not learn of the session"):
+                    await asyncio.to_thread(cluster.wait_until_routable, f"{sender.jid}/nowhere", 0.5)
 
         run(scenario)
     finally:
@@ -167,3 +188,35 @@ def test_the_plugins_server_fixture_with_two_nodes_is_a_cluster(cluster_scratch,
     assert result.returncode == 0, result.stdout + result.stderr
     assert "CLUSTER OK" in result.stdout
     assert list(cluster_scratch.iterdir()) == []
+
+
+def test_run_pair_across_a_two_node_cluster_puts_sender_and_responder_on_different_nodes(cluster_scratch):
+    result = xmppext_in(cluster_scratch, "run-pair", "--local", "--server", "ejabberd", "--nodes", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    ports = re.search(r"sender on 127\.0\.0\.1:(\d+), responder on 127\.0\.0\.1:(\d+)", result.stdout)
+    assert ports is not None and ports.group(1) != ports.group(2), result.stdout
+    assert "[sender] sent 7: 7 ok, 0 failed, 0 lost" in result.stdout
+
+
+def test_a_scenario_across_a_two_node_cluster_passes(cluster_scratch):
+    script = Path(__file__).parents[2] / "scenarios" / "example_tag_exchanges.scs"
+    result = xmppext_in(
+        cluster_scratch, "scenario", "--local", "--server", "ejabberd", "--nodes", "2", "--json", str(script)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    (run,) = [record for record in records if record.get("type") == "script"]
+    assert (run["status"], run["failed_steps"]) == ("passed", 0), result.stdout
+    assert run["steps"] == sum(record.get("type") == "step" for record in records) > 20
+
+
+def xmppext_in(scratch: Path, *args: str) -> subprocess.CompletedProcess:
+    """``xmppext ARGS`` run to its end, its temp dirs in ``scratch``."""
+    return subprocess.run(
+        [*XMPPEXT, *args],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )

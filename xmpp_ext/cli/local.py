@@ -52,6 +52,7 @@ def start_local_server(kind: str, localparts: tuple[str, ...], nodes: int = 1):
         port=server.port,
         ca_cert=server.ca_cert.resolve(),
         others=tuple((account.jid, account.password) for account in others),
+        responder_port=server.settings_for(responder).port if nodes > 1 else None,
     )
     return server, credentials
 

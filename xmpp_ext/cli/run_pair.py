@@ -12,8 +12,10 @@ import click
 from xmpp_ext.cli.local import start_pair_server
 from xmpp_ext.cli.options import (
     Seconds,
+    check_nodes,
     env_file_option,
     load_env_file,
+    nodes_option,
     server_option,
     timeout_option,
     verbosity_options,
@@ -83,6 +85,10 @@ def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 )
 @click.option("--local", is_flag=True, help="Run against a throwaway local server instead (no .env needed).")
 @server_option("Which local server --local starts.")
+@nodes_option(
+    "With --local --server ejabberd: a cluster of N nodes on 127.0.0.1, the sender on one node and the responder "
+    "on another, so every exchange crosses the cluster."
+)
 def command(
     env_file: Path,
     path: Path | None,
@@ -96,6 +102,7 @@ def command(
     terminal: str | None,
     local: bool,
     server_kind: str,
+    nodes: int,
 ) -> None:
     """Run a responder and the sender's scenario against it, as two processes.
 
@@ -121,11 +128,14 @@ def command(
     context = click.get_current_context()
     typed = {
         name
-        for name in ("server_kind", "env_file")
+        for name in ("server_kind", "env_file", "nodes")
         if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     }
     if "server_kind" in typed and not local:
         raise click.UsageError("--server chooses the server --local starts; use it with --local")
+    if "nodes" in typed and not local:
+        raise click.UsageError("--nodes chooses the local cluster --local starts; use it with --local")
+    check_nodes(nodes, server_kind)
     if "env_file" in typed and local:
         raise click.UsageError("--local makes its own accounts; --env-file is for running without it")
 
@@ -149,7 +159,7 @@ def command(
         check_support=check_support,
     )
     if local:
-        status = _run_locally(options, server_kind)
+        status = _run_locally(options, server_kind, nodes)
     else:
         status, _pair = _run(load_env_file(env_file), options)
     sys.exit(status)
@@ -190,12 +200,12 @@ def _responder_command(command: str, ready_timeout: float):
         raise click.BadParameter(str(exc), param_hint="--responder-cmd") from None
 
 
-def _run(credentials, options):
+def _run(credentials, options, until_routable=None):
     import asyncio
 
     from xmpp_ext.jobs.pair import Pair, PairError
 
-    pair = Pair(credentials, options, click.echo)
+    pair = Pair(credentials, options, click.echo, until_routable)
     try:
         return asyncio.run(pair.run()), pair
     except PairError as exc:
@@ -203,11 +213,32 @@ def _run(credentials, options):
         return exit_code_for_pair_error(exc), pair
 
 
-def _run_locally(options, kind: str) -> int:
-    server, credentials = start_pair_server(kind)
+def _routable_in(cluster):
+    """The cluster's wait until every node knows the responder's session; its failure a PairError (exit 3)."""
+    from xmpp_ext.jobs.pair import PairError, PairFailure
+    from xmpp_ext.servers import ServerFailed
+
+    def until_routable(full_jid: str) -> None:
+        try:
+            cluster.wait_until_routable(full_jid)
+        except ServerFailed as exc:
+            raise PairError(str(exc), PairFailure.NOT_READY) from None
+
+    return until_routable
+
+
+def _run_locally(options, kind: str, nodes: int) -> int:
+    server, credentials = start_pair_server(kind, nodes)
     try:
-        click.echo(f"local {server.kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
-        status, _pair = _run(credentials, options)
+        if nodes > 1:
+            click.echo(
+                f"local {server.kind} cluster of {nodes} nodes, TLS verified with a fresh CA: sender on "
+                f"{server.host}:{credentials.port_of('sender')}, responder on {server.host}:"
+                f"{credentials.port_of('responder')}"
+            )
+        else:
+            click.echo(f"local {server.kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
+        status, _pair = _run(credentials, options, _routable_in(server) if nodes > 1 else None)
     finally:
         server.stop()
     click.echo(f"local server stopped; exit status {status}")

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from xmpp_ext.cli.options import ROLES, Seconds, all_of, env_file_option, load_env_file, server_address_options
+from xmpp_ext.cli.options import (
+    ROLES,
+    Seconds,
+    all_of,
+    check_nodes,
+    env_file_option,
+    load_env_file,
+    nodes_option,
+    server_address_options,
+)
 from xmpp_ext.util import envvars
 from xmpp_ext.util.display import printable
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
@@ -65,6 +74,10 @@ def _tags(values: tuple[str, ...]) -> set[str]:
     default="prosody",
     show_default=True,
     help="Which local server --local starts; 'all' runs every script on each and shows where they differ.",
+)
+@nodes_option(
+    "With --local --server ejabberd: a cluster of N nodes on 127.0.0.1, the script's clients spread over them "
+    "(one after another, in the order the script names them), so its stanzas cross the cluster."
 )
 @click.option("--only-tags", multiple=True, metavar="T[,T]", help="Run only scripts with one of these ## tags.")
 @click.option("--skip-tags", multiple=True, metavar="T[,T]", help="Skip scripts with one of these ## tags.")
@@ -125,6 +138,7 @@ def command(
     paths: tuple[Path, ...],
     local: bool,
     kind: str,
+    nodes: int,
     only_tags: tuple[str, ...],
     skip_tags: tuple[str, ...],
     timeout: float,
@@ -151,6 +165,9 @@ def command(
     context = click.get_current_context()
     if not local and context.get_parameter_source("kind") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--server chooses the server --local starts; use it with --local")
+    if not local and _typed(context, "nodes"):
+        raise click.UsageError("--nodes chooses the local cluster --local starts; use it with --local")
+    check_nodes(nodes, kind)
     typed = {name for name in ("host", "port", "ca_cert", "role") if _typed(context, name)}
     if local and typed:
         raise click.UsageError("--host, --port, --ca-cert and --as name a server of your own; --local starts one")
@@ -185,7 +202,7 @@ def command(
             code = _run(
                 scripts,
                 local,
-                kind,
+                (kind, nodes),
                 (timeout, max_run_time),
                 as_json,
                 report,
@@ -341,7 +358,7 @@ def _script_environment(credentials: PairCredentials | None, role: str | None) -
 def _run(
     scripts: list[Script],
     local: bool,
-    kind: str,
+    where: tuple[str, int],
     timeouts: tuple[float, float],
     as_json: bool,
     report: ReplacingFile | None,
@@ -359,6 +376,7 @@ def _run(
     from xmpp_ext.scenario.runner import OUT_OF_TIME, Endpoint, ScriptResult, StepStatus, run_script
     from xmpp_ext.session import patches
 
+    kind, nodes = where  # the local server(s) --local starts, and how many ejabberd nodes
     timeout, max_run_time = timeouts  # a receives: step's longest wait; the whole run's
     deadline = time.monotonic() + max_run_time
     patches.apply()  # the command's clients run with the project's slixmpp patches
@@ -370,7 +388,10 @@ def _run(
 
         try:
             announce = None if as_json else click.echo
-            for result in run_on_local_servers(scripts, kinds, timeout, announce, environ, responder, deadline):
+            results_on_local_servers = run_on_local_servers(
+                scripts, kinds, timeout, announce, environ, responder, deadline, nodes
+            )
+            for result in results_on_local_servers:
                 output.script(result)
                 results.append(result)
         except LocalRunFailed as exc:

@@ -69,8 +69,9 @@ class PairOptions:
     check_support: str | None = None  # send --check-support [NAMESPACE] ("": the sender's default namespace)
 
 
-def child_environment(jid: str, credentials: PairCredentials, password: str) -> dict[str, str]:
-    env = login_environment(jid, password, credentials.host, credentials.port, credentials.ca_cert)
+def child_environment(jid: str, credentials: PairCredentials, role: str) -> dict[str, str]:
+    password = credentials.password_of(role).reveal()
+    env = login_environment(jid, password, credentials.host, credentials.port_of(role), credentials.ca_cert)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -86,10 +87,19 @@ class Child:
 
 
 class Pair:
-    def __init__(self, credentials: PairCredentials, options: PairOptions, echo: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        credentials: PairCredentials,
+        options: PairOptions,
+        echo: Callable[[str], None],
+        until_routable: Callable[[str], None] | None = None,
+    ) -> None:
+        """``until_routable``: in a local cluster, returns once every node knows the responder's new session
+        (servers/cluster.py), so the sender's first request is not bounced by a node that has not heard of it."""
         self.credentials = credentials
         self.options = options
         self.echo = echo
+        self._until_routable = until_routable
         self.summary: dict[str, object] | None = None  # the sender's, once it has printed it
         self.responder_jid = ""
         self.exchanges: list[Exchange] = []
@@ -146,6 +156,8 @@ class Pair:
         self, responder: asyncio.subprocess.Process, scratch: Path, last_output: Callable[[], str]
     ) -> int:
         """The sender's exit status, once it ends; PairError if the responder dies first."""
+        if self._until_routable is not None and "/" in self.responder_jid:
+            await asyncio.to_thread(self._until_routable, self.responder_jid)
         sender = await self._start_sender(scratch)
         sender_done = asyncio.ensure_future(self._wait_sender(sender, scratch))
         responder_died = asyncio.ensure_future(responder.wait())
@@ -169,7 +181,7 @@ class Pair:
             credentials.responder_jid,
             credentials.responder_password,
             credentials.host,
-            credentials.port,
+            credentials.port_of("responder"),
             credentials.ca_cert,
             credentials.insecure,
         )
@@ -187,7 +199,7 @@ class Pair:
         os.mkfifo(ready_fifo, 0o600)
         jid = f"{self.credentials.responder_jid}/{RESPONDER_RESOURCE}"
         command = self._command("respond", "-j", jid, "--ready-fifo", str(ready_fifo))
-        env = child_environment(jid, self.credentials, self.credentials.responder_password.reveal())
+        env = child_environment(jid, self.credentials, "responder")
         child = await self._spawn("responder", command, env, scratch)
         process = child.process
         # The READY line arrives through a FIFO, so it works the same when the
@@ -234,7 +246,7 @@ class Pair:
             )
         if self.options.terminal is None:
             args.append("--json")  # parsed here into lines and the summary table
-        env = child_environment(jid, self.credentials, self.credentials.sender_password.reveal())
+        env = child_environment(jid, self.credentials, "sender")
         return await self._spawn("sender", self._command(*args), env, scratch)
 
     async def _spawn(self, name: str, command: list[str], env: dict[str, str], scratch: Path) -> Child:

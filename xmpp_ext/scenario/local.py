@@ -13,6 +13,7 @@ from xmpp_ext.scenario.responder import ResponderLogin, run_script_with_responde
 from xmpp_ext.scenario.runner import Endpoint, ScriptResult, StepResult, StepStatus, run_script
 from xmpp_ext.scenario.script import Script
 from xmpp_ext.servers import LocalServer, ServerFailed, ServerNotInstalled, start_server
+from xmpp_ext.session import ConnectError
 
 
 class LocalRunFailed(Exception):
@@ -27,10 +28,15 @@ def run_on_server(
     responder: ResponderCommand | None = None,
     deadline: float | None = None,
 ) -> ScriptResult:
-    """``script`` on ``server`` with its accounts made before and removed after (the responder's too)."""
-    endpoint = Endpoint(server.host, server.port, server.ca_cert)
+    """``script`` on ``server`` with its accounts made before and removed after (the responder's too).
+
+    Each client logs in where the server says its account lives: in a cluster, accounts are spread over the
+    nodes, so the script's clients talk across it.
+    """
     try:
-        with fresh_accounts(script, server):
+        with fresh_accounts(script, server) as accounts:
+            homes = {account.jid: server.settings_for(account).port for account in accounts}
+            endpoint = Endpoint(server.host, server.port, server.ca_cert, ports=homes, until_routable=_routable(server))
             if responder is None:
                 return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ, deadline))
             with responder_account(server) as account:
@@ -46,6 +52,18 @@ def run_on_server(
         )
 
 
+def _routable(server: LocalServer) -> Callable[[str], None]:
+    """The server's wait until every node knows a new session, its failure a ConnectError (see runner.Endpoint)."""
+
+    def until_routable(full_jid: str) -> None:
+        try:
+            server.wait_until_routable(full_jid)
+        except ServerFailed as exc:
+            raise ConnectError(str(exc), "other") from None
+
+    return until_routable
+
+
 def run_on_local_servers(
     scripts: list[Script],
     kinds: list[str],
@@ -54,21 +72,24 @@ def run_on_local_servers(
     environ: Mapping[str, str] | None = None,
     responder: ResponderCommand | None = None,
     deadline: float | None = None,
+    nodes: int = 1,
 ) -> Iterator[ScriptResult]:
     """Every script on a fresh server of each kind, one server running at a time (they share the machine).
 
-    Past ``deadline`` (time.monotonic()) nothing more is started.
+    Past ``deadline`` (time.monotonic()) nothing more is started. ``nodes`` > 1: an ejabberd cluster.
     """
     for kind in kinds:
         if deadline is not None and time.monotonic() >= deadline:
             return
         try:
-            server = start_server(kind, accounts=())
+            server = start_server(kind, accounts=(), nodes=nodes)
         except (ServerNotInstalled, ServerFailed) as exc:
             raise LocalRunFailed(f"cannot start a local {kind}: {str(exc).splitlines()[0]}") from None
         try:
             if announce is not None:
-                announce(f"local {kind} on {server.host}:{server.port}, TLS verified with a fresh CA")
+                ports = ",".join(map(str, server.ports if nodes > 1 else [server.port]))
+                cluster = f" ({nodes} nodes, clients spread over them)" if nodes > 1 else ""
+                announce(f"local {kind} on {server.host}:{ports}{cluster}, TLS verified with a fresh CA")
             for script in scripts:
                 if deadline is not None and time.monotonic() >= deadline:
                     return

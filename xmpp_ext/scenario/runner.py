@@ -65,6 +65,11 @@ class Endpoint:
     port: int | None = None
     ca_cert: Path | None = None
     connect_timeout: float = 10.0
+    # A client's own port by bare JID, over ``port``: its home node in a local ejabberd cluster.
+    ports: Mapping[str, int] = field(default_factory=dict)
+    # In a cluster: returns once every node can route to a session (a full JID) that has just started,
+    # raising ConnectError if it cannot; called (in a thread) by every ``connects`` step.
+    until_routable: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -117,7 +122,7 @@ def client_settings(script: Script, name: str, endpoint: Endpoint) -> Connection
         jid=f"{spec.bare_jid}/{resource}" if resource else spec.bare_jid,
         password=spec.password,
         host=endpoint.host or spec.connect_host,
-        port=endpoint.port or spec.connect_port,
+        port=endpoint.ports.get(spec.bare_jid) or endpoint.port or spec.connect_port,
         ca_cert=endpoint.ca_cert,
         connect_timeout=endpoint.connect_timeout,
     )
@@ -202,6 +207,8 @@ class ScriptRun:
         self.created.append(client)
         await client.start()
         self.clients[name] = client
+        if self.endpoint.until_routable is not None:
+            await asyncio.to_thread(self.endpoint.until_routable, str(client.boundjid))
         self.variables.full_jids[name] = str(client.boundjid)
         self.result.bound_jids[name] = str(client.boundjid)
 

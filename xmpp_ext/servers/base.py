@@ -165,6 +165,11 @@ class XmppServer(ABC):
         ca_cert = self.ca_cert.resolve() if self.ca_cert else None
         return login_environment(account.jid, account.password.reveal(), self.host, self.port, ca_cert, base)
 
+    def wait_until_routable(self, full_jid: str, timeout: float = 0.0) -> None:
+        """Return once the server can route stanzas to the session ``full_jid``: one server can as soon as the
+        session has started (a cluster's nodes learn of it a moment later: servers/cluster.py)."""
+        return None
+
     def settings_for(self, account: Account, resource: str | None = None, **overrides: object):
         """The ``ConnectionSettings`` that log in as ``account`` here, TLS verified with this server's CA."""
         from xmpp_ext.session import ConnectionSettings  # imports slixmpp: only when a client is wanted

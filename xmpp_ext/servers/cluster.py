@@ -36,6 +36,9 @@ from xmpp_ext.util.secret import Secret
 JOIN_TIMEOUT = 60.0
 #: Most nodes a local cluster has (each is an Erlang VM of ~100 MiB).
 MAX_NODES = 8
+#: Longest wait for every node to know a new session, and how often to ask (ejabberdctl takes ~0.3 s a call).
+ROUTABLE_TIMEOUT = 10.0
+ROUTABLE_POLL = 0.05
 
 
 def clustered(kind: str, nodes: int, **options: object) -> EjabberdCluster:
@@ -164,6 +167,22 @@ class EjabberdCluster(XmppServer):
     def remove_account(self, account: Account) -> None:
         self.first.remove_account(account)
         self._homes.pop(account.jid, None)
+
+    def wait_until_routable(self, full_jid: str, timeout: float = ROUTABLE_TIMEOUT) -> None:
+        """Return once every node knows the session ``full_jid`` (ServerFailed after ``timeout`` seconds).
+
+        ejabberd registers a session on its own node at once and on the others a moment later (its session
+        table is written without a transaction), so a stanza sent from another node within that moment gets
+        ``service-unavailable`` ("User session not found"). A script whose next step sends to a client that
+        has just logged in waits here first.
+        """
+        deadline = time.monotonic() + timeout
+        home = self._homes.get(full_jid.split("/", 1)[0], 0)
+        for node in (node for number, node in enumerate(self.nodes) if number != home):
+            while full_jid not in node.control("connected_users").split():
+                if time.monotonic() >= deadline:
+                    raise ServerFailed(f"{node.node} did not learn of the session {full_jid} within {timeout:g}s")
+                time.sleep(ROUTABLE_POLL)
 
     def settings_for(self, account: Account, resource: str | None = None, **overrides: object):
         return super().settings_for(account, resource, **{"port": self.home_of(account).port, **overrides})

@@ -56,7 +56,8 @@ class PairCredentials:
     insecure: bool = False
     # More accounts beside the pair (xmppext record): (bare JID, password), as XMPPEXT_<LOCALPART>_JID/_PASSWORD.
     others: tuple[tuple[str, Secret], ...] = field(default=(), repr=False)
-
+    # The responder's port when it is not ``port``: its home node in a local ejabberd cluster (run-pair --nodes).
+    responder_port: int | None = None
 
     def jid_of(self, role: str) -> str:
         """The JID of ``role`` (``sender`` or ``responder``)."""
@@ -64,6 +65,10 @@ class PairCredentials:
 
     def password_of(self, role: str) -> Secret:
         return self.sender_password if role == "sender" else self.responder_password
+
+    def port_of(self, role: str) -> int | None:
+        """Where ``role`` logs in: the responder on its own node in a cluster, else ``port``."""
+        return self.responder_port if role == "responder" and self.responder_port else self.port
 
 
 def account_keys(jid: str) -> tuple[str, str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 XMPPEXT = [sys.executable, "-m", "xmpp_ext"]
+A_SCRIPT = str(Path(__file__).parents[3] / "scenarios" / "server_basics.scs")
 
 
 def xmppext(*args: str) -> subprocess.CompletedProcess:
@@ -21,6 +23,8 @@ def xmppext(*args: str) -> subprocess.CompletedProcess:
         ["local-server", "--server", "prosody", "--nodes", "2"],
         ["load", "--local", "--server", "prosody", "--nodes", "2"],
         ["load", "--local", "--server", "all", "--nodes", "2"],
+        ["run-pair", "--local", "--nodes", "2"],
+        ["scenario", "--local", "--server", "all", "--nodes", "2", A_SCRIPT],
     ],
 )
 def test_nodes_need_ejabberd(tmp_path, args):
@@ -39,7 +43,15 @@ def test_nodes_are_bounded(tmp_path, nodes):
     assert "Invalid value for '--nodes'" in result.stderr and "1<=x<=8" in result.stderr
 
 
-def test_load_nodes_are_for_local_runs():
-    result = xmppext("load", "--accounts", "load{n}@example.net", "--nodes", "2")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["load", "--accounts", "load{n}@example.net", "--nodes", "2"],
+        ["run-pair", "--nodes", "2"],
+        ["scenario", "--nodes", "2", A_SCRIPT],
+    ],
+)
+def test_nodes_are_for_local_runs(args):
+    result = xmppext(*args)
     assert result.returncode == 2
     assert "--nodes chooses the local cluster --local starts; use it with --local" in result.stderr

@@ -340,3 +340,12 @@ def test_a_malformed_password_line_is_not_echoed(where, line):
         parse(text, "s.scs")
     assert "TopSecret" not in str(info.value)
     assert str(info.value).endswith("got a line that looks like a password (not shown)")
+
+
+def test_each_client_logs_in_at_its_home_port_when_the_endpoint_names_one():
+    from xmpp_ext.scenario.runner import Endpoint, client_settings
+
+    parsed = parse(script("Romeo connects\nJuliet connects\n"))
+    cluster = Endpoint("127.0.0.1", 5222, ports={"juliet@localhost": 5333})
+    assert [client_settings(parsed, name, cluster).port for name in ("Romeo", "Juliet")] == [5222, 5333]
+    assert client_settings(parsed, "Juliet", Endpoint("127.0.0.1", 5222)).port == 5222

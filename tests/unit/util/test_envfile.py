@@ -228,3 +228,17 @@ def test_a_new_key_wins_over_its_old_name_and_errors_name_the_key_read(tmp_path)
     path = write_lines(tmp_path / ".env", *REQUIRED, "SENDER_PASSWORD=x", "XMPPEXT_PORT=http")
     with pytest.raises(EnvFileError, match="XMPPEXT_PORT must be a port number from 1 to 65535, not 'http'"):
         read_env_file(path)
+
+
+def test_each_child_of_a_pair_logs_in_at_its_own_port_in_a_cluster():
+    from dataclasses import replace
+
+    from xmpp_ext.jobs.pair import child_environment
+
+    crossing = replace(CREDENTIALS, responder_port=5333)
+    assert (crossing.port_of("sender"), crossing.port_of("responder")) == (5222, 5333)
+    assert (CREDENTIALS.port_of("sender"), CREDENTIALS.port_of("responder")) == (5222, 5222)
+    sender = child_environment("sender@localhost/a", crossing, "sender")
+    responder = child_environment("responder@localhost/b", crossing, "responder")
+    assert (sender["XMPPEXT_PORT"], responder["XMPPEXT_PORT"]) == ("5222", "5333")
+    assert (sender["XMPPEXT_PASSWORD"], responder["XMPPEXT_PASSWORD"]) == ("s3cret", "an0ther")
