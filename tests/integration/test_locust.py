@@ -91,11 +91,17 @@ class LocustRun:
     def output(self, name: str, stream: str = "err") -> str:
         return (self.directory / f"{name}.{stream}").read_text()
 
-    def wait_for(self, name: str, text: str, timeout: float = 60) -> None:
+    def wait_for(self, name: str, *texts: str, timeout: float = 60) -> None:
+        """Until ``name``'s output has one of ``texts``."""
         deadline = time.monotonic() + timeout
-        while text not in self.output(name):
-            assert time.monotonic() < deadline, f"no {text!r} from {name} within {timeout}s:\n{self.output(name)}"
+        while not any(text in self.output(name) for text in texts):
+            assert time.monotonic() < deadline, f"none of {texts} from {name} within {timeout}s:\n{self.output(name)}"
             time.sleep(0.1)  # the output is a file: nothing to await
+
+    def wait_until_spawned(self) -> None:
+        # Locust's master says "All users spawned", or, when a worker's report of its users came late (a busy
+        # machine), "Spawning is complete ... but not all reports received": the users run either way.
+        self.wait_for("master", "All users spawned", "Spawning is complete")
 
     def finish(self, timeout: float = 90) -> int:
         status = self.master.wait(timeout)
@@ -151,7 +157,7 @@ def sessions_on(node) -> int:
 
 def test_the_masters_totals_are_the_sum_of_the_workers_with_pairs_split_across_nodes(cluster, locust_run):
     run = locust_run(run_time=5)
-    run.wait_for("master", "All users spawned")
+    run.wait_until_spawned()
     # Every pair logged in, half of the sessions on each node: 3 pairs per worker, sender and responder apart.
     deadline = time.monotonic() + 30
     while [sessions_on(node) for node in cluster.nodes] != [USERS, USERS]:
@@ -174,7 +180,7 @@ def test_the_masters_totals_are_the_sum_of_the_workers_with_pairs_split_across_n
 
 def test_a_worker_killed_mid_run_is_reported_by_the_master_which_exits_1(cluster, locust_run):
     run = locust_run(run_time=8)
-    run.wait_for("master", "All users spawned")
+    run.wait_until_spawned()
     time.sleep(2)  # a few reports from each worker first: the run is under way (nothing to await)
     killed = run.workers[0]
     killed.kill()
