@@ -28,6 +28,7 @@ from slixmpp.util.sasl import mechanisms
 from xmpp_ext.load import tlsbuffer
 from xmpp_ext.load.acks import answer_ack_requests
 from xmpp_ext.load.coalesce import coalesce_writes
+from xmpp_ext.load.lean import make_lean
 from xmpp_ext.session import (
     ConnectionSettings,
     ReconnectPolicy,
@@ -93,7 +94,8 @@ def shared_tls_context(settings: ConnectionSettings) -> ssl.SSLContext | None:
 def new_session(
     settings: ConnectionSettings, stream_management: bool, on_event: Callable[[SessionEvent], None]
 ) -> Session:
-    """A load session, not yet logged in: no plugin, the shared TLS context, one write per event-loop pass.
+    """A load session, not yet logged in: no plugin, the shared TLS context, one write per event-loop pass,
+    none of what xmpp_ext.load.lean drops.
 
     With stream management it follows the session layer's reconnection policy
     (a cut stream is resumed, or a new session started) for up to a login
@@ -107,7 +109,8 @@ def new_session(
         on_event=on_event,
         tls_context=shared_tls_context(settings),
     )
-    coalesce_writes(session.client)
+    coalesce_writes(session.client, session.writer)
+    make_lean(session.client)
     if stream_management:
         answer_ack_requests(session.client)
     return session

@@ -90,6 +90,12 @@ def wrap_each_parser(client: slixmpp.ClientXMPP, wrap: Callable[[Any], Any]) -> 
     client.init_parser = init_parser
 
 
+def no_whitespace_keepalive(client: slixmpp.ClientXMPP) -> None:
+    """No whitespace keepalive for this client: slixmpp 1.17 starts its repeating timer at every session start
+    whatever ``whitespace_keepalive`` says (the flag its docstring names is never read), so the handler goes."""
+    client.del_event_handler("session_start", client._start_keepalive)
+
+
 def end_stream(client: slixmpp.ClientXMPP, reason: object) -> None:
     """Drop the connection now, ``reason`` being what slixmpp's ``disconnected`` event then carries."""
     client.disconnect_reason = reason
@@ -159,6 +165,7 @@ def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
         (client, "init_parser"),
         (client, "parser"),
         (client, "disconnect_reason"),
+        (client, "_start_keepalive"),
     ]
     plugin = client.plugin.get(SM_PLUGIN, None)
     if plugin is not None:

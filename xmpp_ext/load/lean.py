@@ -1,0 +1,59 @@
+"""What a load session does without: costs slixmpp pays per client that thousands of load sessions never use.
+
+* **Bounded parser feeds.** expat (2.5, as bundled with CPython 3.11) copies
+  every chunk ``XMLParser.feed`` gives it into a buffer of its own that grows
+  to about 1.5 times the largest chunk fed (plus the 1 KiB of context it
+  keeps) and never shrinks. A load session's chunks are whatever one TLS read
+  decrypted: usually one stanza, but a server that falls behind sends many at
+  once, and one 16 KiB read would leave that session holding ~28 KiB for the
+  rest of the run. ``bound_parser_feeds`` gives the parser at most
+  ``FEED_SLICE`` bytes at a time (its buffer stays at ~3.5 KiB); a chunk that
+  small, the usual case, goes through as it is.
+* **No whitespace keepalive.** slixmpp 1.17 starts a repeating 300 s timer at
+  every session start (its ``whitespace_keepalive`` flag is never read). With
+  thousands of sessions per worker that is thousands of timers in the event
+  loop's heap, and every timer the worker itself sets (the open-loop
+  schedule's sleeps, the expiry) then sifts through them in Python
+  (``TimerHandle.__lt__``). A load run sends its own traffic on every sender
+  session; a responder idle for minutes (``--kind ping``) stays logged in on
+  Prosody and ejabberd, which close no authenticated stream for silence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import slixmpp
+
+from xmpp_ext.session import slixmpp_private
+
+#: Most bytes given to a session's XML parser at once (its own buffer then stays near 1.5 times this).
+FEED_SLICE = 2 * 1024
+
+
+class SlicedFeed:
+    """A stream parser's ``feed`` in slices of at most ``FEED_SLICE`` bytes; ``read_events`` as it is."""
+
+    __slots__ = ("_feed", "read_events")
+
+    def __init__(self, parser: Any) -> None:
+        self._feed = parser.feed
+        self.read_events = parser.read_events
+
+    def feed(self, data: bytes) -> None:
+        if len(data) <= FEED_SLICE:
+            self._feed(data)
+            return
+        for start in range(0, len(data), FEED_SLICE):
+            self._feed(data[start : start + FEED_SLICE])
+
+
+def bound_parser_feeds(client: slixmpp.ClientXMPP) -> None:
+    """Every stream parser ``client`` makes from now on is fed in slices (install before connecting)."""
+    slixmpp_private.wrap_each_parser(client, SlicedFeed)
+
+
+def make_lean(client: slixmpp.ClientXMPP) -> None:
+    """All of the above, for one load session's client (before it connects)."""
+    bound_parser_feeds(client)
+    slixmpp_private.no_whitespace_keepalive(client)
