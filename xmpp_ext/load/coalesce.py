@@ -18,24 +18,14 @@ the current pass. What was kept for a connection that has gone (cut, or
 replaced by STARTTLS or a reconnection) is dropped, as the connection would
 have dropped it. ``send_raw`` still raises slixmpp's ``NotConnectedError``
 with no connection, as before.
-
-The session's writer already waits for the end of the pass in which our
-stanzas were written; its flush runs in the next. Given that writer
-(``coalesce_writes(client, writer)``), what its flush hands ``send_raw`` goes
-out at once, joined with whatever slixmpp wrote before it, instead of one
-more pass later: a pass of the event loop less for every request and
-answer, in the same order on the wire.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import slixmpp
 from slixmpp.xmlstream.xmlstream import NotConnectedError
-
-from xmpp_ext.session.streammgmt import SessionWriter
 
 
 class CoalescedWrites:
@@ -45,7 +35,6 @@ class CoalescedWrites:
         self._client = client
         self._parts: list[bytes] = []
         self._transport: asyncio.BaseTransport | None = None
-        self._in_writer_flush = False
         self.writes = 0  # writes made to the transport (for tests)
 
     def send_raw(self, data: str | bytes) -> None:
@@ -56,21 +45,8 @@ class CoalescedWrites:
             self._parts = []  # kept for a connection that is gone
             self._transport = transport
         self._parts.append(data.encode("utf-8") if isinstance(data, str) else data)
-        if len(self._parts) == 1 and not self._in_writer_flush:
+        if len(self._parts) == 1:
             self._client.loop.call_soon(self.flush)
-
-    def write_at_once_after(self, writer_flush: Callable[[], None]) -> Callable[[], None]:
-        """``writer_flush`` (a ``SessionWriter``'s), then at once everything kept, its stanzas included."""
-
-        def flush_writer() -> None:
-            self._in_writer_flush = True
-            try:
-                writer_flush()
-            finally:
-                self._in_writer_flush = False
-            self.flush()
-
-        return flush_writer
 
     def flush(self) -> None:
         parts, self._parts = self._parts, []
@@ -81,11 +57,8 @@ class CoalescedWrites:
         self.writes += 1
 
 
-def coalesce_writes(client: slixmpp.ClientXMPP, writer: SessionWriter | None = None) -> CoalescedWrites:
-    """Route every write of ``client`` through one ``CoalescedWrites`` (an attribute of this instance only), and
-    what ``writer`` flushes out at once (its ``flush``, which it schedules by name, replaced on this instance)."""
+def coalesce_writes(client: slixmpp.ClientXMPP) -> CoalescedWrites:
+    """Route every write of ``client`` through one ``CoalescedWrites`` (an attribute of this instance only)."""
     coalesced = CoalescedWrites(client)
     client.send_raw = coalesced.send_raw  # type: ignore[method-assign]
-    if writer is not None:
-        writer.flush = coalesced.write_at_once_after(writer.flush)  # type: ignore[method-assign]
     return coalesced

@@ -109,7 +109,7 @@ def new_session(
         on_event=on_event,
         tls_context=shared_tls_context(settings),
     )
-    coalesce_writes(session.client, session.writer)
+    coalesce_writes(session.client)
     make_lean(session.client)
     if stream_management:
         answer_ack_requests(session.client)

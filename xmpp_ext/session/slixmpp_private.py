@@ -30,6 +30,11 @@ def incoming_filters(client: slixmpp.ClientXMPP) -> list:
     return client._XMLStream__filters["in"]
 
 
+def stanza_handler_names(client: slixmpp.ClientXMPP) -> set[str]:
+    """The names of the stanza handlers registered (read only, by tests of what a client keeps)."""
+    return {handler.name for handler in client._XMLStream__handlers}
+
+
 def sm_counter(client: slixmpp.ClientXMPP):
     """xep_0198's incoming filter that counts ``h`` (to check it runs first)."""
     return client.plugin[SM_PLUGIN]._handle_incoming
@@ -96,6 +101,29 @@ def no_whitespace_keepalive(client: slixmpp.ClientXMPP) -> None:
     client.del_event_handler("session_start", client._start_keepalive)
 
 
+#: BaseXMPP's and ClientXMPP's own handlers of presence and roster events, by event (see ``presence_bookkeeping``).
+_PRESENCE_BOOKKEEPING = (
+    ("presence_available", "_handle_available"),
+    ("presence_dnd", "_handle_available"),
+    ("presence_xa", "_handle_available"),
+    ("presence_chat", "_handle_available"),
+    ("presence_away", "_handle_available"),
+    ("presence_unavailable", "_handle_unavailable"),
+    ("presence_subscribe", "_handle_subscribe"),
+    ("presence_subscribed", "_handle_subscribed"),
+    ("presence_unsubscribe", "_handle_unsubscribe"),
+    ("presence_unsubscribed", "_handle_unsubscribed"),
+    ("roster_subscription_request", "_handle_new_subscription"),
+    ("roster_update", "_handle_roster"),
+)
+
+
+def presence_bookkeeping(client: slixmpp.ClientXMPP) -> list[tuple[str, Callable]]:
+    """(event, handler) for each of slixmpp's own presence and roster event handlers: the roster bookkeeping
+    every client registers, which only the ``Presence`` and ``Roster Update`` stanza handlers ever trigger."""
+    return [(event, getattr(client, name)) for event, name in _PRESENCE_BOOKKEEPING]
+
+
 def end_stream(client: slixmpp.ClientXMPP, reason: object) -> None:
     """Drop the connection now, ``reason`` being what slixmpp's ``disconnected`` event then carries."""
     client.disconnect_reason = reason
@@ -158,6 +186,7 @@ class StreamManagementState:
 def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
     accesses: list[tuple[object, str]] = [
         (client, "_XMLStream__filters"),
+        (client, "_XMLStream__handlers"),
         (client, "_session_started"),
         (client, "_always_send_everything"),
         (client, "waiting_queue"),
@@ -167,6 +196,7 @@ def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
         (client, "disconnect_reason"),
         (client, "_start_keepalive"),
     ]
+    accesses += [(client, name) for _, name in _PRESENCE_BOOKKEEPING]
     plugin = client.plugin.get(SM_PLUGIN, None)
     if plugin is not None:
         accesses += [

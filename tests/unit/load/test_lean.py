@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import pytest
 
 from xmpp_ext.load import lean
-from xmpp_ext.session import ConnectionSettings, build_client
+from xmpp_ext.session import ConnectionSettings, build_client, slixmpp_private
 from xmpp_ext.util.secret import Secret
 
 HEADER = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s1' version='1.0'>"
@@ -77,3 +77,22 @@ def test_a_lean_client_feeds_each_stream_parser_in_slices():
     lean.make_lean(built)
     built.init_parser()
     assert isinstance(built.parser, lean.SlicedFeed)
+
+
+def test_a_lean_client_has_no_message_presence_or_roster_handlers():
+    built = client()
+    assert set(lean.UNUSED_HANDLERS) <= slixmpp_private.stanza_handler_names(
+        built
+    )  # slixmpp registers them: what is removed is there
+    bookkeeping = slixmpp_private.presence_bookkeeping(built)
+    assert all(built.event_handled(event) for event, _ in bookkeeping)
+    lean.make_lean(built)
+    assert not set(lean.UNUSED_HANDLERS) & slixmpp_private.stanza_handler_names(built)
+    assert not any(built.event_handled(event) for event, _ in bookkeeping)
+    assert {"Stream Features", "Stream Error"} <= slixmpp_private.stanza_handler_names(
+        built
+    )  # what logging in needs stays
+
+
+def test_slixmpp_still_has_what_lean_reaches_into():
+    assert slixmpp_private.missing(client()) == []

@@ -31,9 +31,9 @@ class WireTest(SessionTest):
 
 class TestCoalescedWrites(WireTest):
     def setUp(self):
-        self.session = self.start_session()
+        self.start_session()
         self.sent()  # whatever the stream's start wrote
-        self.coalesced = coalesce_writes(self.xmpp, self.session.writer)
+        self.coalesced = coalesce_writes(self.xmpp)
 
     def test_what_one_pass_writes_leaves_as_one_write_in_order(self):
         self.xmpp.send_raw("<a xmlns='urn:xmpp:sm:3' h='1'/>")
@@ -60,21 +60,6 @@ class TestCoalescedWrites(WireTest):
         self.wait_()
         assert self.sent() == ["<iq type='get' id='for-the-new-one'/>"]
 
-    def test_what_the_writer_flushes_goes_out_at_once_after_what_slixmpp_wrote_before(self):
-        self.xmpp.send_raw("<a xmlns='urn:xmpp:sm:3' h='1'/>")
-        self.session.writer.write("<iq type='get' id='1'/>")
-        self.session.writer.write("<iq type='get' id='2'/>")
-        assert self.sent() == []
-        self.session.writer.flush()  # what the writer's own call at the end of the pass does
-        assert self.sent() == ["<a xmlns='urn:xmpp:sm:3' h='1'/><iq type='get' id='1'/><iq type='get' id='2'/>"]
-        self.wait_()
-        assert self.sent() == [] and self.coalesced.writes == 1  # nothing left for the next pass
-
-    def test_the_writer_flushing_nothing_writes_nothing(self):
-        self.session.writer.flush()
-        self.wait_()
-        assert self.sent() == [] and self.coalesced.writes == 0
-
     def test_without_a_connection_it_raises_as_slixmpp_does(self):
         transport, self.xmpp.transport = self.xmpp.transport, None
         try:
@@ -87,7 +72,7 @@ class TestCoalescedWrites(WireTest):
 class TestAckRequests(WireTest):
     def setUp(self):
         session = self.start_session("responder@localhost/load", stream_management=StreamManagement())
-        coalesce_writes(self.xmpp, session.writer)
+        coalesce_writes(self.xmpp)
         answer_ack_requests(self.xmpp)
         self.responder = Responder(session.client, session.writer)
         self.recv(f"<enabled xmlns='{SM}' id='sm-1' resume='true'/>")
