@@ -26,6 +26,12 @@
   (``remove_handler``, ``del_event_handler``), about 4 KiB less per session.
   A stray message or presence is then dropped, as slixmpp drops a stanza no
   handler matches (an iq would still get its error reply).
+* **No stream features it has no use for.** Roster versioning and
+  pre-approval (RFC 6121) only note that the server offers them, for a
+  roster and subscriptions a load session never has; XEP-0478's limits are
+  read into an attribute nothing reads. Their handlers are unregistered
+  (``unregister_feature``) and their plugins disabled (``plugin.disable``):
+  about 2 KiB less per session and three fewer features handled at login.
 """
 
 from __future__ import annotations
@@ -38,6 +44,13 @@ from xmpp_ext.session import slixmpp_private
 
 #: slixmpp's stanza handlers (by name) a load session never needs.
 UNUSED_HANDLERS = ("IM", "IMError", "Presence", "Roster Update")
+
+#: slixmpp's stream features a load session needs no handler for: (feature, its order, the plugin registering it).
+UNUSED_FEATURES = (
+    ("rosterver", 9000, "feature_rosterver"),
+    ("preapproval", 9001, "feature_preapproval"),
+    ("limits", 10000, "feature_limits"),
+)
 
 #: Most bytes given to a session's XML parser at once (its own buffer then stays near 1.5 times this).
 FEED_SLICE = 2 * 1024
@@ -73,8 +86,18 @@ def drop_instant_messaging(client: slixmpp.ClientXMPP) -> None:
         client.del_event_handler(event, handler)
 
 
+def drop_unused_features(client: slixmpp.ClientXMPP) -> None:
+    """Unregister ``UNUSED_FEATURES`` and disable their plugins (one registered in another order is left)."""
+    registered = slixmpp_private.stream_features(client)
+    for feature, order, plugin in UNUSED_FEATURES:
+        if (order, feature) in registered:
+            client.unregister_feature(feature, order)
+            client.plugin.disable(plugin)
+
+
 def make_lean(client: slixmpp.ClientXMPP) -> None:
     """All of the above, for one load session's client (before it connects)."""
     bound_parser_feeds(client)
     slixmpp_private.no_whitespace_keepalive(client)
     drop_instant_messaging(client)
+    drop_unused_features(client)

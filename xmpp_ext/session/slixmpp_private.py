@@ -35,6 +35,14 @@ def stanza_handler_names(client: slixmpp.ClientXMPP) -> set[str]:
     return {handler.name for handler in client._XMLStream__handlers}
 
 
+def stream_features(client: slixmpp.ClientXMPP) -> list[tuple[int, str]]:
+    """(order, name) of every stream feature registered, in the order they are negotiated (read only).
+
+    ``unregister_feature(name, order)`` needs the order it was registered in, and drops the handler even
+    when that order is wrong (then raising ValueError): check here first."""
+    return list(client._stream_feature_order)
+
+
 def sm_counter(client: slixmpp.ClientXMPP):
     """xep_0198's incoming filter that counts ``h`` (to check it runs first)."""
     return client.plugin[SM_PLUGIN]._handle_incoming
@@ -187,6 +195,7 @@ def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
     accesses: list[tuple[object, str]] = [
         (client, "_XMLStream__filters"),
         (client, "_XMLStream__handlers"),
+        (client, "_stream_feature_order"),
         (client, "_session_started"),
         (client, "_always_send_everything"),
         (client, "waiting_queue"),

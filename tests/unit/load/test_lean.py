@@ -96,3 +96,25 @@ def test_a_lean_client_has_no_message_presence_or_roster_handlers():
 
 def test_slixmpp_still_has_what_lean_reaches_into():
     assert slixmpp_private.missing(client()) == []
+
+
+def feature_names(built) -> set[str]:
+    return {name for _, name in slixmpp_private.stream_features(built)}
+
+
+def test_a_lean_client_handles_no_feature_it_has_no_use_for():
+    built = client()
+    features = {feature for feature, _, _ in lean.UNUSED_FEATURES}
+    assert features <= feature_names(built)  # slixmpp registers them: what is dropped is there
+    lean.make_lean(built)
+    assert not features & feature_names(built)
+    assert {"starttls", "mechanisms", "bind", "session"} <= feature_names(built)
+    assert not any(plugin in built.plugin for _, _, plugin in lean.UNUSED_FEATURES)
+
+
+def test_a_feature_registered_in_another_order_stays_with_its_plugin():
+    built = client()
+    built.unregister_feature("limits", 10000)
+    built.register_feature("limits", built.plugin["feature_limits"]._handle_limits, order=12345)
+    lean.drop_unused_features(built)
+    assert "limits" in feature_names(built) and "feature_limits" in built.plugin
