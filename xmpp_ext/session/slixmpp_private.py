@@ -132,6 +132,22 @@ def presence_bookkeeping(client: slixmpp.ClientXMPP) -> list[tuple[str, Callable
     return [(event, getattr(client, name)) for event, name in _PRESENCE_BOOKKEEPING]
 
 
+def claim_before_stanzas(client: slixmpp.ClientXMPP, claims: Callable[[Any], bool]) -> None:
+    """Give each top-level element ``client`` receives to ``claims`` first; one it claims (True) goes no further.
+
+    slixmpp's ``data_received`` hands every completed stanza to ``_spawn_event``, which builds a stanza object
+    and runs the incoming filters and the handler scan on it. A claimed element skips all of that, XEP-0198's
+    ``h`` counter included: only for a client without stream management.
+    """
+    spawn_event = client._spawn_event
+
+    def spawn_unclaimed(xml: Any) -> None:
+        if not claims(xml):
+            spawn_event(xml)
+
+    client._spawn_event = spawn_unclaimed
+
+
 def end_stream(client: slixmpp.ClientXMPP, reason: object) -> None:
     """Drop the connection now, ``reason`` being what slixmpp's ``disconnected`` event then carries."""
     client.disconnect_reason = reason
@@ -204,6 +220,7 @@ def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
         (client, "parser"),
         (client, "disconnect_reason"),
         (client, "_start_keepalive"),
+        (client, "_spawn_event"),
     ]
     accesses += [(client, name) for _, name in _PRESENCE_BOOKKEEPING]
     plugin = client.plugin.get(SM_PLUGIN, None)
