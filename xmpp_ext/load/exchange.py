@@ -2,8 +2,9 @@
 
 Both sides work the way ``send``'s burst and ``respond`` do (xmpp_ext.jobs.burst,
 xmpp_ext.jobs.respond): a request is serialised once and sent as
-``prefix + id + suffix``; replies are claimed in an incoming filter by a dict
-lookup on their id, so they never reach slixmpp's handler scan; writes made in
+``prefix + id + suffix``; replies are claimed by a dict lookup on their id
+before slixmpp's handler scan (without stream management, before slixmpp
+even makes a stanza object of them: ``take_first``); writes made in
 one event-loop pass leave as one TLS record (the session's ``SessionWriter``,
 which also counts them for stream management). What is kept per request is one dict
 entry (id -> the time the request is measured from), nothing else.
@@ -25,13 +26,16 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 import slixmpp
 
 from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
 from xmpp_ext.plugin.payload import request_payload_problem
 from xmpp_ext.plugin.wire import IQ_TAG, quoteattr
+from xmpp_ext.session import slixmpp_private
 from xmpp_ext.session.streammgmt import SessionWriter
 
 MESSAGE_TAG = "{jabber:client}message"
@@ -114,7 +118,7 @@ class Sender:
         self._remaining: int | None = None  # closed loop: requests left to send (None: until stopped)
         self._closed_loop = False
         self._stopped = False
-        client.add_filter("in", self._claim)
+        take_first(client, self._claims)
 
     # -- sending ---------------------------------------------------------------------
 
@@ -157,21 +161,19 @@ class Sender:
 
     # -- replies ---------------------------------------------------------------------
 
-    def _claim(self, stanza: slixmpp.stanza.RootStanza) -> slixmpp.stanza.RootStanza | None:
-        xml = stanza.xml
+    def _claims(self, xml) -> bool:
+        """Whether ``xml`` (a stanza received) is a reply to one of our requests: then it is counted here."""
         if xml.tag == IQ_TAG:
-            if self._kind is Kind.MESSAGE:
-                return stanza
-            return self._claim_iq(stanza, xml)
+            return self._kind is not Kind.MESSAGE and self._claim_iq(xml)
         if xml.tag == MESSAGE_TAG and self._kind is Kind.MESSAGE:
-            return self._claim_message(stanza, xml)
-        return stanza
+            return self._claim_message(xml)
+        return False
 
-    def _claim_iq(self, stanza, xml):
+    def _claim_iq(self, xml) -> bool:
         request_id = xml.get("id")
         itype = xml.get("type")
         if itype not in ("result", "error") or not self._ours(request_id, xml):
-            return stanza
+            return False
         due = self._pending.pop(request_id, None)
         if due is None:
             self._outcomes.late()
@@ -182,32 +184,32 @@ class Sender:
         else:
             self._outcomes.ok(time.monotonic() - due)
         self._next()
-        return None
+        return True
 
-    def _claim_message(self, stanza, xml):
+    def _claim_message(self, xml) -> bool:
         if xml.get("type") == "error":
             request_id = xml.get("id")
             if not self._ours(request_id, xml):
-                return stanza
+                return False
             if self._pending.pop(request_id, None) is None:
                 self._outcomes.late()
             else:
                 self._outcomes.failed(_condition(xml))
             self._next()
-            return None
+            return True
         reply = xml.find(REPLY_TAG)
         if reply is None:
-            return stanza
+            return False
         request_id = reply.get("id")
         if not self._ours(request_id, xml):
-            return stanza
+            return False
         due = self._pending.pop(request_id, None)
         if due is None:
             self._outcomes.late()
         else:
             self._outcomes.ok(time.monotonic() - due)
         self._next()
-        return None
+        return True
 
     def _ours(self, request_id: str | None, xml) -> bool:
         if not request_id or not request_id.startswith(self._id_prefix):
@@ -285,7 +287,7 @@ class Responder:
         self._stalled_until = 0.0
         self.answered = 0
         self.unanswered = 0  # requests refused an answer: too long an id, or beyond the held answers
-        client.add_filter("in", self._answer)
+        take_first(client, self._answers)
 
     def stall(self, seconds: float) -> None:
         """Answer nothing for ``seconds`` (then everything held, at once)."""
@@ -298,18 +300,18 @@ class Responder:
         for answer in held:
             self._writer.write(answer)
 
-    def _answer(self, stanza: slixmpp.stanza.RootStanza) -> slixmpp.stanza.RootStanza | None:
-        xml = stanza.xml
+    def _answers(self, xml) -> bool:
+        """Whether ``xml`` (a stanza received) is a request of our pair's: then it is answered (or held) here."""
         if xml.tag == IQ_TAG:
             if xml.get("type") not in ("get", "set") or xml.find(EXAMPLE_TAG) is None:
-                return stanza
+                return False
             answer = self._iq_answer(xml)
         elif xml.tag == MESSAGE_TAG:
             if xml.find(EXAMPLE_TAG) is None:
-                return stanza
+                return False
             answer = self._message_answer(xml)
         else:
-            return stanza
+            return False
         if answer is None:
             self.unanswered += 1
         elif self._stalled_until and time.monotonic() < self._stalled_until:
@@ -320,7 +322,7 @@ class Responder:
         else:
             self._writer.write(answer)
             self.answered += 1
-        return None
+        return True
 
     def _iq_answer(self, xml) -> str | None:
         request_id, requester = xml.get("id", ""), xml.get("from")
@@ -348,6 +350,24 @@ class Responder:
             f"<body>{REPLY_STRING}</body>{self._iq_tag}<reply xmlns='{REPLY_NAMESPACE}' id={named} to={to}/>"
             "</message>"
         )
+
+
+def take_first(client: slixmpp.ClientXMPP, takes: Callable[[Any], bool]) -> None:
+    """Have ``takes`` see each stanza ``client`` receives before slixmpp does anything else with it.
+
+    Without stream management, before slixmpp even builds a stanza object for
+    it (slixmpp_private.claim_before_stanzas): what ``takes`` takes costs no
+    stanza object, filter chain or handler scan. With stream management, as
+    an incoming filter, after the ``h`` counter that must count it.
+    """
+    if slixmpp_private.SM_PLUGIN in client.plugin:
+
+        def take(stanza: slixmpp.stanza.RootStanza) -> slixmpp.stanza.RootStanza | None:
+            return None if takes(stanza.xml) else stanza
+
+        client.add_filter("in", take)
+    else:
+        slixmpp_private.claim_before_stanzas(client, takes)
 
 
 def _condition(xml) -> str:

@@ -29,6 +29,7 @@ from slixmpp.util.sasl import mechanisms
 from xmpp_ext.load import tlsbuffer
 from xmpp_ext.load.acks import answer_ack_requests
 from xmpp_ext.load.coalesce import coalesce_writes
+from xmpp_ext.load.lean import make_lean
 from xmpp_ext.load.plan import LoadPlan
 from xmpp_ext.servers.base import Account
 from xmpp_ext.session import (
@@ -115,7 +116,8 @@ def new_session(
     plugins: tuple[str, ...] = LOAD_PLUGINS,
 ) -> Session:
     """A load session, not yet logged in: no plugin (unless ``plugins``: a user's own, for Locust), the shared
-    TLS context, one write per event-loop pass.
+    TLS context, one write per event-loop pass, none of what xmpp_ext.load.lean drops (a user's plugin keeps
+    slixmpp's message and presence handling, which it may rely on).
 
     With stream management it follows the session layer's reconnection policy
     (a cut stream is resumed, or a new session started) for up to a login
@@ -130,6 +132,7 @@ def new_session(
         tls_context=shared_tls_context(settings),
     )
     coalesce_writes(session.client)
+    make_lean(session.client, instant_messaging=plugins != LOAD_PLUGINS)
     if stream_management:
         answer_ack_requests(session.client)
     return session

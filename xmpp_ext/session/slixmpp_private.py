@@ -30,6 +30,19 @@ def incoming_filters(client: slixmpp.ClientXMPP) -> list:
     return client._XMLStream__filters["in"]
 
 
+def stanza_handler_names(client: slixmpp.ClientXMPP) -> set[str]:
+    """The names of the stanza handlers registered (read only, by tests of what a client keeps)."""
+    return {handler.name for handler in client._XMLStream__handlers}
+
+
+def stream_features(client: slixmpp.ClientXMPP) -> list[tuple[int, str]]:
+    """(order, name) of every stream feature registered, in the order they are negotiated (read only).
+
+    ``unregister_feature(name, order)`` needs the order it was registered in, and drops the handler even
+    when that order is wrong (then raising ValueError): check here first."""
+    return list(client._stream_feature_order)
+
+
 def sm_counter(client: slixmpp.ClientXMPP):
     """xep_0198's incoming filter that counts ``h`` (to check it runs first)."""
     return client.plugin[SM_PLUGIN]._handle_incoming
@@ -88,6 +101,51 @@ def wrap_each_parser(client: slixmpp.ClientXMPP, wrap: Callable[[Any], Any]) -> 
         client.parser = wrap(client.parser)
 
     client.init_parser = init_parser
+
+
+def no_whitespace_keepalive(client: slixmpp.ClientXMPP) -> None:
+    """No whitespace keepalive for this client: slixmpp 1.17 starts its repeating timer at every session start
+    whatever ``whitespace_keepalive`` says (the flag its docstring names is never read), so the handler goes."""
+    client.del_event_handler("session_start", client._start_keepalive)
+
+
+#: BaseXMPP's and ClientXMPP's own handlers of presence and roster events, by event (see ``presence_bookkeeping``).
+_PRESENCE_BOOKKEEPING = (
+    ("presence_available", "_handle_available"),
+    ("presence_dnd", "_handle_available"),
+    ("presence_xa", "_handle_available"),
+    ("presence_chat", "_handle_available"),
+    ("presence_away", "_handle_available"),
+    ("presence_unavailable", "_handle_unavailable"),
+    ("presence_subscribe", "_handle_subscribe"),
+    ("presence_subscribed", "_handle_subscribed"),
+    ("presence_unsubscribe", "_handle_unsubscribe"),
+    ("presence_unsubscribed", "_handle_unsubscribed"),
+    ("roster_subscription_request", "_handle_new_subscription"),
+    ("roster_update", "_handle_roster"),
+)
+
+
+def presence_bookkeeping(client: slixmpp.ClientXMPP) -> list[tuple[str, Callable]]:
+    """(event, handler) for each of slixmpp's own presence and roster event handlers: the roster bookkeeping
+    every client registers, which only the ``Presence`` and ``Roster Update`` stanza handlers ever trigger."""
+    return [(event, getattr(client, name)) for event, name in _PRESENCE_BOOKKEEPING]
+
+
+def claim_before_stanzas(client: slixmpp.ClientXMPP, claims: Callable[[Any], bool]) -> None:
+    """Give each top-level element ``client`` receives to ``claims`` first; one it claims (True) goes no further.
+
+    slixmpp's ``data_received`` hands every completed stanza to ``_spawn_event``, which builds a stanza object
+    and runs the incoming filters and the handler scan on it. A claimed element skips all of that, XEP-0198's
+    ``h`` counter included: only for a client without stream management.
+    """
+    spawn_event = client._spawn_event
+
+    def spawn_unclaimed(xml: Any) -> None:
+        if not claims(xml):
+            spawn_event(xml)
+
+    client._spawn_event = spawn_unclaimed
 
 
 def end_stream(client: slixmpp.ClientXMPP, reason: object) -> None:
@@ -152,6 +210,8 @@ class StreamManagementState:
 def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
     accesses: list[tuple[object, str]] = [
         (client, "_XMLStream__filters"),
+        (client, "_XMLStream__handlers"),
+        (client, "_stream_feature_order"),
         (client, "_session_started"),
         (client, "_always_send_everything"),
         (client, "waiting_queue"),
@@ -159,7 +219,10 @@ def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:
         (client, "init_parser"),
         (client, "parser"),
         (client, "disconnect_reason"),
+        (client, "_start_keepalive"),
+        (client, "_spawn_event"),
     ]
+    accesses += [(client, name) for _, name in _PRESENCE_BOOKKEEPING]
     plugin = client.plugin.get(SM_PLUGIN, None)
     if plugin is not None:
         accesses += [

@@ -114,6 +114,17 @@ class TestSender(SessionTest):
         assert self.outcomes.failures == ["service-unavailable", "result-without-example_tag"]
         assert self.sender.finished
 
+    def test_without_stream_management_a_reply_is_claimed_before_slixmpp_makes_a_stanza_of_it(self):
+        seen = []
+        self.xmpp.add_filter("in", lambda stanza: seen.append(stanza["id"]) or stanza)  # before the sender's
+        sender = Sender(self.xmpp, self.session.writer, PEER, Kind.IQ, self.outcomes, 11)
+        sender.start_closed_loop(window=1, count=1)
+        self.recv(f"<iq type='result' from='{PEER}' id='Lb-1'><example_tag xmlns='{NS}' some_string='r'/></iq>")
+        self.recv(f"<message from='{PEER}' id='not-ours'><body>hello</body></message>")
+        self.wait_()
+        assert len(self.outcomes.ok_latencies) == 1
+        assert seen == ["not-ours"]  # what is not ours goes on as before
+
     def test_a_reply_from_someone_else_is_not_claimed(self):
         self.sender.start_closed_loop(window=1, count=1)
         self.recv(f"<iq type='result' from='intruder@localhost/x' id='La-1'><example_tag xmlns='{NS}'/></iq>")
