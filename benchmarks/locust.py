@@ -173,8 +173,9 @@ def report(args: argparse.Namespace) -> str:
         "",
         f"`scripts/bench --locust --pairs {pairs} --duration {duration:g}` (benchmarks/locust.py): {pairs} pairs, "
         f"each with one iq round trip in flight (closed loop), {duration:g} s, ejabberd on 127.0.0.1 with TLS. "
-        f"Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (the machine is shared: other "
-        "work ran beside it). One run; read the ratios, not the last digit.",
+        f"Load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min; the runs' own "
+        "processes raise it; anything above 2 before means other work shared the 2 cores). "
+        "One run; read the ratios, not the last digit.",
         "",
         *machine(),
         "",
