@@ -53,6 +53,8 @@ MAX_LINE = 300  # characters of one output line kept
 READ_CHUNK = 4096
 #: After the group is killed, how long its output may take to end (a grandchild that left the group can hold it).
 PUMP_GRACE = 1.0
+#: XEP-0203: a stanza delivered later than it was sent carries its original time.
+DELAY_NS = "urn:xmpp:delay"
 
 
 class ResponderError(Exception):
@@ -209,6 +211,24 @@ def _is_presence(stanza: ET.Element) -> bool:
     return stanza.tag == f"{{{CLIENT_NS}}}presence" and stanza.get("type") in (None, "available")
 
 
+def comes_online(stanza: ET.Element, account: str, ignore: set[str]) -> bool:
+    """Whether ``stanza`` is a resource of ``account`` becoming available now (not one in ``ignore``).
+
+    A resource that was online before the watcher is told of by its stored last presence, which both
+    Prosody and ejabberd stamp with a XEP-0203 delay; ejabberd sends it a moment after the watcher's own
+    presence (through that resource's session), so it can come after the ping that the snapshot of the
+    resources online waits for. A program coming online later broadcasts its presence as it sends it,
+    without a delay.
+    """
+    sender = stanza.get("from") or ""
+    return (
+        _is_presence(stanza)
+        and sender.startswith(f"{account}/")
+        and sender not in ignore
+        and stanza.find(f"{{{DELAY_NS}}}delay") is None
+    )
+
+
 async def _online(
     running: RunningResponder,
     responder: ResponderCommand,
@@ -219,11 +239,7 @@ async def _online(
 ) -> str:
     """The program's full JID once it is online; ResponderError if it exits or time runs out first."""
 
-    def available_presence(stanza: ET.Element) -> bool:
-        sender = stanza.get("from") or ""
-        return _is_presence(stanza) and sender.startswith(f"{account}/") and sender not in ignore
-
-    presence = asyncio.ensure_future(watcher.wait_for(available_presence, deadline))
+    presence = asyncio.ensure_future(watcher.wait_for(lambda stanza: comes_online(stanza, account, ignore), deadline))
     exited = asyncio.ensure_future(running.process.wait())
     try:
         remaining = max(0.0, deadline - asyncio.get_running_loop().time())

@@ -50,3 +50,21 @@ def test_output_lines_are_kept_bounded_safe_and_the_first_ready_line_is_noticed(
 
     kept = asyncio.run(many()).output
     assert list(kept) == [str(number) for number in range(5, LAST_LINES + 5)]
+
+
+def test_only_a_resource_becoming_available_now_is_taken_for_the_program():
+    import xml.etree.ElementTree as ET
+
+    from xmpp_ext.scenario.responder import comes_online
+
+    def presence(sender: str, extra: str = "", kind: str = "") -> ET.Element:
+        return ET.fromstring(f"<presence xmlns='jabber:client' from='{sender}'{kind}>{extra}</presence>")
+
+    account = "bot@localhost"
+    assert comes_online(presence("bot@localhost/new"), account, set())
+    # A resource online before: its stored presence, stamped with when it was sent.
+    stored = "<delay xmlns='urn:xmpp:delay' stamp='2026-12-06T04:00:38Z' from='localhost'/>"
+    assert not comes_online(presence("bot@localhost/old", stored), account, set())
+    assert not comes_online(presence("bot@localhost/watch"), account, {"bot@localhost/watch"})
+    assert not comes_online(presence("other@localhost/new"), account, set())
+    assert not comes_online(presence("bot@localhost/new", kind=" type='unavailable'"), account, set())
