@@ -184,3 +184,28 @@ def test_options_that_shape_example_tags_answers_do_not_go_with_a_plugin():
     env = {"XMPPEXT_JID": "bot@localhost", "XMPPEXT_PASSWORD": "not-used"}
     result = CliRunner().invoke(cli, ["respond", "--plugin", "x:Y", "--reply-string", "z"], env=env)
     assert result.exit_code == 2 and "--reply-string shape example_tag's answers" in result.output
+
+
+def test_a_plugin_that_cannot_start_is_refused_before_anything_connects(in_directory, caplog):
+    (in_directory / "userbot.py").write_text(
+        textwrap.dedent(
+            """
+            from slixmpp.plugins import BasePlugin
+
+            class NeedsMissing(BasePlugin):
+                name = "userbot_needs_missing"
+                dependencies = {"nonexistent_plugin_xyz"}
+
+            class FailsToStart(BasePlugin):
+                name = "userbot_fails_to_start"
+
+                def plugin_init(self):
+                    raise ValueError("no greeting table")
+            """
+        )
+    )
+    with pytest.raises(PluginLoadError, match="depends on a plugin slixmpp cannot find: nonexistent_plugin_xyz"):
+        load_plugin("userbot:NeedsMissing")
+    with pytest.raises(PluginLoadError, match="userbot_fails_to_start cannot start: ValueError: no greeting table"):
+        load_plugin("userbot:FailsToStart")
+    assert "Traceback" not in caplog.text  # slixmpp's own report of the failure stays quiet

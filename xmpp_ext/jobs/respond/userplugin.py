@@ -4,16 +4,21 @@ The module is imported the way ``python -m`` would find it: from ``sys.path``
 with the current directory first (the ``xmppext`` script alone would not look
 there). Whatever goes wrong is one line naming the module or class and what
 to do, never a traceback: a module that is not found, one that fails while
-importing, a missing attribute, or something that is not a BasePlugin class.
+importing, a missing attribute, something that is not a BasePlugin class, or
+a plugin that cannot start (a dependency slixmpp cannot find, a
+``plugin_init`` that raises: tried on a client that never connects, before
+anything is sent).
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 
-from slixmpp.plugins.base import BasePlugin, register_plugin
+import slixmpp
+from slixmpp.plugins.base import BasePlugin, PluginNotFound, register_plugin
 
 
 class PluginLoadError(Exception):
@@ -47,4 +52,24 @@ def load_plugin(spec: str) -> type[BasePlugin]:
     if not isinstance(getattr(plugin, "name", None), str) or not plugin.name:
         raise PluginLoadError(f"{spec} has no name of its own (set the class attribute name = '...')")
     register_plugin(plugin)
+    _check_it_starts(plugin, module_name)
     return plugin
+
+
+def _check_it_starts(plugin: type[BasePlugin], module_name: str) -> None:
+    """Register ``plugin`` on a client that never connects: its dependencies must exist, its plugin_init run."""
+    client = slixmpp.ClientXMPP("plugin-check@localhost", "unused")
+    slixmpp_loader = logging.getLogger("slixmpp.plugins.base")  # logs each failure with a traceback of its own
+    level = slixmpp_loader.level
+    slixmpp_loader.setLevel(logging.CRITICAL)
+    try:
+        client.register_plugin(plugin.name)
+    except PluginNotFound as exc:
+        raise PluginLoadError(
+            f"{plugin.name} depends on a plugin slixmpp cannot find: {exc} (import the module that registers it "
+            f"from {module_name!r}, or fix its dependencies)"
+        ) from None
+    except Exception as exc:  # the user's plugin_init: anything may fail
+        raise PluginLoadError(f"{plugin.name} cannot start: {type(exc).__name__}: {exc}") from None
+    finally:
+        slixmpp_loader.setLevel(level)
