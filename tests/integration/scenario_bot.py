@@ -16,6 +16,7 @@ import os
 import signal
 import ssl
 import sys
+from pathlib import Path
 
 import slixmpp
 
@@ -38,6 +39,10 @@ async def main(options: argparse.Namespace) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    if options.ignore_sigterm_to:  # a stubborn program: notes each SIGTERM in this file and keeps running
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM, lambda: Path(options.ignore_sigterm_to).write_text("SIGTERM\n")
+        )
 
     def started(_event: object) -> None:
         if not options.no_presence:
@@ -60,4 +65,5 @@ if __name__ == "__main__":
     for flag in ("--no-ready", "--no-presence", "--exit-at-start", "--exit-after-ready"):
         parser.add_argument(flag, action="store_true")
     parser.add_argument("--pid-file")
+    parser.add_argument("--ignore-sigterm-to")
     sys.exit(asyncio.run(main(parser.parse_args())))

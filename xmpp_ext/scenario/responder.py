@@ -293,11 +293,15 @@ def take_line(running: RunningResponder, raw: bytes) -> None:
 async def _stop(running: RunningResponder) -> None:
     """SIGTERM to the program's group, SIGKILL to what is left of it after ``STOP_GRACE`` seconds."""
     process = running.process
-    if process.returncode is None:
-        signal_group(process.pid, signal.SIGTERM)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), STOP_GRACE)
-    signal_group(process.pid, signal.SIGKILL)  # the leader's leftovers in its group too
+    try:
+        if process.returncode is None:
+            signal_group(process.pid, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), STOP_GRACE)
+    finally:
+        # The leader's leftovers in its group too; and at once when a second Ctrl-C or SIGTERM cuts the grace
+        # short (the program is in a group of its own: the terminal's Ctrl-C never reaches it).
+        signal_group(process.pid, signal.SIGKILL)
     await process.wait()
     await running.output_read()
     if running.pump is not None:
