@@ -1,4 +1,5 @@
-"""On a Locust master: a worker that stops reporting mid-run makes the run fail, named in one line.
+"""On a Locust master: a worker that stops reporting mid-run makes the run fail, named in one line; so does a
+run in which no worker made a single request.
 
 Locust marks a worker ``missing`` when its heartbeats stop (it logs that at
 INFO level), keeps the totals it had reported until then, and goes on
@@ -17,6 +18,7 @@ import gevent
 #: Seconds between looks at the workers' states (Locust's heartbeat interval is 1 s).
 LOOK_EVERY = 1.0
 EXIT_WORKER_MISSING = 1
+EXIT_NOTHING_MEASURED = 1
 
 
 class MissingWorkers:
@@ -48,3 +50,14 @@ class MissingWorkers:
             )
         if self.seen and not environment.process_exit_code:
             environment.process_exit_code = EXIT_WORKER_MISSING
+        if environment.stats.total.num_requests == 0:
+            # Every worker quit before its first request (a worker's bad configuration is its own exit 2, which
+            # the master never sees): a run that measured nothing has not passed.
+            print(
+                "xmppext: no login and no exchange reached the master: every worker quit or failed before its "
+                "first request (see the workers' output)",
+                file=sys.stderr,
+                flush=True,
+            )
+            if not environment.process_exit_code:
+                environment.process_exit_code = EXIT_NOTHING_MEASURED

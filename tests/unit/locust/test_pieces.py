@@ -89,3 +89,30 @@ except config.ConfigError as exc:
 )
 def test_configuration(accounts, ports, environ, expected):
     assert in_fresh_interpreter(CONFIG.format(accounts=accounts, ports=ports, environ=environ)) == expected
+
+
+def test_a_master_that_measured_nothing_exits_1_with_one_line():
+    result = in_fresh_interpreter(
+        """
+        import contextlib, io, types
+        import xmpp_ext.locust
+        from locust.stats import RequestStats
+        from xmpp_ext.locust.workers import MissingWorkers
+
+        runner = types.SimpleNamespace(clients=types.SimpleNamespace(missing=[]))
+        watch = MissingWorkers(runner)
+        result = []
+        for requests in (0, 3):
+            stats = RequestStats()
+            for _ in range(requests):
+                stats.log_request("xmpp", "iq", 0.5, 0)
+            environment = types.SimpleNamespace(stats=stats, process_exit_code=None)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                watch.report(environment)
+            result.append([environment.process_exit_code, err.getvalue()])
+        """
+    )
+    (nothing_code, nothing_said), (some_code, some_said) = result
+    assert nothing_code == 1 and nothing_said.startswith("xmppext: no login and no exchange reached the master")
+    assert (some_code, some_said) == (None, "")
