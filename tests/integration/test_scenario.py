@@ -129,7 +129,7 @@ def test_a_failing_script_shows_the_difference_side_by_side(xmpp_server, make_ac
     assert f'nothing received within 3s (waiting for <message type="chat" from="{romeo}/' in waited
     verdict = f"FAILED {path} on {xmpp_server.host}:{xmpp_server.port}: 3 of 7 steps failed, first at line 14"
     assert f"{verdict} (Juliet receives)" in lines
-    assert lines[-1] == "1 scripts: 0 passed, 1 failed"
+    assert lines[-1] == "1 script: 0 passed, 1 failed"
 
 
 def test_json_gives_the_whole_stanzas_and_text_fits_the_terminal(xmpp_server, make_account, tmp_path):
@@ -245,6 +245,6 @@ def test_the_whole_run_ends_at_max_run_time(xmpp_server, make_account, tmp_path)
     waited = next(line for line in lines if "Romeo receives" in line)
     assert "FAILED" in waited
     assert waited.endswith('stopped: the run reached its time limit (waiting for <message type="never">)')
-    assert lines[-2] == "1 scripts: 0 passed, 1 failed"
+    assert lines[-2] == "1 script: 0 passed, 1 failed"
     assert lines[-1] == "Error: the run reached --max-run-time 2s and was stopped; 1 script run(s) not started"
     assert ElementTree.parse(report).getroot().get("failures") == "1"  # the report has what ran

@@ -172,7 +172,8 @@ def _load_plugin(spec: str, context: click.Context) -> str:
         if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     ]
     if typed:
-        raise click.UsageError(f"{' and '.join(typed)} shape example_tag's answers: with --plugin, the plugin answers")
+        verb = "shape" if len(typed) > 1 else "shapes"
+        raise click.UsageError(f"{' and '.join(typed)} {verb} example_tag's answers: with --plugin, the plugin answers")
     try:
         return load_plugin(spec).name
     except PluginLoadError as exc:

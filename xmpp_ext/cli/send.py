@@ -141,6 +141,8 @@ def command(
     context = click.get_current_context()
     if not repeat and context.get_parameter_source("window") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--window is the number of requests in flight in a burst: use it with --repeat")
+    if kind == "message" and context.get_parameter_source("iq_type") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--iq-type is the type of an iq request: not with --kind message")
     if raw and subscribe:
         raise click.UsageError("--raw sends to -t as given (no look-up of a bare JID's resources): no --subscribe")
     if raw:

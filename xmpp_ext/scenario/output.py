@@ -137,4 +137,5 @@ def verdict(result: ScriptResult) -> str:
 
 def summary_line(results: list[ScriptResult]) -> str:
     passed = sum(result.status == StepStatus.PASSED for result in results)
-    return f"{len(results)} scripts: {passed} passed, {len(results) - passed} failed"
+    noun = "script" if len(results) == 1 else "scripts"
+    return f"{len(results)} {noun}: {passed} passed, {len(results) - passed} failed"

@@ -117,6 +117,7 @@ def test_bad_xml_string(invoke):
         (["-t", "p@localhost/r", "--login-timeout", "nan"], "--login-timeout"),
         (["-t", ""], "a JID cannot be empty"),
         (["-t", "p@localhost/r", "--kind", "iq", "--window", "4"], "use it with --repeat"),
+        (["-t", "p@localhost/r", "--kind", "message", "--iq-type", "set"], "not with --kind message"),
         (["-t", "p@localhost/r", "--repeat", "10", "--window", "1000000"], "1000000 is not in the range 1<=x<=4096"),
     ],
 )

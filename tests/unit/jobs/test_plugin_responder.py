@@ -183,7 +183,7 @@ def test_a_plugin_that_cannot_be_loaded_is_exit_2_in_one_line(in_directory, spec
 def test_options_that_shape_example_tags_answers_do_not_go_with_a_plugin():
     env = {"XMPPEXT_JID": "bot@localhost", "XMPPEXT_PASSWORD": "not-used"}
     result = CliRunner().invoke(cli, ["respond", "--plugin", "x:Y", "--reply-string", "z"], env=env)
-    assert result.exit_code == 2 and "--reply-string shape example_tag's answers" in result.output
+    assert result.exit_code == 2 and "--reply-string shapes example_tag's answers" in result.output
 
 
 def test_a_plugin_that_cannot_start_is_refused_before_anything_connects(in_directory, caplog):
