@@ -16,6 +16,7 @@ from collections import Counter
 import gevent
 import slixmpp
 from locust import User, constant, task
+from locust.exception import StopUser
 
 from xmpp_ext.load import nodes
 from xmpp_ext.locust import config as xmpp_config
@@ -59,7 +60,15 @@ class XmppPairUser(User):
     exchange_name: str | None = None
 
     def on_start(self) -> None:
-        self._config = xmpp_config.read(self.environment.parsed_options)
+        self._refused = False
+        try:
+            self._config = xmpp_config.read(self.environment.parsed_options)
+        except xmpp_config.ConfigError:
+            # The run's start already said why, in one line, and is ending the run with exit code 2
+            # (xmpp_ext.locust._check_configuration); this user stops at its first task, the way Locust lets a
+            # user stop without a traceback.
+            self._refused = True
+            return
         self._bridge = process_bridge()
         self._slot = _take_slot()
         runner = self.environment.runner
@@ -77,6 +86,8 @@ class XmppPairUser(User):
 
     @task
     def exchange(self) -> None:
+        if self._refused:
+            raise StopUser()
         if self._exchange is None:
             self._log_in()
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -116,3 +117,22 @@ def test_a_master_that_measured_nothing_exits_1_with_one_line():
     (nothing_code, nothing_said), (some_code, some_said) = result
     assert nothing_code == 1 and nothing_said.startswith("xmppext: no login and no exchange reached the master")
     assert (some_code, some_said) == (None, "")
+
+
+def test_a_single_process_run_without_a_password_is_one_line_and_exit_2(tmp_path):
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text("from xmpp_ext.locust import XmppPairUser\n\n\nclass Pair(XmppPairUser):\n    pass\n")
+    environment = {key: value for key, value in os.environ.items() if key != "XMPPEXT_PASSWORD"}
+    headless = ["--headless", "-u", "1", "-r", "1", "-t", "3"]
+    xmpp = ["--xmpp-accounts", "load{n}@localhost", "--xmpp-host", "127.0.0.1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), *headless, *xmpp],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("xmppext: no password: set XMPPEXT_PASSWORD") == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
