@@ -16,12 +16,15 @@ import os
 import signal
 import ssl
 import sys
-from pathlib import Path
 
 import slixmpp
 
 
 async def main(options: argparse.Namespace) -> int:
+    # Signals first: once the pid file exists, a test may signal the bot and count on how it answers.
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     if options.pid_file:
         with open(options.pid_file, "w") as handle:
             handle.write(str(os.getpid()))
@@ -36,13 +39,6 @@ async def main(options: argparse.Namespace) -> int:
     )
     bot.enable_direct_tls = False
     bot.register_plugin("xep_0199")
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    if options.ignore_sigterm_to:  # a stubborn program: notes each SIGTERM in this file and keeps running
-        asyncio.get_running_loop().add_signal_handler(
-            signal.SIGTERM, lambda: Path(options.ignore_sigterm_to).write_text("SIGTERM\n")
-        )
 
     def started(_event: object) -> None:
         if not options.no_presence:
@@ -65,5 +61,4 @@ if __name__ == "__main__":
     for flag in ("--no-ready", "--no-presence", "--exit-at-start", "--exit-after-ready"):
         parser.add_argument(flag, action="store_true")
     parser.add_argument("--pid-file")
-    parser.add_argument("--ignore-sigterm-to")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -138,29 +138,6 @@ def test_an_interrupted_run_stops_the_program(tmp_path, signum):
     assert processes_mentioning(str(pid_file)) == []
 
 
-def test_a_second_interrupt_while_a_stubborn_program_is_stopped_kills_it(tmp_path):
-    """The program ignores SIGTERM; a second Ctrl-C during its grace period ends the wait with SIGKILL."""
-    script = tmp_path / "waits.scs"
-    script.write_text(WAITING)
-    pid_file, sigterms = tmp_path / "bot.pid", tmp_path / "sigterms"
-    responder = bot("--pid-file", str(pid_file), "--ignore-sigterm-to", str(sigterms))
-    with scenario_process(str(script), "--local", "--timeout", "60", "--responder", responder) as process:
-        wait_for_file(pid_file)
-        process.send_signal(signal.SIGINT)
-        wait_for_file(sigterms)  # the program was asked to stop, and refused
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == ExitCode.INTERRUPTED, (stdout, stderr)
-    assert processes_mentioning(str(pid_file)) == []
-
-
-def wait_for_file(path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while not (path.exists() and path.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.05)  # nothing to await: the program writes the file
-    assert path.exists(), f"{path} never written"
-
-
 PINGS_AS_THE_ENV_FILES_ACCOUNT = PINGS_THE_RESPONDER.replace(
     "\tjid: romeo@localhost\n\tpassword: ${env:XMPPEXT_SCENARIO_ROMEO_PASSWORD}\n",
     "\tjid: ${env:XMPPEXT_SCENARIO_JID}\n\tpassword: ${env:XMPPEXT_SCENARIO_PASSWORD}\n",

@@ -68,3 +68,35 @@ def test_only_a_resource_becoming_available_now_is_taken_for_the_program():
     assert not comes_online(presence("bot@localhost/watch"), account, {"bot@localhost/watch"})
     assert not comes_online(presence("other@localhost/new"), account, set())
     assert not comes_online(presence("bot@localhost/new", kind=" type='unavailable'"), account, set())
+
+
+def test_a_program_that_ignores_sigterm_is_killed_when_a_second_interrupt_cuts_its_grace_short(tmp_path):
+    import asyncio
+    import contextlib
+    import signal
+    import sys
+
+    from xmpp_ext.scenario.responder import RunningResponder, _stop
+
+    asked = tmp_path / "asked-to-stop"
+    stubborn = (
+        "import pathlib, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: pathlib.Path(sys.argv[1]).write_text('no'))\n"
+        "print('up', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+
+    async def scenario() -> int:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", stubborn, str(asked), stdout=asyncio.subprocess.PIPE, start_new_session=True
+        )
+        await process.stdout.readline()  # its SIGTERM handler is in place
+        stopping = asyncio.ensure_future(_stop(RunningResponder(process)))
+        while not asked.exists():  # written by the other process: nothing to await (bounded below)
+            await asyncio.sleep(0.01)
+        stopping.cancel()  # what a second Ctrl-C or SIGTERM does to the run
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopping
+        return await asyncio.wait_for(process.wait(), 5)
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 30)) == -signal.SIGKILL
