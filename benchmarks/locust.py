@@ -79,7 +79,7 @@ def locust_run(server, pairs: int, duration: float, directory: Path) -> dict:
     (directory / "locustfile.py").write_text(LOCUSTFILE)
     env = {**os.environ, "XMPPEXT_PASSWORD": PASSWORD}
     port = free_port()
-    ports = server.ports if hasattr(server, "ports") else [server.port]
+    ports = server.ports
     xmpp = ["--xmpp-accounts", "bench{n}@localhost", "--xmpp-host", server.host, "--xmpp-ca-cert", str(server.ca_cert)]
     xmpp += ["--xmpp-ports", ",".join(map(str, ports))]
     locust = [sys.executable, "-m", "locust", "-f", "locustfile.py", "-L", "WARNING"]

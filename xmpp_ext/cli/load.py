@@ -367,15 +367,14 @@ def _run_local(
             server.start()
             started = time.monotonic()
             made = accounts.make_local(server, plan.pairs)
-            ports = server.ports if nodes > 1 else [server.port]
+            ports = server.ports
             view.event(
                 f"local {kind} on {server.host}:{','.join(map(str, ports))} (TLS verified with a fresh CA): "
                 f"{2 * plan.pairs:,} accounts made in {time.monotonic() - started:.1f}s"
             )
         # Prosody is one process (one core); ejabberd's Erlang VM uses every core.
         cores = 1 if kind == "prosody" else (os.cpu_count() or 1)
-        groups = server.process_groups if nodes > 1 else [server.process_group]
-        info = LocalServerInfo(pgids=tuple(groups), cores=cores)
+        info = LocalServerInfo(pgids=tuple(server.process_groups), cores=cores)
         where = f"local {kind} {server.host}:{','.join(map(str, ports))}" + (f" ({nodes} nodes)" if nodes > 1 else "")
         local_plan = replace(
             plan,

@@ -36,7 +36,9 @@ def run_on_server(
     try:
         with fresh_accounts(script, server) as accounts:
             homes = {account.jid: server.settings_for(account).port for account in accounts}
-            endpoint = Endpoint(server.host, server.port, server.ca_cert, ports=homes, until_routable=_routable(server))
+            # In a cluster, each login waits until every node knows it; one server routes to it at once.
+            routable = _routable(server) if len(server.ports) > 1 else None
+            endpoint = Endpoint(server.host, server.port, server.ca_cert, ports=homes, until_routable=routable)
             if responder is None:
                 return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ, deadline))
             with responder_account(server) as account:
@@ -87,7 +89,7 @@ def run_on_local_servers(
             raise LocalRunFailed(f"cannot start a local {kind}: {str(exc).splitlines()[0]}") from None
         try:
             if announce is not None:
-                ports = ",".join(map(str, server.ports if nodes > 1 else [server.port]))
+                ports = ",".join(map(str, server.ports))
                 cluster = f" ({nodes} nodes, clients spread over them)" if nodes > 1 else ""
                 announce(f"local {kind} on {server.host}:{ports}{cluster}, TLS verified with a fresh CA")
             for script in scripts:

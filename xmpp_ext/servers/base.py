@@ -165,6 +165,11 @@ class XmppServer(ABC):
         ca_cert = self.ca_cert.resolve() if self.ca_cert else None
         return login_environment(account.jid, account.password.reveal(), self.host, self.port, ca_cert, base)
 
+    @property
+    def ports(self) -> list[int]:
+        """Every client port (STARTTLS) clients log in at: one here, one a node in a cluster (servers/cluster.py)."""
+        return [self.port]
+
     def wait_until_routable(self, full_jid: str, timeout: float = 0.0) -> None:
         """Return once the server can route stanzas to the session ``full_jid``: one server can as soon as the
         session has started (a cluster's nodes learn of it a moment later: servers/cluster.py)."""
@@ -264,6 +269,11 @@ class LocalServer(XmppServer):
     def process_group(self) -> int | None:
         """The process group of the server's processes (led by its reaper), None when it is not running."""
         return self._process.pid if self._process else None
+
+    @property
+    def process_groups(self) -> list[int]:
+        """Every process group of the server: its one, or none when it is not running (a cluster has several)."""
+        return [self.process_group] if self.process_group else []
 
     @property
     def pid(self) -> int | None:
