@@ -145,14 +145,7 @@ def test_sigkill_to_a_clustered_local_server_leaves_no_node_no_port_mapper_and_n
 
 def test_load_across_a_two_node_cluster_loses_nothing(cluster_scratch):
     args = ["--local", "--server", "ejabberd", "--nodes", "2", "--pairs", "10", "--processes", "2", "--exchanges=400"]
-    result = subprocess.run(
-        [*XMPPEXT, "load", *args, "--json", "--fail-if", "lost>0"],
-        env={**os.environ, "TMPDIR": str(cluster_scratch)},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
+    result = xmppext_in(cluster_scratch, "load", *args, "--json", "--fail-if", "lost>0")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.splitlines()[-1])["summary"]
     assert summary["sessions_up"] == summary["sessions_planned"] == 20
