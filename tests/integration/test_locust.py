@@ -179,9 +179,11 @@ def test_the_masters_totals_are_the_sum_of_the_workers_with_pairs_split_across_n
 
 
 def test_a_worker_killed_mid_run_is_reported_by_the_master_which_exits_1(cluster, locust_run):
-    run = locust_run(run_time=8)
+    # Long enough for a report from each worker before the kill and for Locust to see the worker missing after it
+    # (its workers report every 3 s, and a worker is missing after 3 s without a heartbeat).
+    run = locust_run(run_time=12)
     run.wait_until_spawned()
-    time.sleep(2)  # a few reports from each worker first: the run is under way (nothing to await)
+    time.sleep(4)  # a report from each worker first (every 3 s, from when it connected): nothing to await
     killed = run.workers[0]
     killed.kill()
     killed.wait(10)
