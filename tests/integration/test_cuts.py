@@ -98,6 +98,15 @@ class Pair:
         await self.asking.close()
         await self.answering.close()
 
+    async def until_done(self, running: asyncio.Future, timeout: float = 60) -> None:
+        """Until the burst ends; fails at once, saying why, if the sender's session is lost first."""
+        await asyncio.wait({running, self.asking.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        assert running.done(), f"the burst did not end; sender's events: {self.events}, lost: {self.lost_reason()}"
+        running.result()
+
+    def lost_reason(self) -> object:
+        return self.asking.lost.result() if self.asking.lost.done() else None
+
     def assert_nothing_lost(self) -> None:
         assert len(self.exchanges) == BURST
         assert [exchange.status for exchange in self.exchanges] == [Status.OK] * BURST, [
@@ -131,7 +140,7 @@ def test_a_cut_inside_a_stanza_loses_nothing(xmpp_server, make_account, partial)
             pair.asking.client.send_raw(partial)  # the server's parser now holds a partial stanza
             await proxy.wait_until(lambda counters: counters.bytes_to_server > before, timeout=10)
             assert proxy.cut_now() == 1
-            await asyncio.wait_for(running, 60)
+            await pair.until_done(running)
             pair.assert_nothing_lost()
             resumed, new_sessions = recovered(pair)
             assert resumed + new_sessions >= 1
@@ -162,7 +171,7 @@ def cut_again_at(xmpp_server, make_account, direction: str, tag: str) -> None:
             running = asyncio.ensure_future(pair.burst.run(BURST, WINDOW))
             await asyncio.wait_for(pair.received.wait(), 10)
             assert proxy.cut_now() == 1
-            await asyncio.wait_for(running, 60)
+            await pair.until_done(running)
             pair.assert_nothing_lost()
             assert cuts and proxy.counters.cuts == 2
             assert sum(isinstance(event, Cut) for event in pair.events) <= 2

@@ -127,6 +127,21 @@ def test_a_cut_stream_is_resumed_and_what_came_meanwhile_arrives_once(xmpp_serve
     run(scenario)
 
 
+def test_a_session_is_the_jobs_once_its_stream_can_be_resumed(xmpp_server, make_account):
+    """slixmpp starts a session at resource binding, before <enable/>: a cut then could not be resumed, and
+    what the job sent then would be neither counted nor kept. ``start`` returns once <enabled/> has come."""
+
+    async def scenario():
+        session = sm_session(xmpp_server, make_account(), "sm", xmpp_server.port, reconnect=ReconnectPolicy())
+        enabled = Events(session.client, "sm_enabled")
+        await session.start()
+        state = streammgmt.state(session.client)
+        assert enabled.counts["sm_enabled"] == 1 and state.enabled and state.resumable
+        await session.close()
+
+    run(scenario)
+
+
 def test_h_matches_the_stanzas_the_server_sent_through_both_fast_paths(xmpp_server, make_account):
     burst = 300
 

@@ -93,7 +93,7 @@ class Session:
         client.add_event_handler("stream_error", self._on_stream_error)
         client.add_event_handler("disconnected", self._on_disconnected)
         client.add_event_handler("session_resumed", self._on_resumed)
-        client.add_event_handler("session_start", self._on_session_start)
+        client.add_event_handler("stream_negotiated", self._on_new_session)
         client.add_event_handler("sm_failed", self._on_sm_failed)
 
     # -- the job's side -----------------------------------------------------------
@@ -218,9 +218,11 @@ class Session:
         self.recoveries.resent += resent
         self._emit(Resumed(round(after, 3), resent))
 
-    def _on_session_start(self, _event: object) -> None:
-        if self._outage_started is None or not self._started:
-            return
+    def _on_new_session(self, _event: object) -> None:
+        """A new session is back once every stream feature is negotiated (see ``login``): what we send
+        again goes out counted by stream management."""
+        if self._outage_started is None or not self._started or not self.client.sessionstarted:
+            return  # not after a cut, or a resumed stream (its features end without a new session)
         after = time.monotonic() - self._outage_started
         self._outage_started = None
         refusal, self._refusal = self._refusal, None

@@ -150,7 +150,10 @@ class SessionWriter:
     * outside a session (cut off, or negotiating a new stream) nothing is
       written: into a dead connection it would be lost, into a stream not yet
       authenticated the server would close it. The stanzas wait, at most
-      ``MAX_HELD``, and go out after ``session_resumed`` or ``session_start``.
+      ``MAX_HELD``, and go out after ``session_resumed``, or once a new session
+      has negotiated every stream feature (slixmpp starts the session at
+      resource binding, before ``<enable/>``: stanzas written in between would
+      be neither counted nor kept for re-sending).
     """
 
     MAX_HELD = 65536
@@ -161,8 +164,10 @@ class SessionWriter:
         self._scheduled = False
         self._after_queue: asyncio.Future | None = None
         self._held_back = False  # until a resumed stream has shown it parses what we send
+        self._negotiating = False  # a new session whose stream management is not negotiated yet
         self.dropped = 0  # stanzas refused because MAX_HELD were waiting
-        client.add_event_handler("session_start", self._session_back)
+        client.add_event_handler("session_start", self._session_negotiating)
+        client.add_event_handler("stream_negotiated", self._session_back)
         client.add_event_handler("session_resumed", self._session_back)
 
     def write(self, data: str) -> bool:
@@ -194,7 +199,7 @@ class SessionWriter:
 
     def flush(self) -> None:
         self._scheduled = False
-        if not self._buffer or self._held_back or not slixmpp_private.in_session(self._client):
+        if not self._buffer or self._held_back or self._negotiating or not slixmpp_private.in_session(self._client):
             return  # kept until the session is back
         if not slixmpp_private.send_queue_empty(self._client):
             if self._after_queue is None or self._after_queue.done():
@@ -207,5 +212,9 @@ class SessionWriter:
         await slixmpp_private.send_queue_written(self._client)
         self.flush()
 
+    def _session_negotiating(self, _event: object) -> None:
+        self._negotiating = True
+
     def _session_back(self, _event: object) -> None:
+        self._negotiating = False
         self.flush()

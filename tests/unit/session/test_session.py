@@ -96,7 +96,11 @@ class TestSessionEvents(SessionTest):
         # A cut, then <failed h="1"/>: r1 reached the server, r2 and r3 never did.
         self.session._outage_started = time.monotonic()
         self.session._refusal = Refusal("item-not-found", 1, streammgmt.unacked(self.xmpp))
-        self.xmpp.event("session_start")
+        self.xmpp.sessionstarted = True
+        self.xmpp.event("session_start")  # at resource binding: stream management not negotiated yet
+        self.wait_()
+        assert self.drain() == "" and self.events == []
+        self.xmpp.event("stream_negotiated")  # every feature done: <enabled/> came
         self.wait_()
         assert self.drain() == "<iq type='get' id='r2'/><iq type='get' id='r3'/>"
         (event,) = self.events

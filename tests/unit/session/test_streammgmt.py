@@ -219,6 +219,17 @@ class TestSessionWriter(StreamTest):
         state = streammgmt.state(self.xmpp)
         assert (state.sent, state.unacked, self.writer.held) == (2, 2, 0)
 
+    def test_a_new_session_writes_nothing_before_its_stream_management_is_negotiated(self):
+        self.cut_off()
+        self.writer.write("<iq type='get' id='held'/>")
+        self.xmpp._session_started = True
+        self.xmpp.event("session_start")  # slixmpp: at resource binding, before <enable/> goes out
+        self.wait_()
+        assert self.drain() == [] and self.writer.held == 1
+        self.xmpp.event("stream_negotiated")
+        self.wait_()
+        assert self.drain() == ["<iq type='get' id='held'/>"] and self.writer.held == 0
+
     def test_behind_stanzas_slixmpp_has_already_counted(self):
         self.plugin.window = self.plugin.window_counter = 100
         self.xmpp.send_raw(streammgmt.track_raw(self.xmpp, "<iq type='get' id='kept'/>"))
