@@ -94,13 +94,17 @@ def at_scale(xmppext: str, kind: str, pairs: int, duration: float) -> dict:
     )
 
 
-def many_pairs_against_one(xmppext: str, pairs: int, count: int, window: int, duration: float) -> tuple[dict, dict]:
-    """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop (window 1), one server.
+def many_pairs_against_one(
+    xmppext: str, pairs: int, count: int, window: int, windows: list[int], duration: float
+) -> tuple[dict, dict[int, dict]]:
+    """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop with each of ``windows``
+    (requests in flight per sender), one server, one run after the other.
 
     Each summary gets ``cpu``: the CPU seconds the server and the generator (the child processes: xmppext
     send and respond, or load's coordinator and workers) used during that run, to tell what limited it.
     """
     server = SERVERS["prosody"](for_load=True)
+    many: dict[int, dict] = {}
     try:
         server.start()
         server.add_accounts([f"many{n}" for n in range(1, 2 * pairs + 1)], Secret(PASSWORD))
@@ -109,20 +113,23 @@ def many_pairs_against_one(xmppext: str, pairs: int, count: int, window: int, du
             single = xmppext_pair(xmppext, server, count, window)
         single["cpu"] = single_cpu
         single["wall_s"] = single["sent"] / single["per_second"] if single.get("per_second") else None
-        wait_for_idle(server)
-        with cpu_used(server) as many_cpu:
-            many = xmppext_load(
-                xmppext,
-                *users_server_options(server, "many"),
-                "--pairs",
-                str(pairs),
-                "--window",
-                "1",
-                "--duration",
-                f"{duration:g}",
-                env={"XMPPEXT_PASSWORD": PASSWORD},
-            )
-        many["cpu"] = many_cpu
+        for each in windows:
+            wait_for_idle(server)
+            with cpu_used(server) as many_cpu:
+                many[each] = xmppext_load(
+                    xmppext,
+                    *users_server_options(server, "many"),
+                    "--pairs",
+                    str(pairs),
+                    "--window",
+                    str(each),
+                    "--timeout",
+                    "60",
+                    "--duration",
+                    f"{duration:g}",
+                    env={"XMPPEXT_PASSWORD": PASSWORD},
+                )
+            many[each]["cpu"] = many_cpu
     finally:
         server.stop()
     return single, many
@@ -210,7 +217,9 @@ def _versions() -> str:
 def report(args: argparse.Namespace) -> str:
     xmppext = args.xmppext
     scale = {kind: at_scale(xmppext, kind, args.pairs, args.duration) for kind in args.servers}
-    single, many = many_pairs_against_one(xmppext, args.many_pairs, args.burst, 64, args.duration)
+    single, many = many_pairs_against_one(
+        xmppext, args.many_pairs, args.burst, 64, args.many_windows, args.duration
+    )
     measure_tsung = tsung.available() and not args.no_tsung
     side = beside_tsung(xmppext, args.tsung_sessions, args.tsung_ramp, args.duration) if measure_tsung else None
 
@@ -285,24 +294,28 @@ def report(args: argparse.Namespace) -> str:
             f"| {kind} ({cores} core{'s' if cores > 1 else ''}) | {_n(reached)} | {_n(per_login, 2)} ms | "
             f"{_n(ceiling)} | {_n(ratio, 2)} |"
         )
-    ratio = many["exchanges_per_second"] / single["per_second"] if many["exchanges_per_second"] else None
+    rates = {window: summary["exchanges_per_second"] / single["per_second"] for window, summary in many.items()}
     lines += [
         "",
         f"### (L3) {args.many_pairs:,} pairs against the single-pair pipelined burst",
         "",
-        f"One Prosody, one after the other: `xmppext respond` + `xmppext send --repeat {args.burst} --window 64` "
-        f"(one pair, pipelined), then `xmppext load --pairs {args.many_pairs} --window 1 --duration "
-        f"{args.duration:g}` (closed loop: {args.many_pairs:,} requests in flight, one per pair).",
+        f"One Prosody, one run after the other: `xmppext respond` + `xmppext send --repeat {args.burst} --window 64` "
+        f"(one pair, pipelined), then `xmppext load --pairs {args.many_pairs} --window W --timeout 60 --duration "
+        f"{args.duration:g}` for each W (closed loop: W requests in flight per pair, {args.many_pairs:,} W in all).",
         "",
-        "| | exchanges per second | p50 / p99 | lost | server CPU per exchange / busy | generator CPU per exchange "
-        "/ busy |",
-        "|---|---|---|---|---|---|",
-        f"| single pair, window 64 | {_n(single['per_second'])} | {_ms(single['p50_ms'])} / {_ms(single['p99_ms'])} "
-        f"| {single['lost']} | {_cpu(single, single['sent'], single['wall_s'])} |",
-        f"| {args.many_pairs:,} pairs, window 1 each | {_n(many['exchanges_per_second'])} | "
-        f"{_ms(many['exchanges']['p50_ms'])} / {_ms(many['exchanges']['p99_ms'])} | {many['lost']} | "
-        f"{_cpu(many, many['ok'], many['wall_s'])} |",
-        f"| ratio (goal ≥ 0.9) | {_n(ratio, 2)} | | | | |",
+        "| | exchanges per second | ratio to the single pair | p50 / p99 | lost | server CPU per exchange / busy "
+        "| generator CPU per exchange / busy |",
+        "|---|---|---|---|---|---|---|",
+        f"| single pair, window 64 | {_n(single['per_second'])} | 1 | {_ms(single['p50_ms'])} / "
+        f"{_ms(single['p99_ms'])} | {single['lost']} | {_cpu(single, single['sent'], single['wall_s'])} |",
+    ]
+    for window, summary in many.items():
+        lines.append(
+            f"| {args.many_pairs:,} pairs, window {window} each | {_n(summary['exchanges_per_second'])} | "
+            f"{_n(rates[window], 2)} | {_ms(summary['exchanges']['p50_ms'])} / {_ms(summary['exchanges']['p99_ms'])} "
+            f"| {summary['lost']} | {_cpu(summary, summary['ok'], summary['wall_s'])} |"
+        )
+    lines += [
         "",
         "CPU per exchange is the CPU seconds each side used over the whole run (logins included) divided by its "
         "exchanges; busy is those seconds over the run's wall time (100% = one core; the machine has "
@@ -315,7 +328,7 @@ def report(args: argparse.Namespace) -> str:
         lines += tsung_table(args, ours, theirs)
     else:
         lines += ["(L4) not measured: Tsung is not installed (`scripts/setup --with-tsung`), or --no-tsung.", ""]
-    lines += targets(args, scale, ratio, side)
+    lines += targets(args, scale, rates, side)
     return "\n".join(lines) + "\n"
 
 
@@ -363,7 +376,7 @@ def tsung_table(args: argparse.Namespace, ours: dict, theirs: tsung.TsungRun) ->
     ]
 
 
-def targets(args: argparse.Namespace, scale: dict, ratio: float | None, side) -> list[str]:
+def targets(args: argparse.Namespace, scale: dict, rates: dict[int, float], side) -> list[str]:
     def verdict(ok: bool) -> str:
         return "met" if ok else "not met"
 
@@ -380,9 +393,11 @@ def targets(args: argparse.Namespace, scale: dict, ratio: float | None, side) ->
             f"- ≤ 100 KiB of generator memory per session while exchanging, TLS, on {kind}: "
             f"{verdict(memory is not None and memory <= 100)} ({_n(memory)} KiB)"
         )
+    best = max(rates, key=rates.get, default=None)
     lines.append(
         f"- {args.many_pairs:,} pairs at ≥ 0.9 of the single-pair burst's rate: "
-        f"{verdict(ratio is not None and ratio >= 0.9)} ({_n(ratio, 2)})"
+        f"{verdict(best is not None and rates[best] >= 0.9)} "
+        + (f"({_n(rates[best], 2)}, window {best} per pair)" if best is not None else "(not measured)")
     )
     if side is not None:
         ours, theirs = side
@@ -418,6 +433,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of exchanging in each run")
     parser.add_argument("--many-pairs", type=int, default=1000, help="pairs in (L3)")
     parser.add_argument("--burst", type=int, default=100_000, help="requests of (L3)'s single-pair burst")
+    parser.add_argument(
+        "--many-windows", type=int, nargs="+", default=[1, 16], help="requests in flight per pair in (L3)'s runs"
+    )
     parser.add_argument("--tsung-sessions", type=int, default=4000, help="sessions in (L4)")
     parser.add_argument("--tsung-ramp", type=float, default=100.0, help="logins per second in (L4)")
     parser.add_argument("--no-tsung", action="store_true", help="leave (L4) out (the smoke test does)")
