@@ -1,7 +1,7 @@
 """A program under test for ``scenario --responder``, with switches for each way one can behave.
 
     python scenario_bot.py [--no-ready] [--no-presence] [--exit-at-start] [--exit-after-ready]
-                           [--pid-file PATH]
+                           [--ignore-sigterm] [--pid-file PATH]
 
 It logs in with the XMPPEXT_* variables (as ``--responder`` hands them over),
 answers pings (XEP-0199), and stops on SIGTERM. ``--pid-file`` records its process id, so
@@ -24,7 +24,10 @@ async def main(options: argparse.Namespace) -> int:
     # Signals first: once the pid file exists, a test may signal the bot and count on how it answers.
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        if signum == signal.SIGTERM and options.ignore_sigterm:
+            signal.signal(signum, signal.SIG_IGN)
+        else:
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     if options.pid_file:
         with open(options.pid_file, "w") as handle:
             handle.write(str(os.getpid()))
@@ -58,7 +61,7 @@ async def main(options: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    for flag in ("--no-ready", "--no-presence", "--exit-at-start", "--exit-after-ready"):
+    for flag in ("--no-ready", "--no-presence", "--exit-at-start", "--exit-after-ready", "--ignore-sigterm"):
         parser.add_argument(flag, action="store_true")
     parser.add_argument("--pid-file")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -138,6 +138,21 @@ def test_an_interrupted_run_stops_the_program(tmp_path, signum):
     assert processes_mentioning(str(pid_file)) == []
 
 
+def test_a_killed_xmppext_takes_the_program_with_it_even_one_ignoring_sigterm(tmp_path):
+    script = tmp_path / "waits.scs"
+    script.write_text(WAITING)
+    pid_file = tmp_path / "bot.pid"
+    responder = bot("--ignore-sigterm", "--pid-file", str(pid_file))
+    with scenario_process(str(script), "--local", "--timeout", "60", "--responder", responder) as process:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # nothing to await: the program writes its pid file when it starts
+        assert pid_file.exists(), "the program never started"
+        process.kill()  # no grace period, no stop of ours: only the kernel's parent-death signal is left
+        process.communicate(timeout=30)
+    assert processes_mentioning(str(pid_file)) == []
+
+
 PINGS_AS_THE_ENV_FILES_ACCOUNT = PINGS_THE_RESPONDER.replace(
     "\tjid: romeo@localhost\n\tpassword: ${env:XMPPEXT_SCENARIO_ROMEO_PASSWORD}\n",
     "\tjid: ${env:XMPPEXT_SCENARIO_JID}\n\tpassword: ${env:XMPPEXT_SCENARIO_PASSWORD}\n",

@@ -16,7 +16,8 @@ For every script on every server:
   program's full JID;
 * afterwards the program's group gets SIGTERM, and SIGKILL after
   ``STOP_GRACE`` seconds. A program that exits on its own during the script
-  makes the run an ERROR, with its last output.
+  makes the run an ERROR, with its last output. If xmppext itself is killed
+  (SIGKILL: no grace period of its own), the kernel kills the program.
 
 The program's output is kept (the last ``LAST_LINES`` lines, each clipped and
 made safe for a terminal) to explain a program that never came online or died.
@@ -42,7 +43,7 @@ from xmpp_ext.scenario.script import Script
 from xmpp_ext.scenario.xmlblock import CLIENT_NS
 from xmpp_ext.session import ConnectError, ConnectionSettings
 from xmpp_ext.util import envvars
-from xmpp_ext.util.children import die_with_parent, group_members, signal_group
+from xmpp_ext.util.children import group_members, killed_with_parent, signal_group
 from xmpp_ext.util.display import printable
 
 #: The variable a script addresses the program under test with: its full JID, once online.
@@ -198,7 +199,7 @@ async def _spawn(
             stderr=asyncio.subprocess.STDOUT,
             cwd=responder.cwd,
             start_new_session=True,  # its own group: stopping it reaches whatever it started
-            preexec_fn=die_with_parent,
+            preexec_fn=killed_with_parent,  # xmppext killed: the program too, even if it ignores SIGTERM
         )
     except OSError as exc:
         raise ResponderError(f"cannot start {responder.shown}: {exc.strerror or exc}") from None

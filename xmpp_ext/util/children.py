@@ -14,11 +14,17 @@ from collections.abc import Iterator
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Run in the child before exec: Linux sends it SIGTERM when the parent dies, even by SIGKILL."""
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Run in the child before exec: Linux sends it ``signum`` when the parent dies, even by SIGKILL."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signum)
+
+
+def killed_with_parent() -> None:
+    """``die_with_parent`` with SIGKILL: for a program that is not ours (it may ignore SIGTERM), and whose
+    parent, had it lived, would have killed it after a grace period anyway."""
+    die_with_parent(signal.SIGKILL)
 
 
 def signal_group(pid: int, signum: int) -> None:
