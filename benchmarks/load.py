@@ -9,8 +9,8 @@ servers on 127.0.0.1, TLS verified:
      generator memory and CPU, server CPU;
 (L2) logins per second against each server's ceiling (1 / its CPU per login,
      times the cores it can use), from (L1)'s login phase;
-(L3) 1,000 pairs in closed loop against the single-pair pipelined burst,
-     the same server, the same minutes;
+(L3) 1,000 pairs in closed loop (several windows per pair) against the
+     single-pair pipelined burst, on each server, the same minutes;
 (L4) Tsung 1.7.0 and xmppext against the same server with the same sessions
      and the same exchange (half the sessions ping the server every 2 s, the
      other half stay idle): generator memory per session, CPU per exchange
@@ -95,15 +95,15 @@ def at_scale(xmppext: str, kind: str, pairs: int, duration: float) -> dict:
 
 
 def many_pairs_against_one(
-    xmppext: str, pairs: int, count: int, window: int, windows: list[int], duration: float
+    xmppext: str, kind: str, pairs: int, count: int, window: int, windows: list[int], duration: float
 ) -> tuple[dict, dict[int, dict]]:
     """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop with each of ``windows``
-    (requests in flight per sender), one server, one run after the other.
+    (requests in flight per sender), one server of ``kind``, one run after the other.
 
     Each summary gets ``cpu``: the CPU seconds the server and the generator (the child processes: xmppext
     send and respond, or load's coordinator and workers) used during that run, to tell what limited it.
     """
-    server = SERVERS["prosody"](for_load=True)
+    server = SERVERS[kind](for_load=True)
     many: dict[int, dict] = {}
     try:
         server.start()
@@ -217,9 +217,10 @@ def _versions() -> str:
 def report(args: argparse.Namespace) -> str:
     xmppext = args.xmppext
     scale = {kind: at_scale(xmppext, kind, args.pairs, args.duration) for kind in args.servers}
-    single, many = many_pairs_against_one(
-        xmppext, args.many_pairs, args.burst, 64, args.many_windows, args.duration
-    )
+    spread = {
+        kind: many_pairs_against_one(xmppext, kind, args.many_pairs, args.burst, 64, args.many_windows, args.duration)
+        for kind in args.servers
+    }
     measure_tsung = tsung.available() and not args.no_tsung
     side = beside_tsung(xmppext, args.tsung_sessions, args.tsung_ramp, args.duration) if measure_tsung else None
 
@@ -294,33 +295,39 @@ def report(args: argparse.Namespace) -> str:
             f"| {kind} ({cores} core{'s' if cores > 1 else ''}) | {_n(reached)} | {_n(per_login, 2)} ms | "
             f"{_n(ceiling)} | {_n(ratio, 2)} |"
         )
-    rates = {window: summary["exchanges_per_second"] / single["per_second"] for window, summary in many.items()}
     lines += [
         "",
         f"### (L3) {args.many_pairs:,} pairs against the single-pair pipelined burst",
         "",
-        f"One Prosody, one run after the other: `xmppext respond` + `xmppext send --repeat {args.burst} --window 64` "
-        f"(one pair, pipelined), then `xmppext load --pairs {args.many_pairs} --window W --timeout 60 --duration "
-        f"{args.duration:g}` for each W (closed loop: W requests in flight per pair, {args.many_pairs:,} W in all).",
+        "On each server, one run after the other: `xmppext respond` + "
+        f"`xmppext send --repeat {args.burst} --window 64` (one pair, pipelined), then `xmppext load --pairs "
+        f"{args.many_pairs} --window W --timeout 60 --duration {args.duration:g}` for each W (closed loop: W "
+        f"requests in flight per pair, {args.many_pairs:,} W in all).",
         "",
         "| | exchanges per second | ratio to the single pair | p50 / p99 | lost | server CPU per exchange / busy "
         "| generator CPU per exchange / busy |",
         "|---|---|---|---|---|---|---|",
-        f"| single pair, window 64 | {_n(single['per_second'])} | 1 | {_ms(single['p50_ms'])} / "
-        f"{_ms(single['p99_ms'])} | {single['lost']} | {_cpu(single, single['sent'], single['wall_s'])} |",
     ]
-    for window, summary in many.items():
+    rates: dict[tuple[str, int], float] = {}
+    for kind, (single, many) in spread.items():
         lines.append(
-            f"| {args.many_pairs:,} pairs, window {window} each | {_n(summary['exchanges_per_second'])} | "
-            f"{_n(rates[window], 2)} | {_ms(summary['exchanges']['p50_ms'])} / {_ms(summary['exchanges']['p99_ms'])} "
-            f"| {summary['lost']} | {_cpu(summary, summary['ok'], summary['wall_s'])} |"
+            f"| {kind}: single pair, window 64 | {_n(single['per_second'])} | 1 | {_ms(single['p50_ms'])} / "
+            f"{_ms(single['p99_ms'])} | {single['lost']} | {_cpu(single, single['sent'], single['wall_s'])} |"
         )
+        for window, summary in many.items():
+            rates[kind, window] = summary["exchanges_per_second"] / single["per_second"]
+            lines.append(
+                f"| {kind}: {args.many_pairs:,} pairs, window {window} each | "
+                f"{_n(summary['exchanges_per_second'])} | {_n(rates[kind, window], 2)} | "
+                f"{_ms(summary['exchanges']['p50_ms'])} / {_ms(summary['exchanges']['p99_ms'])} | {summary['lost']} "
+                f"| {_cpu(summary, summary['ok'], summary['wall_s'])} |"
+            )
     lines += [
         "",
         "CPU per exchange is the CPU seconds each side used over the whole run (logins included) divided by its "
         "exchanges; busy is those seconds over the run's wall time (100% = one core; the machine has "
-        f"{os.cpu_count()}, shared by the server, the generator and whatever else runs). The server is Prosody: "
-        "one process, at most one core.",
+        f"{os.cpu_count()}, shared by the server, the generator and whatever else runs). Prosody is one process "
+        "(at most one core); ejabberd runs on every core.",
         "",
     ]
     if side is not None:
@@ -376,7 +383,7 @@ def tsung_table(args: argparse.Namespace, ours: dict, theirs: tsung.TsungRun) ->
     ]
 
 
-def targets(args: argparse.Namespace, scale: dict, rates: dict[int, float], side) -> list[str]:
+def targets(args: argparse.Namespace, scale: dict, rates: dict[tuple[str, int], float], side) -> list[str]:
     def verdict(ok: bool) -> str:
         return "met" if ok else "not met"
 
@@ -393,12 +400,14 @@ def targets(args: argparse.Namespace, scale: dict, rates: dict[int, float], side
             f"- ≤ 100 KiB of generator memory per session while exchanging, TLS, on {kind}: "
             f"{verdict(memory is not None and memory <= 100)} ({_n(memory)} KiB)"
         )
-    best = max(rates, key=rates.get, default=None)
-    lines.append(
-        f"- {args.many_pairs:,} pairs at ≥ 0.9 of the single-pair burst's rate: "
-        f"{verdict(best is not None and rates[best] >= 0.9)} "
-        + (f"({_n(rates[best], 2)}, window {best} per pair)" if best is not None else "(not measured)")
-    )
+    for kind in args.servers:
+        measured = {window: ratio for (server, window), ratio in rates.items() if server == kind}
+        best = max(measured, key=measured.get, default=None)
+        lines.append(
+            f"- {args.many_pairs:,} pairs at ≥ 0.9 of the single-pair burst's rate, on {kind}: "
+            f"{verdict(best is not None and measured[best] >= 0.9)} "
+            + (f"({_n(measured[best], 2)}, window {best} per pair)" if best is not None else "(not measured)")
+        )
     if side is not None:
         ours, theirs = side
         for name, mine, other in (
@@ -429,7 +438,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--xmppext", default=str(ROOT / ".venv" / "bin" / "xmppext"), help="the command to measure")
     parser.add_argument("--pairs", type=int, default=5000, help="pairs in (L1)")
-    parser.add_argument("--servers", nargs="+", default=["prosody", "ejabberd"], help="servers of (L1) and (L2)")
+    parser.add_argument("--servers", nargs="+", default=["prosody", "ejabberd"], help="servers of (L1), (L2) and (L3)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of exchanging in each run")
     parser.add_argument("--many-pairs", type=int, default=1000, help="pairs in (L3)")
     parser.add_argument("--burst", type=int, default=100_000, help="requests of (L3)'s single-pair burst")

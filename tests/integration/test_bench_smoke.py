@@ -69,8 +69,9 @@ def test_load_benchmark_section_is_complete_and_keeps_the_rest(tmp_path):
         "(L1) 20 sessions",
         "(L2) Logins per second",
         "(L3) 5 pairs",
-        "| 5 pairs, window 1 each |",
-        "| 5 pairs, window 16 each |",
+        "| prosody: single pair, window 64 |",
+        "| prosody: 5 pairs, window 1 each |",
+        "| prosody: 5 pairs, window 16 each |",
         "Goals (issue 22):",
     ):
         assert part in report
