@@ -81,6 +81,7 @@ class OutputLines:
     process: subprocess.Popen
     lines: list[str] = field(default_factory=list)
     _queue: queue.Queue = field(default_factory=queue.Queue)
+    _read_to_the_end: threading.Event = field(default_factory=threading.Event)
 
     def pump(self) -> None:
         def read() -> None:
@@ -88,8 +89,15 @@ class OutputLines:
                 self.lines.append(line.rstrip("\n"))
                 self._queue.put(line.rstrip("\n"))
             self._queue.put(None)
+            self._read_to_the_end.set()
 
         threading.Thread(target=read, daemon=True).start()
+
+    def all_lines(self, timeout: float = 10) -> list[str]:
+        """Every line, once the output has ended: a process that has exited may still have lines in the pipe
+        that the reader thread has not taken yet."""
+        assert self._read_to_the_end.wait(timeout), f"output still open {timeout}s later; so far: {self.lines}"
+        return self.lines
 
     def wait_for_line(self, predicate, timeout: float = 15) -> str:
         """The next stdout line that satisfies ``predicate``; AssertionError with the output so far if none."""
@@ -106,13 +114,17 @@ class OutputLines:
                 return line
 
     def stop(self, timeout: float = 15) -> int:
+        """SIGTERM, then its exit status once it has ended and its output has been read to the end."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
+        status = self.process.wait(timeout)
+        self._read_to_the_end.wait(timeout)  # bounded: a grandchild may hold the pipe open
+        return status
 
     def kill(self) -> None:
         self.process.kill()
         self.process.wait(10)
+        self._read_to_the_end.wait(10)
 
 
 @dataclass

@@ -79,7 +79,7 @@ def test_same_full_jid_twice_stops_the_first_with_conflict(xmpp_server, make_acc
     assert first.full_jid == second.full_jid
     first.wait_for_line(lambda line: "another client logged in as" in line)
     assert first.process.wait(20) == 3
-    assert any("conflict" in line for line in first.lines), first.lines
+    assert any("conflict" in line for line in first.all_lines()), first.lines
     assert second.process.poll() is None  # the newer one keeps answering
 
 

@@ -82,7 +82,7 @@ def command_args(command: str, tmp_path: Path) -> list[str]:
 def peak_of(command: str, server: HostileServer, tmp_path: Path, *extra: str) -> tuple[int, list[str], float]:
     child = start([*command_args(command, tmp_path), *extra], server)
     peak = finish(child)
-    return child.process.returncode, child.lines, peak
+    return child.process.returncode, child.all_lines(), peak
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def baseline(tmp_path_factory):
                     child.wait_for_line(lambda line: line.startswith("disconnected ("))
                     child.process.send_signal(signal.SIGTERM)
                 peaks[command, at] = finish(child)
-            assert child.process.returncode in (EXIT_CONNECT, 0), child.lines
+            assert child.process.returncode in (EXIT_CONNECT, 0), child.all_lines()
         return peaks[command, at]
 
     return of
@@ -152,6 +152,6 @@ def test_a_responder_attacked_after_every_login_stays_flat(tmp_path, baseline):
         finally:
             child.process.send_signal(signal.SIGTERM)
             peak = finish(child)
-    assert f"disconnected ({DEPTH_ENDED}); reconnecting" in child.lines, child.lines
+    assert f"disconnected ({DEPTH_ENDED}); reconnecting" in child.all_lines(), child.lines
     assert len(server.attacks_written) >= 3
     assert peak - baseline("respond", "session") < ALLOWED_GROWTH_MIB, (peak, baseline("respond", "session"))

@@ -56,9 +56,10 @@ def test_the_users_plugin_answers_and_the_responder_counts_its_answers(xmpp_serv
     assert (exchange["condition"], exchange["from"]) == ("item-not-found", bot.full_jid)
     # Two answers: --count 2 stops it, exit 0, each answer a line.
     assert bot.process.wait(15) == 0
-    assert any("answered result (carrying <greeting xmlns='urn:example:greeting'>)" in line for line in bot.lines)
-    assert any("refused with an error (item-not-found: no greeting in 'tlh')" in line for line in bot.lines)
-    assert bot.lines[-1] == "stopped after answering 2"
+    lines = bot.all_lines()
+    assert any("answered result (carrying <greeting xmlns='urn:example:greeting'>)" in line for line in lines)
+    assert any("refused with an error (item-not-found: no greeting in 'tlh')" in line for line in lines)
+    assert lines[-1] == "stopped after answering 2"
 
 
 def test_a_sender_outside_allow_is_refused_before_the_plugin_sees_it(xmpp_server, make_account, plugin_responder):
