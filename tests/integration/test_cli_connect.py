@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -28,6 +29,19 @@ def test_wrong_password_exits_3(xmpp_server, make_account, command):
     line = one_line_error(result)
     assert f"127.0.0.1:{xmpp_server.port} as {account.jid}: authentication failed" in line
     assert line.endswith("check the JID and the password (XMPPEXT_PASSWORD)")
+    assert "definitely-wrong-password" not in result.stdout + result.stderr
+
+
+def test_a_json_run_that_ends_before_any_exchange_says_why_in_json_too(xmpp_server, make_account):
+    account = make_account()
+    env = client_env(xmpp_server, account)
+    env["XMPPEXT_PASSWORD"] = "definitely-wrong-password"
+    command = [*XMPPEXT, "send", "-t", "peer@localhost/x", "--kind", "iq", "--json"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 3
+    (line,) = result.stdout.splitlines()
+    error = json.loads(line)["error"]
+    assert error["exit"] == 3 and error["message"] == one_line_error(result).removeprefix("Error: ")
     assert "definitely-wrong-password" not in result.stdout + result.stderr
 
 

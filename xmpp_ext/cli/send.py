@@ -166,7 +166,14 @@ def command(
     )
     settings = login.settings()
     configure_logging(verbosity, settings)
-    result = run_job(_present(settings, job, steps, as_json=as_json, quiet=verbosity < 0))
+    try:
+        result = run_job(_present(settings, job, steps, as_json=as_json, quiet=verbosity < 0))
+    except CommandFailed as exc:
+        if as_json:  # whoever reads the JSON lines hears why there are none (the same line goes to stderr)
+            from xmpp_ext.jobs.jsonlines import error_line
+
+            click.echo(error_line(exc.format_message(), exc.exit_code))
+        raise
     code = exit_code_for_run(result)
     if result.stop is not None:
         if code is ExitCode.CONNECT:

@@ -30,6 +30,11 @@ def summary_line(summary: dict[str, object]) -> str:
     return json.dumps({"summary": summary})
 
 
+def error_line(message: str, exit_code: int) -> str:
+    """A run that ended before any exchange (no session, no such peer, the feature not announced)."""
+    return json.dumps({"error": {"message": message, "exit": exit_code}})
+
+
 def read_line(line: str) -> Exchange | Summary | None:
     """An exchange or the summary a ``send --json`` line carries; None for any other line."""
     try:
