@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import hashlib
 import logging
 import resource
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from slixmpp.util.sasl import mechanisms
 
-from xmpp_ext.load import tlsbuffer
+from xmpp_ext.load import freezer, tlsbuffer
 from xmpp_ext.load.acks import answer_ack_requests
 from xmpp_ext.load.coalesce import coalesce_writes
 from xmpp_ext.load.lean import make_lean
@@ -147,10 +146,10 @@ def freeze_logged_in() -> None:
     """Take every object alive now (the logged-in sessions: they live until the end) out of the collector's sight.
 
     A full collection otherwise walks all of them: with thousands of sessions in a process it takes tens of
-    milliseconds, during which no reply is read, and the latencies of that moment show it.
+    milliseconds, during which no reply is read, and the latencies of that moment show it. (The worker also
+    freezes as sessions log in: xmpp_ext.load.freezer.)
     """
-    gc.collect()
-    gc.freeze()
+    freezer.collect_and_freeze()
 
 
 async def log_out_all(sessions: list[Session], wait: float = 2.0) -> None:

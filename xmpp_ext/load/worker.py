@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from xmpp_ext.load import nodes, sessions
 from xmpp_ext.load.exchange import Responder, Sender
+from xmpp_ext.load.freezer import LoginFreezer
 from xmpp_ext.load.plan import LOGIN_CONCURRENCY, LoadPlan, PairAccounts, WorkerShare, decode, per_sender_counts
 from xmpp_ext.load.tally import Tally, resident_kib
 from xmpp_ext.session import ConnectError, Cut, Lost, NewSession, Resumed, Session, SessionEvent
@@ -66,6 +67,7 @@ class Worker:
         self._go: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._sessions: list[Session] = []
         self._login_failures = 0
+        self._freezer = LoginFreezer()  # collections stay small while thousands log in
 
     # -- control -------------------------------------------------------------------------
 
@@ -200,6 +202,7 @@ class Worker:
         self.up += 1
         self._sessions.append(session)
         setattr(self.pairs[index], f"{role}_session", session)
+        self._freezer.logged_in()
 
     # -- connections during the run ------------------------------------------------------
 
