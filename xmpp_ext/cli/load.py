@@ -23,6 +23,7 @@ from xmpp_ext.cli.options import (
     verbosity_options,
 )
 from xmpp_ext.cli.outcome import CommandFailed, Stopped, exit_code_for_load
+from xmpp_ext.load.sasl import SASL_MECHANISMS
 from xmpp_ext.util import envvars
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
@@ -199,6 +200,12 @@ def _account_options(function):
 @_account_options
 @click.option("--no-stream-management", is_flag=True, help="No XEP-0198 acks or resumption on the sessions.")
 @click.option(
+    "--sasl",
+    type=click.Choice(SASL_MECHANISMS),
+    help="Authenticate with this SASL mechanism only [default: the strongest the server offers]; PLAIN only "
+    "over TLS (to compare with a tool that knows no other).",
+)
+@click.option(
     "--fail-if",
     "fail_if",
     type=ThresholdType(),
@@ -268,6 +275,7 @@ def command(**options: Any) -> None:
         insecure=options["insecure"],
         direct_tls=options["direct_tls"],
         login_timeout=options["login_timeout"],
+        sasl=options["sasl"],
         stall_at=stall[0] if stall else None,
         stall_for=stall[1] if stall else 0.0,
     )

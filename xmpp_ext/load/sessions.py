@@ -30,6 +30,7 @@ from xmpp_ext.load.acks import answer_ack_requests
 from xmpp_ext.load.coalesce import coalesce_writes
 from xmpp_ext.load.lean import make_lean
 from xmpp_ext.load.plan import LoadPlan
+from xmpp_ext.load.sasl import only_sasl
 from xmpp_ext.servers.base import Account
 from xmpp_ext.session import (
     ConnectionSettings,
@@ -113,6 +114,7 @@ def new_session(
     stream_management: bool,
     on_event: Callable[[SessionEvent], None],
     plugins: tuple[str, ...] = LOAD_PLUGINS,
+    sasl: str | None = None,
 ) -> Session:
     """A load session, not yet logged in: no plugin (unless ``plugins``: a user's own, for Locust), the shared
     TLS context, one write per event-loop pass, none of what xmpp_ext.load.lean drops (a user's plugin keeps
@@ -120,7 +122,8 @@ def new_session(
 
     With stream management it follows the session layer's reconnection policy
     (a cut stream is resumed, or a new session started) for up to a login
-    time-out; without, a cut ends it (``Lost``).
+    time-out; without, a cut ends it (``Lost``). ``sasl``: the one SASL
+    mechanism it may use (xmpp_ext.load.sasl).
     """
     session = Session(
         settings,
@@ -134,6 +137,8 @@ def new_session(
     make_lean(session.client, instant_messaging=plugins != LOAD_PLUGINS)
     if stream_management:
         answer_ack_requests(session.client)
+    if sasl is not None:
+        only_sasl(session.client, sasl)
     return session
 
 

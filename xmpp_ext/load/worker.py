@@ -187,7 +187,9 @@ class Worker:
             if self._login_failures >= MAX_FAILURES_WITHOUT_SUCCESS and not self._sessions:
                 self.tally.login_failed("not-tried")
                 return
-            session = sessions.new_session(settings, self.plan.stream_management, self._on_session_event)
+            session = sessions.new_session(
+                settings, self.plan.stream_management, self._on_session_event, sasl=self.plan.sasl
+            )
             began = time.monotonic()
             try:
                 await sessions.log_in(session)
