@@ -141,7 +141,10 @@ def _load_options(function):
                 help="Open loop: exchanges per second in all, each measured from when it was due.",
             ),
             click.option(
-                "--ramp", type=PerSecond(), help="Logins per second in all [default: as fast as the server takes them]."
+                "--ramp",
+                type=PerSecond(),
+                help="Logins per second in all, those due in the same 0.1 s started together [default: as fast as "
+                "the server takes them].",
             ),
             click.option(
                 "--timeout",
