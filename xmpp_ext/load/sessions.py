@@ -23,12 +23,13 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
+import slixmpp
 from slixmpp.util.sasl import mechanisms
 
 from xmpp_ext.load import freezer, tlsbuffer
 from xmpp_ext.load.acks import answer_ack_requests
 from xmpp_ext.load.coalesce import coalesce_writes
-from xmpp_ext.load.lean import make_lean
+from xmpp_ext.load.lean import LeanClient, make_lean
 from xmpp_ext.load.plan import LoadPlan
 from xmpp_ext.load.sasl import only_sasl
 from xmpp_ext.servers.base import Account
@@ -132,6 +133,7 @@ def new_session(
         reconnect=ReconnectPolicy(give_up_after=settings.connect_timeout) if stream_management else None,
         on_event=on_event,
         tls_context=shared_tls_context(settings),
+        client_class=LeanClient if plugins == LOAD_PLUGINS else slixmpp.ClientXMPP,
     )
     coalesce_writes(session.client)
     make_lean(session.client, instant_messaging=plugins != LOAD_PLUGINS)
