@@ -23,6 +23,7 @@ from xmpp_ext.cli.options import (
     verbosity_options,
 )
 from xmpp_ext.cli.outcome import CommandFailed, Stopped, exit_code_for_load
+from xmpp_ext.load.sasl import SASL_MECHANISMS
 from xmpp_ext.util import envvars
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
@@ -140,7 +141,10 @@ def _load_options(function):
                 help="Open loop: exchanges per second in all, each measured from when it was due.",
             ),
             click.option(
-                "--ramp", type=PerSecond(), help="Logins per second in all [default: as fast as the server takes them]."
+                "--ramp",
+                type=PerSecond(),
+                help="Logins per second in all, those due in the same 0.1 s started together [default: as fast as "
+                "the server takes them].",
             ),
             click.option(
                 "--timeout",
@@ -198,6 +202,12 @@ def _account_options(function):
 @_load_options
 @_account_options
 @click.option("--no-stream-management", is_flag=True, help="No XEP-0198 acks or resumption on the sessions.")
+@click.option(
+    "--sasl",
+    type=click.Choice(SASL_MECHANISMS),
+    help="Authenticate with this SASL mechanism only [default: the strongest the server offers]; PLAIN only "
+    "over TLS (to compare with a tool that knows no other).",
+)
 @click.option(
     "--fail-if",
     "fail_if",
@@ -268,6 +278,7 @@ def command(**options: Any) -> None:
         insecure=options["insecure"],
         direct_tls=options["direct_tls"],
         login_timeout=options["login_timeout"],
+        sasl=options["sasl"],
         stall_at=stall[0] if stall else None,
         stall_for=stall[1] if stall else 0.0,
     )

@@ -45,6 +45,7 @@ class LoadPlan:
     direct_tls: bool = False
     login_timeout: float = 30.0
     resource: str = "load"
+    sasl: str | None = None  # the one SASL mechanism every session uses (None: the strongest both sides offer)
     stall_at: float | None = None  # seconds into the exchanging when every responder stalls ...
     stall_for: float = 0.0  # ... for this long
     epoch: float = 0.0  # the parent's time.time() at the start: seconds of every series count from it

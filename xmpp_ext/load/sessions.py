@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import hashlib
 import logging
 import resource
@@ -24,13 +23,15 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
+import slixmpp
 from slixmpp.util.sasl import mechanisms
 
-from xmpp_ext.load import tlsbuffer
+from xmpp_ext.load import freezer, tlsbuffer
 from xmpp_ext.load.acks import answer_ack_requests
 from xmpp_ext.load.coalesce import coalesce_writes
-from xmpp_ext.load.lean import make_lean
+from xmpp_ext.load.lean import LeanClient, make_lean
 from xmpp_ext.load.plan import LoadPlan
+from xmpp_ext.load.sasl import only_sasl
 from xmpp_ext.servers.base import Account
 from xmpp_ext.session import (
     ConnectionSettings,
@@ -114,6 +115,7 @@ def new_session(
     stream_management: bool,
     on_event: Callable[[SessionEvent], None],
     plugins: tuple[str, ...] = LOAD_PLUGINS,
+    sasl: str | None = None,
 ) -> Session:
     """A load session, not yet logged in: no plugin (unless ``plugins``: a user's own, for Locust), the shared
     TLS context, one write per event-loop pass, none of what xmpp_ext.load.lean drops (a user's plugin keeps
@@ -121,7 +123,8 @@ def new_session(
 
     With stream management it follows the session layer's reconnection policy
     (a cut stream is resumed, or a new session started) for up to a login
-    time-out; without, a cut ends it (``Lost``).
+    time-out; without, a cut ends it (``Lost``). ``sasl``: the one SASL
+    mechanism it may use (xmpp_ext.load.sasl).
     """
     session = Session(
         settings,
@@ -130,11 +133,14 @@ def new_session(
         reconnect=ReconnectPolicy(give_up_after=settings.connect_timeout) if stream_management else None,
         on_event=on_event,
         tls_context=shared_tls_context(settings),
+        client_class=LeanClient if plugins == LOAD_PLUGINS else slixmpp.ClientXMPP,
     )
     coalesce_writes(session.client)
     make_lean(session.client, instant_messaging=plugins != LOAD_PLUGINS)
     if stream_management:
         answer_ack_requests(session.client)
+    if sasl is not None:
+        only_sasl(session.client, sasl)
     return session
 
 
@@ -147,10 +153,10 @@ def freeze_logged_in() -> None:
     """Take every object alive now (the logged-in sessions: they live until the end) out of the collector's sight.
 
     A full collection otherwise walks all of them: with thousands of sessions in a process it takes tens of
-    milliseconds, during which no reply is read, and the latencies of that moment show it.
+    milliseconds, during which no reply is read, and the latencies of that moment show it. (The worker also
+    freezes as sessions log in: xmpp_ext.load.freezer.)
     """
-    gc.collect()
-    gc.freeze()
+    freezer.collect_and_freeze()
 
 
 async def log_out_all(sessions: list[Session], wait: float = 2.0) -> None:

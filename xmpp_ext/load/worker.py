@@ -28,7 +28,9 @@ from dataclasses import dataclass
 
 from xmpp_ext.load import nodes, sessions
 from xmpp_ext.load.exchange import Responder, Sender
+from xmpp_ext.load.freezer import LoginFreezer
 from xmpp_ext.load.plan import LOGIN_CONCURRENCY, LoadPlan, PairAccounts, WorkerShare, decode, per_sender_counts
+from xmpp_ext.load.ramp import start_offset
 from xmpp_ext.load.tally import Tally, resident_kib
 from xmpp_ext.session import ConnectError, Cut, Lost, NewSession, Resumed, Session, SessionEvent
 
@@ -66,6 +68,7 @@ class Worker:
         self._go: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._sessions: list[Session] = []
         self._login_failures = 0
+        self._freezer = LoginFreezer()  # collections stay small while thousands log in
 
     # -- control -------------------------------------------------------------------------
 
@@ -154,14 +157,15 @@ class Worker:
     async def _log_in_all(self) -> None:
         plan, share = self.plan, self.share
         concurrency = asyncio.Semaphore(LOGIN_CONCURRENCY)
-        interval = 1.0 / share.ramp if share.ramp else 0.0
         started = time.monotonic()
         tasks = []
         order = 0
         for index, accounts in enumerate(share.pairs):
             for role in ("responder", "sender"):
-                if interval:
-                    await asyncio.sleep(max(0.0, started + order * interval - time.monotonic()))
+                if share.ramp:
+                    delay = started + start_offset(order, share.ramp) - time.monotonic()
+                    if delay > 0:  # the rest of this tick's logins start in this same loop pass
+                        await asyncio.sleep(delay)
                 order += 1
                 tasks.append(asyncio.ensure_future(self._log_in(index, role, accounts, concurrency)))
         try:
@@ -185,7 +189,9 @@ class Worker:
             if self._login_failures >= MAX_FAILURES_WITHOUT_SUCCESS and not self._sessions:
                 self.tally.login_failed("not-tried")
                 return
-            session = sessions.new_session(settings, self.plan.stream_management, self._on_session_event)
+            session = sessions.new_session(
+                settings, self.plan.stream_management, self._on_session_event, sasl=self.plan.sasl
+            )
             began = time.monotonic()
             try:
                 await sessions.log_in(session)
@@ -200,6 +206,7 @@ class Worker:
         self.up += 1
         self._sessions.append(session)
         setattr(self.pairs[index], f"{role}_session", session)
+        self._freezer.logged_in()
 
     # -- connections during the run ------------------------------------------------------
 

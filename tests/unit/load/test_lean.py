@@ -118,3 +118,32 @@ def test_a_feature_registered_in_another_order_stays_with_its_plugin():
     built.register_feature("limits", built.plugin["feature_limits"]._handle_limits, order=12345)
     lean.drop_unused_features(built)
     assert "limits" in feature_names(built) and "feature_limits" in built.plugin
+
+
+def test_a_lean_client_class_never_registers_the_features_it_has_no_use_for():
+    built = build_client(ConnectionSettings("load1@localhost/load", Secret("pw")), (), client_class=lean.LeanClient)
+    assert not {feature for feature, _, _ in lean.UNUSED_FEATURES} & feature_names(built)
+    assert not any(plugin in built.plugin for _, _, plugin in lean.UNUSED_FEATURES)
+    assert {"starttls", "mechanisms", "bind", "session"} <= feature_names(built)  # what logging in needs is there
+    assert feature_names(built) == feature_names(lean_by_removal())
+
+
+def lean_by_removal():
+    built = client()
+    lean.make_lean(built)
+    return built
+
+
+def test_an_engine_load_session_is_a_lean_client_and_one_with_a_users_plugin_is_not():
+    from xmpp_ext.load import sessions
+
+    settings = ConnectionSettings("load1@localhost/load", Secret("pw"))
+
+    async def classes():
+        engine = sessions.new_session(settings, False, lambda _event: None)
+        users = sessions.new_session(settings, False, lambda _event: None, ("xep_0199",))
+        return type(engine.client), type(users.client), feature_names(users.client)
+
+    engine, users, users_features = asyncio.run(classes())
+    assert engine is lean.LeanClient and users is not lean.LeanClient
+    assert not {feature for feature, _, _ in lean.UNUSED_FEATURES} & users_features  # dropped after the fact

@@ -41,6 +41,7 @@ def invoke(*args: str, **env: str):
         (("--local", "--stall-responders", "2"), "is not AT:SECONDS"),
         (("--local", "--report", "run.pdf"), "the report is .html or .png"),
         (("--local", "--pairs", "0"), "0 is not in the range 1<=x<=50000"),
+        (("--local", "--sasl", "DIGEST-MD5"), "'DIGEST-MD5' is not one of 'PLAIN', 'SCRAM-SHA-1', 'SCRAM-SHA-256'"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(args, message):
