@@ -32,6 +32,7 @@ LOCUST = [sys.executable, "-m", "locust"]
 LOCUSTFILE = "from xmpp_ext.locust import XmppPairUser\n\n\nclass Pair(XmppPairUser):\n    pass\n"
 USERS = 6  # pairs: 3 per worker
 WORKER_LINE = re.compile(r"^xmppext: worker (\d+) reported (\{.*\})$", re.MULTILINE)
+FIRST_EXCHANGES = re.compile(r"^xmppext: worker \d+ \(\S+\) reported its first exchanges$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +94,16 @@ class LocustRun:
 
     def wait_for(self, name: str, *texts: str, timeout: float = 60) -> None:
         """Until ``name``'s output has one of ``texts``."""
+        self._until(lambda output: any(text in output for text in texts), name, f"none of {texts}", timeout)
+
+    def wait_for_lines(self, name: str, pattern: re.Pattern, count: int, timeout: float = 60) -> None:
+        """Until ``name``'s output has ``count`` lines matching ``pattern``."""
+        self._until(lambda output: len(pattern.findall(output)) >= count, name, f"not {count} lines", timeout)
+
+    def _until(self, holds, name: str, otherwise: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not any(text in self.output(name) for text in texts):
-            assert time.monotonic() < deadline, f"none of {texts} from {name} within {timeout}s:\n{self.output(name)}"
+        while not holds(self.output(name)):
+            assert time.monotonic() < deadline, f"{otherwise} from {name} within {timeout}s:\n{self.output(name)}"
             time.sleep(0.1)  # the output is a file: nothing to await
 
     def wait_until_spawned(self) -> None:
@@ -179,11 +187,12 @@ def test_the_masters_totals_are_the_sum_of_the_workers_with_pairs_split_across_n
 
 
 def test_a_worker_killed_mid_run_is_reported_by_the_master_which_exits_1(cluster, locust_run):
-    # Long enough for a report from each worker before the kill and for Locust to see the worker missing after it
-    # (its workers report every 3 s, and a worker is missing after 3 s without a heartbeat).
-    run = locust_run(run_time=12)
+    # Long enough for a report of exchanges from each worker before the kill and for Locust to see the worker
+    # missing after it (its workers report every 3 s, and a worker is missing after 3 s without a heartbeat).
+    run = locust_run(run_time=20)
     run.wait_until_spawned()
-    time.sleep(4)  # a report from each worker first (every 3 s, from when it connected): nothing to await
+    # Both workers' exchanges in the master's totals first (each reports every 3 s, from when it connected).
+    run.wait_for_lines("master", FIRST_EXCHANGES, 2)
     killed = run.workers[0]
     killed.kill()
     killed.wait(10)

@@ -15,6 +15,8 @@ import sys
 
 import gevent
 
+from xmpp_ext.locust.user import LOGIN  # the name of its login requests: every other name is an exchange
+
 #: Seconds between looks at the workers' states (Locust's heartbeat interval is 1 s).
 LOOK_EVERY = 1.0
 EXIT_WORKER_MISSING = 1
@@ -25,7 +27,19 @@ class MissingWorkers:
     def __init__(self, runner) -> None:
         self._runner = runner
         self.seen: dict[str, int] = {}  # worker id -> its index
+        self.exchanging: set[str] = set()  # workers whose reports have carried exchanges
+        runner.environment.events.worker_report.add_listener(self._on_report)
         self._greenlet = gevent.spawn(self._watch)
+
+    def _on_report(self, client_id: str, data: dict, **_kwargs) -> None:
+        """One line the first time a worker's report carries exchanges: from then on the totals hold some of
+        its work (a worker lost before that line left nothing in them)."""
+        if client_id in self.exchanging:
+            return
+        if any(entry.get("name") != LOGIN and entry.get("num_requests") for entry in data.get("stats", ())):
+            self.exchanging.add(client_id)
+            index = self._runner.get_worker_index(client_id)
+            print(f"xmppext: worker {index} ({client_id}) reported its first exchanges", file=sys.stderr, flush=True)
 
     def _watch(self) -> None:
         while True:

@@ -100,7 +100,11 @@ def test_a_master_that_measured_nothing_exits_1_with_one_line():
         from locust.stats import RequestStats
         from xmpp_ext.locust.workers import MissingWorkers
 
-        runner = types.SimpleNamespace(clients=types.SimpleNamespace(missing=[]))
+        from locust.event import Events
+
+        runner = types.SimpleNamespace(
+            clients=types.SimpleNamespace(missing=[]), environment=types.SimpleNamespace(events=Events())
+        )
         watch = MissingWorkers(runner)
         result = []
         for requests in (0, 3):
@@ -117,6 +121,36 @@ def test_a_master_that_measured_nothing_exits_1_with_one_line():
     (nothing_code, nothing_said), (some_code, some_said) = result
     assert nothing_code == 1 and nothing_said.startswith("xmppext: no login and no exchange reached the master")
     assert (some_code, some_said) == (None, "")
+
+
+def test_the_master_says_once_when_a_workers_reports_first_carry_exchanges():
+    result = in_fresh_interpreter(
+        """
+        import contextlib, io, types
+        import xmpp_ext.locust
+        from locust.event import Events
+        from xmpp_ext.locust.workers import MissingWorkers
+
+        events = Events()
+        runner = types.SimpleNamespace(
+            clients=types.SimpleNamespace(missing=[]),
+            environment=types.SimpleNamespace(events=events),
+            get_worker_index=lambda worker_id: 4,
+        )
+        MissingWorkers(runner)
+        result = []
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            for names in ([], ["login"], ["login", "iq"], ["iq"]):
+                stats = [{"name": name, "num_requests": 2} for name in names]
+                events.worker_report.fire(client_id="w-1", data={"stats": stats})
+                result.append(err.getvalue().count("reported its first exchanges"))
+        result.append(err.getvalue())
+        """
+    )
+    *counts, said = result
+    assert counts == [0, 0, 1, 1]  # logins alone are not exchanges; said once
+    assert said == "xmppext: worker 4 (w-1) reported its first exchanges\n"
 
 
 def test_a_single_process_run_without_a_password_is_one_line_and_exit_2(tmp_path):
