@@ -219,7 +219,9 @@ def report(args: argparse.Namespace) -> str:
     xmppext = args.xmppext
     scale = {kind: at_scale(xmppext, kind, args.pairs, args.duration) for kind in args.servers}
     spread = {
-        kind: many_pairs_against_one(xmppext, kind, args.many_pairs, args.burst, 64, args.many_windows, args.duration)
+        kind: many_pairs_against_one(
+            xmppext, kind, args.many_pairs, args.burst, 64, args.many_windows, args.many_duration
+        )
         for kind in args.servers
     }
     measure_tsung = tsung.available() and not args.no_tsung
@@ -302,7 +304,7 @@ def report(args: argparse.Namespace) -> str:
         "",
         "On each server, one run after the other: `xmppext respond` + "
         f"`xmppext send --repeat {args.burst} --window 64` (one pair, pipelined), then `xmppext load --pairs "
-        f"{args.many_pairs} --window W --timeout 60 --duration {args.duration:g}` for each W (closed loop: W "
+        f"{args.many_pairs} --window W --timeout 60 --duration {args.many_duration:g}` for each W (closed loop: W "
         f"requests in flight per pair, {args.many_pairs:,} W in all).",
         "",
         "| | exchanges per second | ratio to the single pair | p50 / p99 | lost | server CPU per exchange / busy "
@@ -459,8 +461,9 @@ def main() -> None:
     parser.add_argument("--many-pairs", type=int, default=1000, help="pairs in (L3)")
     parser.add_argument("--burst", type=int, default=100_000, help="requests of (L3)'s single-pair burst")
     parser.add_argument(
-        "--many-windows", type=int, nargs="+", default=[1, 16], help="requests in flight per pair in (L3)'s runs"
+        "--many-windows", type=int, nargs="+", default=[1, 8, 16], help="requests in flight per pair in (L3)'s runs"
     )
+    parser.add_argument("--many-duration", type=float, default=30.0, help="seconds of exchanging in each (L3) run")
     parser.add_argument("--tsung-sessions", type=int, default=4000, help="sessions in (L4)")
     parser.add_argument("--tsung-ramp", type=float, default=100.0, help="logins per second in (L4)")
     parser.add_argument("--no-tsung", action="store_true", help="leave (L4) out (the smoke test does)")
