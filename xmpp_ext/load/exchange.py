@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 import slixmpp
+from slixmpp.plugins.xep_0198.stream_management import MAX_SEQ
 
 from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
 from xmpp_ext.plugin.payload import request_payload_problem
@@ -75,6 +76,31 @@ class Outcomes:
     def unsent(self, count: int) -> None: ...
 
 
+class Expiry:
+    """Which senders may hold requests past their time-out: an entry per request sent (when it was due, its
+    sender), in send order, so that looking for lost requests costs what has come due, not a call per sender.
+
+    An entry stays until its request's time-out has passed, answered or not: at most the requests sent in one
+    time-out. A request that waited in its sender's backlog is entered when it is sent, behind requests due
+    after it: it is counted lost at most that wait late.
+    """
+
+    def __init__(self) -> None:
+        self._sent: collections.deque[tuple[float, Sender]] = collections.deque()
+
+    def sent(self, due: float, sender: Sender) -> None:
+        self._sent.append((due, sender))
+
+    def expire(self, deadline: float) -> None:
+        """Have every sender of a request due before ``deadline`` count those still unanswered as lost."""
+        sent = self._sent
+        while sent and sent[0][0] < deadline:
+            sent.popleft()[1].expire(deadline)
+
+    def __len__(self) -> int:
+        return len(self._sent)
+
+
 def _tag(some_string: str) -> str:
     tag = ExampleTag()
     tag.fill_interfaces(True, some_string)
@@ -94,8 +120,10 @@ class Sender:
         kind: Kind,
         outcomes: Outcomes,
         number: int,
+        expiry: Expiry | None = None,
     ) -> None:
         self._client = client
+        self._expiry = expiry  # None: the owner calls expire() on each sender
         self._kind = kind
         self._outcomes = outcomes
         self._peer = client.boundjid.domain if kind is Kind.PING else peer
@@ -150,6 +178,8 @@ class Sender:
         self._sequence += 1
         request_id = f"{self._id_prefix}{self._sequence}"
         self._pending[request_id] = due
+        if self._expiry is not None:
+            self._expiry.sent(due, self)
         self._writer.write(f"{self._prefix}{request_id}{self._suffix}")
 
     def _next(self) -> None:
@@ -355,17 +385,23 @@ class Responder:
 def take_first(client: slixmpp.ClientXMPP, takes: Callable[[Any], bool]) -> None:
     """Have ``takes`` see each stanza ``client`` receives before slixmpp does anything else with it.
 
-    Without stream management, before slixmpp even builds a stanza object for
-    it (slixmpp_private.claim_before_stanzas): what ``takes`` takes costs no
-    stanza object, filter chain or handler scan. With stream management, as
-    an incoming filter, after the ``h`` counter that must count it.
+    Before slixmpp even builds a stanza object for it
+    (slixmpp_private.claim_before_stanzas): what ``takes`` takes costs no
+    stanza object, filter chain or handler scan. With stream management,
+    what it takes (an iq or a message: a stanza XEP-0198 counts) is counted
+    as handled there, as slixmpp's counting filter would have counted it, so
+    the ``h`` of the next ``<a/>`` is the same.
     """
     if slixmpp_private.SM_PLUGIN in client.plugin:
+        state = slixmpp_private.StreamManagementState(client.plugin[slixmpp_private.SM_PLUGIN])
 
-        def take(stanza: slixmpp.stanza.RootStanza) -> slixmpp.stanza.RootStanza | None:
-            return None if takes(stanza.xml) else stanza
+        def take_counted(xml) -> bool:
+            if not takes(xml):
+                return False
+            state.count_in(MAX_SEQ)
+            return True
 
-        client.add_filter("in", take)
+        slixmpp_private.claim_before_stanzas(client, take_counted)
     else:
         slixmpp_private.claim_before_stanzas(client, takes)
 

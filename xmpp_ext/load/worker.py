@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass
 
 from xmpp_ext.load import nodes, sessions
-from xmpp_ext.load.exchange import Responder, Sender
+from xmpp_ext.load.coalesce import pass_batch
+from xmpp_ext.load.exchange import Expiry, Responder, Sender
 from xmpp_ext.load.freezer import LoginFreezer
 from xmpp_ext.load.plan import LOGIN_CONCURRENCY, LoadPlan, PairAccounts, WorkerShare, decode, per_sender_counts
 from xmpp_ext.load.ramp import start_offset
@@ -36,6 +37,8 @@ from xmpp_ext.session import ConnectError, Cut, Lost, NewSession, Resumed, Sessi
 
 #: How often requests past their time-out are looked for (a request is lost within this much of its time-out).
 EXPIRY_PERIOD = 0.25
+#: Shortest wait of the open-loop schedule between two ticks (each tick issues every request due by then).
+MIN_TICK = 0.0005
 #: Longest line the coordinator sends (the plan: about 200 bytes a pair).
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 #: Failed logins, with none succeeding, after which a worker stops trying (the rest count as ``not-tried``):
@@ -69,6 +72,7 @@ class Worker:
         self._sessions: list[Session] = []
         self._login_failures = 0
         self._freezer = LoginFreezer()  # collections stay small while thousands log in
+        self._expiry = Expiry()
 
     # -- control -------------------------------------------------------------------------
 
@@ -174,13 +178,16 @@ class Worker:
             for task in tasks:
                 task.cancel()
         kind = plan.kind
+        defer = pass_batch(asyncio.get_running_loop()).defer
         for index, pair in enumerate(self.pairs):
             if pair.sender_session is None or pair.responder_session is None:
                 continue
+            for session in (pair.sender_session, pair.responder_session):
+                session.writer.defer_flushes_to(defer)  # one loop callback flushes every session of a pass
             pair.responder = Responder(pair.responder_session.client, pair.responder_session.writer)
             peer = pair.responder_session.client.boundjid.full
             client, writer = pair.sender_session.client, pair.sender_session.writer
-            pair.sender = Sender(client, writer, peer, kind, self.tally, share.first + index)
+            pair.sender = Sender(client, writer, peer, kind, self.tally, share.first + index, self._expiry)
 
     async def _log_in(self, index: int, role: str, accounts: PairAccounts, concurrency: asyncio.Semaphore) -> None:
         account = accounts.sender if role == "sender" else accounts.responder
@@ -236,7 +243,7 @@ class Worker:
         if plan.stall_at is not None:
             asyncio.get_running_loop().call_later(plan.stall_at, self._stall_responders)
         end = start + plan.duration if plan.duration is not None else None
-        expiry = asyncio.ensure_future(self._expire_every_period(senders))
+        expiry = asyncio.ensure_future(self._expire_every_period())
         try:
             if senders and plan.open_loop:
                 await self._until_stopped(self._schedule(senders, share.rate or 0.0, share.exchanges, start, end))
@@ -262,22 +269,50 @@ class Worker:
         self, senders: list[Sender], rate: float, count: int | None, start: float, end: float | None
     ) -> None:
         """Open loop: request k is due at start + k/rate, round robin over the senders; ``count`` of them in
-        all, or as many as are due before ``end`` (rate x duration, exactly)."""
+        all, or as many as are due before ``end`` (rate x duration, exactly).
+
+        A tick issues every request due by then and writes them at once (the pass batch run at its end): one
+        loop callback and no task wake-up per tick, however many sessions it wrote to.
+        """
         if rate <= 0:
             return
         if count is None and end is not None:
             count = round((end - start) * rate)
+        loop = asyncio.get_running_loop()
+        batch = pass_batch(loop)
+        all_issued = loop.create_future()
         issued = 0
-        while count is None or issued < count:
-            now = time.monotonic()
-            due = start + issued / rate
-            if due <= now:
-                self.behind = max(self.behind, now - due)
-            while due <= now and (count is None or issued < count):
-                senders[issued % len(senders)].issue(due)
-                issued += 1
+        timer: asyncio.TimerHandle | None = None
+
+        def tick() -> None:
+            nonlocal issued, timer
+            if all_issued.done():  # stopped
+                return
+            try:
+                now = time.monotonic()
                 due = start + issued / rate
-            await asyncio.sleep(max(0.0005, due - time.monotonic()))
+                if due <= now:
+                    self.behind = max(self.behind, now - due)
+                while due <= now and (count is None or issued < count):
+                    senders[issued % len(senders)].issue(due)
+                    issued += 1
+                    due = start + issued / rate
+                batch.run()
+            except Exception as exc:  # the schedule ends with it, as the coroutine it replaces would have
+                all_issued.set_exception(exc)
+                return
+            if count is not None and issued >= count:
+                all_issued.set_result(None)
+                return
+            timer = loop.call_later(max(MIN_TICK, due - time.monotonic()), tick)
+
+        tick()
+        try:
+            await all_issued
+        finally:
+            all_issued.cancel()
+            if timer is not None:
+                timer.cancel()
         for sender in senders:
             sender.issued_all()
         await self._until_done(senders, end)
@@ -289,12 +324,10 @@ class Worker:
                 return
             await asyncio.sleep(0.05)
 
-    async def _expire_every_period(self, senders: list[Sender]) -> None:
+    async def _expire_every_period(self) -> None:
         while True:
             await asyncio.sleep(EXPIRY_PERIOD)
-            deadline = time.monotonic() - self.plan.timeout
-            for sender in senders:
-                sender.expire(deadline)
+            self._expiry.expire(time.monotonic() - self.plan.timeout)
 
 
 # -- the process ---------------------------------------------------------------------------

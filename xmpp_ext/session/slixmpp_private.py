@@ -205,6 +205,13 @@ class StreamManagementState:
     def set_window(self, window: int) -> None:
         self._plugin.window = self._plugin.window_counter = window
 
+    def count_in(self, max_seq: int) -> None:
+        """Count one message, presence or iq received as handled, as xep_0198's incoming filter does
+        (``_handle_incoming``): for a stanza claimed before slixmpp's filters see it (``claim_before_stanzas``)."""
+        plugin = self._plugin
+        if plugin.enabled_in:
+            plugin.handled = (plugin.handled + 1) % max_seq
+
 
 #: (object, attribute) pairs this module relies on, checked by ``missing``.
 def _accesses(client: slixmpp.ClientXMPP) -> list[tuple[object, str]]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import slixmpp
@@ -166,6 +167,7 @@ class SessionWriter:
         self._held_back = False  # until a resumed stream has shown it parses what we send
         self._negotiating = False  # a new session whose stream management is not negotiated yet
         self.dropped = 0  # stanzas refused because MAX_HELD were waiting
+        self._defer: Callable[[Callable[[], None]], object] | None = None  # None: the loop's call_soon
         client.add_event_handler("session_start", self._session_negotiating)
         client.add_event_handler("stream_negotiated", self._session_back)
         client.add_event_handler("session_resumed", self._session_back)
@@ -178,8 +180,13 @@ class SessionWriter:
         self._buffer.append(data)
         if not self._scheduled:
             self._scheduled = True
-            self._client.loop.call_soon(self.flush)
+            (self._defer or self._client.loop.call_soon)(self.flush)
         return True
+
+    def defer_flushes_to(self, defer: Callable[[Callable[[], None]], object]) -> None:
+        """Have ``defer(flush)`` schedule the flush instead of the loop's ``call_soon``; it must run it before the
+        event-loop pass ends (a load worker runs every session's flushes of a pass from one loop callback)."""
+        self._defer = defer
 
     @property
     def held(self) -> int:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.sessions import SessionTest
-from xmpp_ext.load.exchange import Kind, Outcomes, Responder, Sender
+from xmpp_ext.load.exchange import Expiry, Kind, Outcomes, Responder, Sender
 
 NS = "https://example.net/our_extension"
 PEER = "peer@localhost/load"
@@ -146,3 +148,16 @@ class TestSender(SessionTest):
         self.recv(f"<iq type='result' from='{PEER}' id='La-1'><example_tag xmlns='{NS}'/></iq>")
         self.wait_()
         assert self.outcomes.late_count == 1  # its reply came after all: late, not ok
+
+    def test_the_worker_expiry_visits_only_senders_of_requests_come_due(self):
+        expiry = Expiry()
+        sender = Sender(self.xmpp, self.session.writer, PEER, Kind.IQ, self.outcomes, 12, expiry)
+        idle = Sender(self.xmpp, self.session.writer, PEER, Kind.IQ, Recorded(), 13, expiry)
+        idle.expire = lambda deadline: pytest.fail("a sender with nothing sent was visited")
+        sender.issue(time.monotonic() - 20)
+        sender.issue(time.monotonic())
+        assert len(expiry) == 2
+        expiry.expire(time.monotonic() - 10)
+        assert self.outcomes.lost_count == 1 and sender.in_flight == 1 and len(expiry) == 1
+        expiry.expire(time.monotonic() - 10)  # nothing more come due: nothing counted twice
+        assert self.outcomes.lost_count == 1

@@ -127,3 +127,23 @@ def test_recording_costs_little_and_is_bounded():
     encoded = histogram.encode()
     assert encoded is not None and time.perf_counter() - started < 5
     assert Latencies().encode() is None  # nothing to send for an empty second
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_mean_is_hdrh_own_mean(seed):
+    """The summary's mean (computed from the buckets holding values) is the value hdrh's own iterator gives."""
+    rng = random.Random(seed)
+    latencies = Latencies()
+    for _ in range(rng.randint(1, 3000)):
+        latencies.record(rng.lognormvariate(-7, 2))
+    assert latencies.mean_us() == pytest.approx(latencies.histogram.get_mean_value(), rel=1e-12)
+    assert latencies.summary().mean_ms == pytest.approx(latencies.histogram.get_mean_value() / 1000.0, rel=1e-12)
+
+
+def test_a_reset_histogram_is_empty_and_records_again():
+    latencies = Latencies()
+    latencies.record_many(0.5, 10)
+    latencies.reset()
+    assert latencies.count == 0 and latencies.encode() is None and latencies.mean_us() == 0.0
+    latencies.record(0.002)
+    assert latencies.count == 1 and latencies.summary().max_ms == pytest.approx(2.0, rel=1e-3)

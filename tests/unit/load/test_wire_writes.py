@@ -3,14 +3,17 @@ stream management's ack requests answered with the right ``h`` from a filter (xm
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from slixmpp.plugins.xep_0198.stream_management import MAX_SEQ
 from slixmpp.xmlstream.xmlstream import NotConnectedError
 
 from tests.sessions import SessionTest
 from xmpp_ext.load.acks import answer_ack_requests
-from xmpp_ext.load.coalesce import coalesce_writes
+from xmpp_ext.load.coalesce import ROUNDS, PassBatch, coalesce_writes, pass_batch
 from xmpp_ext.load.exchange import Responder
-from xmpp_ext.session import StreamManagement, streammgmt
+from xmpp_ext.session import StreamManagement, slixmpp_private, streammgmt
 
 SM = "urn:xmpp:sm:3"
 PEER = "sender@localhost/load"
@@ -68,6 +71,71 @@ class TestCoalescedWrites(WireTest):
         finally:
             self.xmpp.transport = transport
 
+    def test_a_writer_flushed_through_the_batch_leaves_in_the_same_pass_as_one_write(self):
+        batch = pass_batch(self.xmpp.loop)
+        self.session.writer.defer_flushes_to(batch.defer)
+        self.session.writer.write("<iq type='get' id='1'/>")
+        self.xmpp.send_raw("<r xmlns='urn:xmpp:sm:3'/>")
+        self.session.writer.write("<iq type='get' id='2'/>")
+        assert self.sent() == []
+        batch.run()  # what the open-loop schedule does at the end of its tick: written now, not a pass later
+        assert self.xmpp.socket.next_sent(timeout=0).decode() == (
+            "<r xmlns='urn:xmpp:sm:3'/><iq type='get' id='1'/><iq type='get' id='2'/>"
+        )
+        self.wait_()
+        assert self.sent() == [] and self.coalesced.writes == 1
+
+
+class TestPassBatch:
+    def test_every_deferred_callback_of_a_pass_runs_from_one_loop_callback(self):
+        loop = asyncio.new_event_loop()
+        try:
+            scheduled = []
+            original = loop.call_soon
+            loop.call_soon = lambda callback, *args, **kw: scheduled.append(callback) or original(callback, *args, **kw)
+            batch, ran = PassBatch(loop), []
+            batch.defer(lambda: ran.append("a") or batch.defer(lambda: ran.append("a, then")))
+            batch.defer(lambda: ran.append("b"))
+            loop.call_soon(loop.stop)
+            loop.run_forever()  # one pass
+            assert ran == ["a", "b", "a, then"]  # what a callback defers runs in the same pass
+            assert [callback for callback in scheduled if getattr(callback, "__self__", None) is batch] == [
+                batch._run_scheduled
+            ]
+        finally:
+            loop.close()
+
+    def test_a_failing_callback_is_reported_and_the_others_run(self):
+        loop = asyncio.new_event_loop()
+        try:
+            reported, ran = [], []
+            loop.set_exception_handler(lambda _loop, context: reported.append(context["exception"]))
+            batch = PassBatch(loop)
+            batch.defer(lambda: 1 / 0)
+            batch.defer(lambda: ran.append("b"))
+            batch.run()
+            assert ran == ["b"] and isinstance(reported[0], ZeroDivisionError)
+        finally:
+            loop.close()
+
+    def test_a_callback_deferring_itself_forever_cannot_hold_the_loop(self):
+        loop = asyncio.new_event_loop()
+        try:
+            batch, runs = PassBatch(loop), []
+
+            def again():
+                runs.append(1)
+                batch.defer(again)
+
+            batch.defer(again)
+            batch.run()
+            assert len(runs) == ROUNDS  # the rest waits for the next pass
+            loop.call_soon(loop.stop)
+            loop.run_forever()  # one pass
+            assert len(runs) == 2 * ROUNDS
+        finally:
+            loop.close()
+
 
 class TestAckRequests(WireTest):
     def setUp(self):
@@ -96,6 +164,29 @@ class TestAckRequests(WireTest):
             self.recv(self.request(number))
             self.recv(f"<r xmlns='{SM}'/>")
             assert self.sent()[-1] == f"<a xmlns='{SM}' h='{number}'/>"
+
+    def test_the_request_and_the_ack_request_are_taken_before_slixmpp_makes_stanzas_of_them(self):
+        seen = []
+        self.xmpp.add_filter("in", lambda stanza: seen.append(stanza.xml.tag) or stanza)
+        self.recv(self.request(1) + f"<r xmlns='{SM}'/>")
+        self.recv(f"<message from='{PEER}' id='m'><body>not ours</body></message>")
+        assert seen == ["{jabber:client}message"]
+        assert streammgmt.state(self.xmpp).handled == 2  # the claimed request counted as slixmpp counts it
+
+    def test_claimed_stanzas_count_as_slixmpp_own_counting_filter_counts_them(self):
+        """Canary for StreamManagementState.count_in: the same count slixmpp's _handle_incoming keeps."""
+        plugin = self.xmpp.plugin["xep_0198"]
+        state = slixmpp_private.StreamManagementState(plugin)
+        plugin.handled = MAX_SEQ - 1
+        plugin._handle_incoming(self.xmpp.Iq())
+        slixmpp_counted = plugin.handled
+        plugin.handled = MAX_SEQ - 1
+        state.count_in(MAX_SEQ)
+        assert plugin.handled == slixmpp_counted == 0  # wraps at 2^32 the same way
+        plugin.enabled_in = False
+        state.count_in(MAX_SEQ)
+        plugin._handle_incoming(self.xmpp.Iq())
+        assert plugin.handled == 0  # neither counts before stream management is enabled
 
     def test_slixmpp_does_not_answer_it_a_second_time(self):
         self.recv(f"<r xmlns='{SM}'/>")
