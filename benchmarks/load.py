@@ -360,8 +360,8 @@ def tsung_table(args: argparse.Namespace, ours: dict[str, dict], theirs: tsung.T
         "--processes 1 --sasl MECHANISM`, once with SCRAM-SHA-1 (its default; the salted password cached) and "
         "once with PLAIN (Tsung's only SASL mechanism: the same work on both sides); no stream management, as "
         "Tsung has none. Tsung: its jabber plugin, SASL PLAIN, one Erlang VM, measured from /proc every second "
-        "(CPU and resident memory of its process group). xmppext's CPU is its worker process's, as its summary "
-        "reports it.",
+        "(CPU and resident memory of its process group). xmppext's CPU is its worker process's and its parent's, as "
+        "its summary reports it.",
         "",
         "| generator | memory per session: logged in / pinging | CPU per exchange | CPU per login | pings/s "
         "| logins/s |",

@@ -75,13 +75,13 @@ class Coordinator:
         self._stopping = False
         self._all_ready = asyncio.Event()
         self._times = PhaseMarks()  # wall-clock phase boundaries (time.time())
+        self._own_cpu = PhaseMarks()  # this process's CPU seconds: the generator is the workers and us
         self._stopped_at: float | None = None
         self._stop_request: asyncio.Future[None] | None = None
 
     async def run(self) -> LoadOutcome:
         self._times.start = time.time()
-        server_marks = self.aggregate.server_marks
-        server_marks.start = self._server_cpu()
+        self._mark_cpu("start")
         with on_stop_signals(self._on_signal):
             try:
                 for share in self.shares:
@@ -134,7 +134,7 @@ class Coordinator:
                     worker.exchanged or not worker.running for worker in self.aggregate.workers.values()
                 ):
                     self._times.exchanged = time.time()
-                    self.aggregate.server_marks.exchanged = self._server_cpu()
+                    self._mark_cpu("exchanged")
             status = await process.wait()
         finally:
             await errors
@@ -149,13 +149,18 @@ class Coordinator:
         while line := await stream.readline():
             self._stderr[number].append(line.decode(errors="replace").rstrip()[:500])
 
+    def _mark_cpu(self, phase: str) -> None:
+        """The server's and this process's CPU seconds at a phase boundary."""
+        setattr(self.aggregate.server_marks, phase, self._server_cpu())
+        setattr(self._own_cpu, phase, time.process_time())
+
     async def _maybe_go(self) -> None:
         workers = self.aggregate.workers.values()
         if self._all_ready.is_set() or not all(worker.ready or not worker.running for worker in workers):
             return
         self._all_ready.set()
         self._times.ready = time.time()
-        self.aggregate.server_marks.ready = self._server_cpu()
+        self._mark_cpu("ready")
         if self._stopping:
             return
         up = sum(int(worker.ready["up"]) for worker in workers if worker.ready)
@@ -165,7 +170,7 @@ class Coordinator:
             return
         start = time.time() + GO_DELAY
         self._times.go = start
-        self.aggregate.server_marks.go = self._server_cpu()
+        self._mark_cpu("go")
         await self._tell_all(f"go {start}")
 
     async def _tell_all(self, command: str) -> None:
@@ -247,8 +252,11 @@ class Coordinator:
         run_seconds = (times.exchanged - times.go) if times.exchanged and times.go else None
         if run_seconds is None and times.go and self._stopped_at:
             run_seconds = max(0.0, self._stopped_at - times.go)
+        own = self._own_cpu
         login_cpu = sum(float(message["cpu_s"]) - float(message["cpu_start_s"]) for message in ready)
+        login_cpu += _difference(own.ready, own.start) or 0.0
         run_cpu = sum(float(message["cpu_s"]) - float(message["cpu_go_s"]) for message in exchanged)
+        run_cpu += _difference(own.exchanged, own.go) or 0.0
         memory_before = sum(int(message["rss_before_kib"]) for message in ready)
         memory_logged_in = sum(int(message["rss_kib"]) for message in ready)
         memory_exchanging = sum(worker.peak_run_rss_kib for worker in workers if worker.ready)
