@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -206,3 +207,53 @@ def test_sigterm_while_the_server_starts_leaves_nothing_behind(tmp_path: Path, x
         assert list(scratch.iterdir()) == []
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_load_accounts_serve_xmppext_load_with_the_environments_password(tmp_path: Path, xmpp_server):
+    env_file = tmp_path / "local.env"
+    password = "load-accounts-test-password"
+    environment = {**os.environ, "XMPPEXT_PASSWORD": password}
+    command = [sys.executable, "-m", "xmpp_ext", "local-server", "--env-file", str(env_file)]
+    server = subprocess.Popen(
+        [*command, "--server", xmpp_server.kind, "--load-accounts", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        lines = []
+        for line in server.stdout:
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        (accounts,) = [line for line in lines if line.startswith("load accounts: ")]
+        assert "load1@localhost ... load4@localhost (--accounts 'load{n}@localhost')" in accounts
+        assert password not in "".join(lines)
+        credentials = read_env_file(env_file)
+        where = ["--host", credentials.host, "--port", str(credentials.port), "--ca-cert", str(credentials.ca_cert)]
+        load = [sys.executable, "-m", "xmpp_ext", "load", "--accounts", "load{n}@localhost", "--pairs", "2"]
+        result = subprocess.run(
+            [*load, *where, "--exchanges", "20", "--processes", "1", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=environment,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        summary = json.loads(result.stdout.splitlines()[-1])["summary"]
+        assert (summary["sessions_up"], summary["ok"]) == (4, 20)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(20) == 0
+
+
+def test_load_accounts_need_the_password_in_the_environment(tmp_path: Path):
+    environment = {name: value for name, value in os.environ.items() if name != "XMPPEXT_PASSWORD"}
+    command = [sys.executable, "-m", "xmpp_ext", "local-server", "--env-file", str(tmp_path / ".env")]
+    result = subprocess.run(
+        [*command, "--load-accounts", "3"], capture_output=True, text=True, timeout=60, env=environment
+    )
+    assert result.returncode == 2
+    assert "--load-accounts: set XMPPEXT_PASSWORD to the password the load accounts get" in result.stderr
+    assert not (tmp_path / ".env").exists()

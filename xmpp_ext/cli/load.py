@@ -306,13 +306,14 @@ def _check_combinations(options: dict[str, Any]) -> None:
     def typed(name: str) -> bool:
         return context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
-    sources = [name for name in ("local", "pattern", "accounts_file") if options[name]]
-    if len(sources) != 1:
-        raise click.UsageError("give exactly one of --local, --accounts PATTERN or --accounts-file FILE")
+    # The options that only --local takes first: "use it with --local" says more than "give one of".
     if typed("server_kind") and not options["local"]:
         raise click.UsageError("--server chooses the server --local starts; use it with --local")
     if typed("nodes") and not options["local"]:
         raise click.UsageError("--nodes chooses the local cluster --local starts; use it with --local")
+    sources = [name for name in ("local", "pattern", "accounts_file") if options[name]]
+    if len(sources) != 1:
+        raise click.UsageError("give exactly one of --local, --accounts PATTERN or --accounts-file FILE")
     check_nodes(options["nodes"], options["server_kind"])
     if options["local"]:
         for name in ("host", "port", "ca_cert", "insecure", "direct_tls", "first"):

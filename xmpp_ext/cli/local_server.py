@@ -8,7 +8,12 @@ from pathlib import Path
 import click
 
 from xmpp_ext.cli.options import check_nodes, env_file_option, nodes_option, server_option
+from xmpp_ext.util import envvars
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
+
+#: Load accounts are load1, load2, ...: the pattern `xmppext load --accounts` and the Locust user class number.
+LOAD_PREFIX = "load"
+MAX_LOAD_ACCOUNTS = 100_000
 
 EPILOG = help_epilog(
     ExitCode.OK,
@@ -29,7 +34,15 @@ EPILOG = help_epilog(
     "Run ejabberd as a cluster of N nodes on 127.0.0.1 (each its own client port, printed); "
     "the sender logs in to node 1, the responder to node 2, so their stanzas cross the cluster."
 )
-def command(env_file: Path, server_kind: str, nodes: int) -> None:
+@click.option(
+    "--load-accounts",
+    type=click.IntRange(0, MAX_LOAD_ACCOUNTS),
+    default=0,
+    metavar="N",
+    help=f"Also make accounts load1 ... loadN, all with the password in {envvars.PASSWORD}, for `xmppext load "
+    "--accounts 'load{n}@DOMAIN'` and the Locust user class.",
+)
+def command(env_file: Path, server_kind: str, nodes: int, load_accounts: int) -> None:
     """Run a throwaway XMPP server on 127.0.0.1 until Ctrl-C.
 
     It has a fresh certificate authority and two accounts with random
@@ -40,6 +53,9 @@ def command(env_file: Path, server_kind: str, nodes: int) -> None:
     over Erlang distribution (on 127.0.0.1, with a private epmd), one domain,
     one CA. The .env's port is node 1's; the responder's node is printed with
     the --port that reaches it.
+
+    With --load-accounts N it also has N accounts for load runs (made in bulk),
+    their password taken from XMPPEXT_PASSWORD.
     """
     from xmpp_ext.cli.local import check_env_file, env_file_argument, how_to_call_xmppext, start_pair_server
     from xmpp_ext.jobs.respond import DEFAULT_RESOURCE
@@ -47,8 +63,11 @@ def command(env_file: Path, server_kind: str, nodes: int) -> None:
 
     check_nodes(nodes, server_kind)
     check_env_file(env_file)
+    load_password = _load_password() if load_accounts else None
     server, credentials = start_pair_server(server_kind, nodes)
     try:
+        if load_password is not None:
+            server.add_accounts([f"{LOAD_PREFIX}{n}" for n in range(1, load_accounts + 1)], load_password)
         try:
             write_env_file(env_file, credentials)
         except EnvFileError as exc:
@@ -63,6 +82,11 @@ def command(env_file: Path, server_kind: str, nodes: int) -> None:
             click.echo(f"{server_kind} listening on {server.host}:{server.port} for domain {server.domain}")
             click.echo(f"direct TLS (XEP-0368, --direct-tls) on port {server.direct_tls_port}")
         click.echo(f"accounts: {credentials.sender_jid} (sender), {credentials.responder_jid} (responder)")
+        if load_accounts:
+            click.echo(
+                f"load accounts: {LOAD_PREFIX}1@{server.domain} ... {LOAD_PREFIX}{load_accounts}@{server.domain} "
+                f"(--accounts '{LOAD_PREFIX}{{n}}@{server.domain}'), password from {envvars.PASSWORD}"
+            )
         click.echo(f"CA certificate: {server.ca_cert}")
         click.echo(f"credentials written to {env_file}; in two other terminals:")
         file_option = env_file_argument(env_file)
@@ -74,6 +98,18 @@ def command(env_file: Path, server_kind: str, nodes: int) -> None:
     finally:
         server.stop()
         click.echo("server stopped", err=True)
+
+
+def _load_password():
+    """The load accounts' password, from the environment (never an option: it would show in ``ps``)."""
+    import os
+
+    from xmpp_ext.util.secret import Secret
+
+    password = os.environ.get(envvars.PASSWORD)
+    if not password:
+        raise click.UsageError(f"--load-accounts: set {envvars.PASSWORD} to the password the load accounts get")
+    return Secret(password)
 
 
 def _describe_cluster(cluster) -> None:

@@ -31,13 +31,16 @@ EPILOG = help_epilog(
 
 
 def _terminal(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None:
-        words = shlex.split(value)
-        if not words:
-            raise click.BadParameter("an empty command")
-        if shutil.which(words[0]) is None:
-            raise click.BadParameter(f"{words[0]!r} is not installed (not found on PATH)")
+    if value is not None and not shlex.split(value):
+        raise click.BadParameter("an empty command")
     return value
+
+
+def _check_terminal_installed(terminal: str) -> None:
+    """After the options that do not go with --terminal: those say more than a missing program."""
+    program = shlex.split(terminal)[0]
+    if shutil.which(program) is None:
+        raise click.BadParameter(f"{program!r} is not installed (not found on PATH)", param_hint="'--terminal'")
 
 
 @click.command(epilog=EPILOG)
@@ -141,6 +144,8 @@ def command(
 
     if responder_cmd is not None and terminal is not None:
         raise click.UsageError("--terminal opens windows for xmppext's own clients: not with --responder-cmd")
+    if terminal is not None:
+        _check_terminal_installed(terminal)
     if xml is not None and not raw:
         raise click.UsageError("--xml gives the sender's payload: use it with --raw")
     if raw:

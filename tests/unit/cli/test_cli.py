@@ -185,6 +185,14 @@ def test_run_pair_terminal_not_installed_exits_2(tmp_path):
     assert "'no-such-terminal-xyz' is not installed" in result.output
 
 
+def test_run_pair_terminal_with_a_responder_command_says_so_before_the_missing_terminal():
+    args = ["run-pair", "--local", "--terminal", "no-such-terminal-xyz -e", "--responder-cmd", "python bot.py"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "--terminal opens windows for xmppext's own clients: not with --responder-cmd" in result.output
+    assert "not installed" not in result.output
+
+
 @pytest.mark.parametrize(
     ("command", "codes"),
     [

@@ -47,6 +47,7 @@ def test_nodes_are_bounded(tmp_path, nodes):
     "args",
     [
         ["load", "--accounts", "load{n}@example.net", "--nodes", "2"],
+        ["load", "--nodes", "2"],  # no accounts at all: the --nodes line says more
         ["run-pair", "--nodes", "2"],
         ["scenario", "--nodes", "2", A_SCRIPT],
     ],
