@@ -9,7 +9,7 @@ servers on 127.0.0.1, TLS verified:
      generator memory and CPU, server CPU;
 (L2) logins per second against each server's ceiling (1 / its CPU per login,
      times the cores it can use), from (L1)'s login phase;
-(L3) 1,000 pairs in closed loop (several windows per pair) against the
+(L3) 1,000 pairs in closed loop (several windows and process counts) against the
      single-pair pipelined burst, on each server, the same minutes;
 (L4) Tsung 1.7.0 and xmppext against the same server with the same sessions
      and the same exchange (half the sessions ping the server every 2 s, the
@@ -95,16 +95,16 @@ def at_scale(xmppext: str, kind: str, pairs: int, duration: float) -> dict:
 
 
 def many_pairs_against_one(
-    xmppext: str, kind: str, pairs: int, count: int, window: int, windows: list[int], duration: float
-) -> tuple[dict, dict[int, dict]]:
-    """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop with each of ``windows``
-    (requests in flight per sender), one server of ``kind``, one run after the other.
+    xmppext: str, kind: str, pairs: int, count: int, window: int, runs: list[tuple[int, int]], duration: float
+) -> tuple[dict, dict[tuple[int, int], dict]]:
+    """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop with each of ``runs`` (requests
+    in flight per sender, worker processes), one server of ``kind``, one run after the other.
 
     Each summary gets ``cpu``: the CPU seconds the server and the generator (the child processes: xmppext
     send and respond, or load's coordinator and workers) used during that run, to tell what limited it.
     """
     server = SERVERS[kind](for_load=True)
-    many: dict[int, dict] = {}
+    many: dict[tuple[int, int], dict] = {}
     try:
         server.start()
         server.add_accounts([f"many{n}" for n in range(1, 2 * pairs + 1)], Secret(PASSWORD))
@@ -113,20 +113,15 @@ def many_pairs_against_one(
             single = xmppext_pair(xmppext, server, count, window)
         single["cpu"] = single_cpu
         single["wall_s"] = single["sent"] / single["per_second"] if single.get("per_second") else None
-        for each in windows:
+        for each in runs:
             wait_for_idle(server)
+            in_flight, processes = each
             with cpu_used(server) as many_cpu:
                 many[each] = xmppext_load(
                     xmppext,
                     *users_server_options(server, "many"),
-                    "--pairs",
-                    str(pairs),
-                    "--window",
-                    str(each),
-                    "--timeout",
-                    "60",
-                    "--duration",
-                    f"{duration:g}",
+                    *("--pairs", str(pairs), "--window", str(in_flight), "--processes", str(processes)),
+                    *("--timeout", "60", "--duration", f"{duration:g}"),
                     env={"XMPPEXT_PASSWORD": PASSWORD},
                 )
             many[each]["cpu"] = many_cpu
@@ -184,6 +179,16 @@ def beside_tsung(
     return ours, theirs
 
 
+def _run_spec(text: str) -> tuple[int, int]:
+    window, _, processes = text.partition(":")
+    return int(window), int(processes or "2")
+
+
+def _run_name(run: tuple[int, int]) -> str:
+    window, processes = run
+    return f"window {window} each, {processes} process{'es' if processes > 1 else ''}"
+
+
 def _ms(value: float | None) -> str:
     return f"{value:,.2f} ms" if value is not None else "-"
 
@@ -220,7 +225,7 @@ def report(args: argparse.Namespace) -> str:
     scale = {kind: at_scale(xmppext, kind, args.pairs, args.duration) for kind in args.servers}
     spread = {
         kind: many_pairs_against_one(
-            xmppext, kind, args.many_pairs, args.burst, 64, args.many_windows, args.many_duration
+            xmppext, kind, args.many_pairs, args.burst, 64, args.many_runs, args.many_duration
         )
         for kind in args.servers
     }
@@ -304,24 +309,24 @@ def report(args: argparse.Namespace) -> str:
         "",
         "On each server, one run after the other: `xmppext respond` + "
         f"`xmppext send --repeat {args.burst} --window 64` (one pair, pipelined), then `xmppext load --pairs "
-        f"{args.many_pairs} --window W --timeout 60 --duration {args.many_duration:g}` for each W (closed loop: W "
-        f"requests in flight per pair, {args.many_pairs:,} W in all).",
+        f"{args.many_pairs} --window W --processes P --timeout 60 --duration {args.many_duration:g}` for each W and P "
+        f"(closed loop: W requests in flight per pair, {args.many_pairs:,} W in all; P worker processes).",
         "",
         "| | exchanges per second | ratio to the single pair | p50 / p99 | lost | server CPU per exchange / busy "
         "| generator CPU per exchange / busy |",
         "|---|---|---|---|---|---|---|",
     ]
-    rates: dict[tuple[str, int], float] = {}
+    rates: dict[tuple[str, tuple[int, int]], float] = {}
     for kind, (single, many) in spread.items():
         lines.append(
             f"| {kind}: single pair, window 64 | {_n(single['per_second'])} | 1 | {_ms(single['p50_ms'])} / "
             f"{_ms(single['p99_ms'])} | {single['lost']} | {_cpu(single, single['sent'], single['wall_s'])} |"
         )
-        for window, summary in many.items():
-            rates[kind, window] = summary["exchanges_per_second"] / single["per_second"]
+        for run, summary in many.items():
+            rates[kind, run] = summary["exchanges_per_second"] / single["per_second"]
             lines.append(
-                f"| {kind}: {args.many_pairs:,} pairs, window {window} each | "
-                f"{_n(summary['exchanges_per_second'])} | {_n(rates[kind, window], 2)} | "
+                f"| {kind}: {args.many_pairs:,} pairs, {_run_name(run)} | "
+                f"{_n(summary['exchanges_per_second'])} | {_n(rates[kind, run], 2)} | "
                 f"{_ms(summary['exchanges']['p50_ms'])} / {_ms(summary['exchanges']['p99_ms'])} | {summary['lost']} "
                 f"| {_cpu(summary, summary['ok'], summary['wall_s'])} |"
             )
@@ -400,7 +405,9 @@ def tsung_table(args: argparse.Namespace, ours: dict[str, dict], theirs: tsung.T
     return lines
 
 
-def targets(args: argparse.Namespace, scale: dict, rates: dict[tuple[str, int], float], side) -> list[str]:
+def targets(
+    args: argparse.Namespace, scale: dict, rates: dict[tuple[str, tuple[int, int]], float], side
+) -> list[str]:
     def verdict(ok: bool) -> str:
         return "met" if ok else "not met"
 
@@ -418,12 +425,12 @@ def targets(args: argparse.Namespace, scale: dict, rates: dict[tuple[str, int], 
             f"{verdict(memory is not None and memory <= 100)} ({_n(memory)} KiB)"
         )
     for kind in args.servers:
-        measured = {window: ratio for (server, window), ratio in rates.items() if server == kind}
+        measured = {run: ratio for (server, run), ratio in rates.items() if server == kind}
         best = max(measured, key=measured.get, default=None)
         lines.append(
             f"- {args.many_pairs:,} pairs at ≥ 0.9 of the single-pair burst's rate, on {kind}: "
             f"{verdict(best is not None and measured[best] >= 0.9)} "
-            + (f"({_n(measured[best], 2)}, window {best} per pair)" if best is not None else "(not measured)")
+            + (f"({_n(measured[best], 2)}, {_run_name(best)})" if best is not None else "(not measured)")
         )
     if side is not None:
         ours, theirs = side
@@ -461,7 +468,11 @@ def main() -> None:
     parser.add_argument("--many-pairs", type=int, default=1000, help="pairs in (L3)")
     parser.add_argument("--burst", type=int, default=100_000, help="requests of (L3)'s single-pair burst")
     parser.add_argument(
-        "--many-windows", type=int, nargs="+", default=[1, 8, 16], help="requests in flight per pair in (L3)'s runs"
+        "--many-runs",
+        type=_run_spec,
+        nargs="+",
+        default=[(1, 2), (16, 2), (16, 1)],
+        help="(L3)'s runs as WINDOW:PROCESSES (requests in flight per pair, worker processes)",
     )
     parser.add_argument("--many-duration", type=float, default=30.0, help="seconds of exchanging in each (L3) run")
     parser.add_argument("--tsung-sessions", type=int, default=4000, help="sessions in (L4)")

@@ -59,7 +59,7 @@ def test_load_benchmark_section_is_complete_and_keeps_the_rest(tmp_path):
     output.write_text("# Benchmarks\n\n## Run of earlier\n\nkept as it is\n")
     xmppext = Path(sys.executable).parent / "xmppext"
     options = ["--pairs", "10", "--servers", "prosody", "--duration", "2", "--many-pairs", "5", "--burst", "300"]
-    options += ["--many-duration", "2", "--many-windows", "1", "16"]
+    options += ["--many-duration", "2", "--many-runs", "1:2", "16:1"]
     command = [sys.executable, "-m", "benchmarks.load", "--xmppext", str(xmppext), *options, "--no-tsung"]
     result = subprocess.run([*command, "--output", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -71,8 +71,8 @@ def test_load_benchmark_section_is_complete_and_keeps_the_rest(tmp_path):
         "(L2) Logins per second",
         "(L3) 5 pairs",
         "| prosody: single pair, window 64 |",
-        "| prosody: 5 pairs, window 1 each |",
-        "| prosody: 5 pairs, window 16 each |",
+        "| prosody: 5 pairs, window 1 each, 2 processes |",
+        "| prosody: 5 pairs, window 16 each, 1 process |",
         "Goals (issue 22):",
     ):
         assert part in report
