@@ -36,11 +36,10 @@ from xmpp_ext.session.reconnect import (
 )
 from xmpp_ext.session.session import Recoveries, Session
 from xmpp_ext.session.settings import ConnectionSettings
-from xmpp_ext.session.streammgmt import SESSION_READY, SessionWriter, StreamManagement
+from xmpp_ext.session.streammgmt import SessionWriter, StreamManagement
 
 __all__ = [
     "DEFAULT_PLUGINS",
-    "SESSION_READY",
     "AttemptFailed",
     "ConnectError",
     "ConnectionSettings",

@@ -16,7 +16,6 @@ import slixmpp
 
 from xmpp_ext.session.inbound_limits import InboundLimitExceeded
 from xmpp_ext.session.settings import ConnectionSettings
-from xmpp_ext.session.streammgmt import SESSION_READY
 from xmpp_ext.util.display import printable
 
 log = logging.getLogger(__name__)
@@ -66,8 +65,15 @@ async def login(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> Non
         wrong_tls = settings.direct_tls and "WRONG_VERSION_NUMBER" in str(error)
         fail(f"connection failed ({_describe_os_error(error)})", "not-direct-tls" if wrong_tls else "unreachable")
 
+    def negotiated(_event: object) -> None:
+        # slixmpp starts the session at resource binding, before the stream management feature sends
+        # <enable/>: what a job sent then would be neither counted nor kept, and a cut before <enabled/>
+        # could not be resumed. The session is the job's once every stream feature has been negotiated.
+        if client.sessionstarted and not outcome.done():
+            outcome.set_result(None)
+
     handlers = {
-        SESSION_READY: lambda _event: outcome.done() or outcome.set_result(None),
+        "stream_negotiated": negotiated,
         "connection_failed": refused,
         "ssl_invalid_chain": lambda error: fail(f"TLS certificate not trusted ({_describe_ssl_error(error)})", "tls"),
         "failed_auth": lambda stanza: fail(

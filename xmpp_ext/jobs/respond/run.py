@@ -24,7 +24,6 @@ from xmpp_ext.jobs.respond.records import (
 )
 from xmpp_ext.jobs.respond.responder import RESPONDER_PLUGINS, Responder, RespondOptions
 from xmpp_ext.session import (
-    SESSION_READY,
     AttemptFailed,
     ConnectError,
     ConnectionSettings,
@@ -71,8 +70,10 @@ async def respond(
         responder = PluginResponder(client, options, on_record, on_enough=stop.set, show_received=show_received)
 
     def on_session_ready(_event: object) -> None:
-        # Not at slixmpp's session_start: whoever acts on READY (cuts us, restarts the server) must find a
-        # session that comes back, stream management negotiated. A resumed stream is the same session: no READY.
+        # Every stream feature negotiated (stream management too), not slixmpp's session_start at resource
+        # binding: whoever acts on READY (cuts us, restarts the server) must find a session that comes back.
+        if not client.sessionstarted:
+            return  # a resumed stream: same session, no new READY
         client.send_presence()
         ready = f"READY {client.boundjid.full}"
         # The FIFO first: whoever watches our output may act on READY (even stop us) the moment it appears.
@@ -95,7 +96,7 @@ async def respond(
             case Lost():
                 stop.set()
 
-    client.add_event_handler(SESSION_READY, on_session_ready)
+    client.add_event_handler("stream_negotiated", on_session_ready)
     session.add_listener(on_session_event)
     this_task = asyncio.current_task()
     started = False
