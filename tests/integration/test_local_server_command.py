@@ -25,6 +25,17 @@ from xmpp_ext.util.envfile import read_env_file
 pytestmark = pytest.mark.integration
 
 
+def lines_until_serving(process: subprocess.Popen) -> list[str]:
+    """What ``xmppext local-server`` printed up to its "press Ctrl-C" line (the server is then up)."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "press Ctrl-C" in line:
+            break
+    assert lines and "press Ctrl-C" in lines[-1], "".join(lines) + process.stderr.read()
+    return lines
+
+
 def test_writes_a_working_env_file_and_cleans_up_on_sigterm(tmp_path: Path, xmpp_server):
     env_file = tmp_path / ".env"
     process = subprocess.Popen(
@@ -34,12 +45,7 @@ def test_writes_a_working_env_file_and_cleans_up_on_sigterm(tmp_path: Path, xmpp
         text=True,
     )
     try:
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        assert lines and "press Ctrl-C" in lines[-1], "".join(lines) + process.stderr.read()
+        lines = lines_until_serving(process)
         assert lines[0].startswith(f"{xmpp_server.kind} listening on 127.0.0.1:")
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
         credentials = read_env_file(env_file)
@@ -95,14 +101,12 @@ def test_printed_commands_just_work(tmp_path: Path, xmpp_server):
     responder = None
     try:
         commands = []
-        for line in server.stdout:
+        for line in lines_until_serving(server):
             if line.startswith("  ") and " --as " in line:
                 words = shlex.split(line)
                 # Run as `python -m xmpp_ext`, it names that (no xmppext on PATH needs to be this one).
                 assert words[:3] == [sys.executable, "-m", "xmpp_ext"], line
                 commands.append(words[3:])
-            if "press Ctrl-C" in line:
-                break
         respond_command, send_command = commands
         assert respond_command[:3] == ["respond", "--as", "responder"]
         clean = {name: value for name, value in os.environ.items() if not name.startswith("XMPPEXT_")}
@@ -163,9 +167,7 @@ def test_a_second_local_server_does_not_take_over_a_running_ones_env_file(tmp_pa
         text=True,
     )
     try:
-        for line in first.stdout:
-            if "press Ctrl-C" in line:
-                break
+        lines_until_serving(first)
         before = env_file.read_bytes()
         second = subprocess.run(
             [sys.executable, "-m", "xmpp_ext", "local-server", "--env-file", str(env_file)],
@@ -222,11 +224,7 @@ def test_load_accounts_serve_xmppext_load_with_the_environments_password(tmp_pat
         env=environment,
     )
     try:
-        lines = []
-        for line in server.stdout:
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
+        lines = lines_until_serving(server)
         (accounts,) = [line for line in lines if line.startswith("load accounts: ")]
         assert "load1@localhost ... load4@localhost (--accounts 'load{n}@localhost')" in accounts
         assert password not in "".join(lines)
