@@ -370,7 +370,7 @@ def _run_local(
     from xmpp_ext.load.coordinator import LocalServerInfo
     from xmpp_ext.servers import SERVERS, ServerFailed, ServerNotInstalled
     from xmpp_ext.servers.cluster import clustered
-    from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
+    from xmpp_ext.util.stopsignals import forget_interrupted_frames, sigterm_as_ctrl_c
 
     server = None
     try:
@@ -398,7 +398,8 @@ def _run_local(
         return _run(local_plan, made, processes, view, thresholds, report_path, where, info)
     except (ServerNotInstalled, ServerFailed) as exc:
         raise CommandFailed(str(exc), ExitCode.CONNECT) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        forget_interrupted_frames(interrupt)
         raise Stopped(f"interrupted while starting {kind}") from None
     finally:
         if server is not None:

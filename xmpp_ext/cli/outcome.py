@@ -9,6 +9,7 @@ from typing import IO, Any, TypeVar
 import click
 
 from xmpp_ext.util.exitcodes import ExitCode
+from xmpp_ext.util.stopsignals import forget_interrupted_frames
 
 T = TypeVar("T")
 
@@ -50,8 +51,9 @@ def run_job(job: Coroutine[Any, Any, T]) -> T:
     patches.apply()
     try:
         return asyncio.run(job)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         # asyncio.run has cancelled the job (which closed its session) before re-raising Ctrl-C.
+        forget_interrupted_frames(interrupt)
         raise Stopped("interrupted (SIGINT)") from None
     except ConnectError as exc:
         hint = CONNECT_HINTS.get(exc.cause, "").format(password_source=exc.password_source)

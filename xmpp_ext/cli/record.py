@@ -65,7 +65,7 @@ def command(out: Path, force: bool, count: int, env_file: Path, server_kind: str
     from xmpp_ext.cli.local import check_env_file, start_local_server
     from xmpp_ext.cli.outcome import Stopped
     from xmpp_ext.record.scriptfile import problem_writing
-    from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c, stop_signals_ignored
+    from xmpp_ext.util.stopsignals import forget_interrupted_frames, sigterm_as_ctrl_c, stop_signals_ignored
 
     problem = problem_writing(out, force)
     if problem:
@@ -77,7 +77,8 @@ def command(out: Path, force: bool, count: int, env_file: Path, server_kind: str
         # Ctrl-C and SIGTERM end the recording inside it; outside (an instant on either side) they interrupt.
         with sigterm_as_ctrl_c():
             outcome = _record(server, credentials, env_file)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        forget_interrupted_frames(interrupt)
         raise Stopped("interrupted before the recording started; nothing written") from None
     finally:
         with stop_signals_ignored():

@@ -7,9 +7,7 @@ runner.py, printed by output.py and junit.py.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +29,7 @@ from xmpp_ext.util.display import printable
 from xmpp_ext.util.exitcodes import ExitCode, help_epilog
 from xmpp_ext.util.files import ReplacingFile, replaceable_problem
 from xmpp_ext.util.serverkinds import LOCAL_SERVER_KINDS
-from xmpp_ext.util.stopsignals import sigterm_as_ctrl_c
+from xmpp_ext.util.stopsignals import forget_interrupted_frames, run_until_stopped, sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
     from xmpp_ext.scenario.program import ResponderCommand
@@ -214,32 +212,14 @@ def command(
                 role,
                 credentials,
             )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        forget_interrupted_frames(interrupt)
         click.echo("interrupted: the scripts that ran are not summarised", err=True)
         code = ExitCode.INTERRUPTED
     finally:
         if report is not None:
             report.discard()  # not written: the previous report stays as it was
-    if code is ExitCode.INTERRUPTED:
-        _collect_interrupted_loops()
     context.exit(code)
-
-
-def _collect_interrupted_loops() -> None:
-    """Collect, quietly, an event loop a Ctrl-C left unclosed.
-
-    A SIGINT landing while asyncio closes a script's loop (between two scripts, say) leaves that loop
-    open; collected at exit, it would print "Exception ignored in BaseEventLoop.__del__" and a traceback
-    after our one line. Collected here, with the interpreter's report of it silenced, it goes unseen.
-    """
-    import gc
-
-    previous = sys.unraisablehook
-    sys.unraisablehook = lambda _unraisable: None
-    try:
-        gc.collect()
-    finally:
-        sys.unraisablehook = previous
 
 
 def _scripts_to_run(
@@ -404,11 +384,11 @@ def _run(
             if time.monotonic() >= deadline:
                 break
             if responder is None:
-                result = asyncio.run(run_script(script, endpoint, label, timeout, environ, deadline))
+                result = run_until_stopped(run_script(script, endpoint, label, timeout, environ, deadline))
             else:
                 assert role is not None and credentials is not None  # the command refuses --responder without them
                 login = _responder_login(credentials, role, host, port, ca_cert)
-                result = asyncio.run(
+                result = run_until_stopped(
                     run_script_with_responder(script, endpoint, label, timeout, environ, responder, login, deadline)
                 )
             output.script(result)

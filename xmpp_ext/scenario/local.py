@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -14,6 +13,7 @@ from xmpp_ext.scenario.runner import Endpoint, ScriptResult, StepResult, StepSta
 from xmpp_ext.scenario.script import Script
 from xmpp_ext.servers import LocalServer, ServerFailed, ServerNotInstalled, start_server
 from xmpp_ext.session import ConnectError
+from xmpp_ext.util.stopsignals import run_until_stopped
 
 
 class LocalRunFailed(Exception):
@@ -40,13 +40,13 @@ def run_on_server(
             routable = _routable(server) if len(server.ports) > 1 else None
             endpoint = Endpoint(server.host, server.port, server.ca_cert, ports=homes, until_routable=routable)
             if responder is None:
-                return asyncio.run(run_script(script, endpoint, server.kind, timeout, environ, deadline))
+                return run_until_stopped(run_script(script, endpoint, server.kind, timeout, environ, deadline))
             with responder_account(server) as account:
                 login = ResponderLogin(server.settings_for(account), server.environment_for(account))
                 run = run_script_with_responder(
                     script, endpoint, server.kind, timeout, environ or os.environ, responder, login, deadline
                 )
-                return asyncio.run(run)
+                return run_until_stopped(run)
     except AccountError as exc:
         first = min(spec.line for spec in script.clients.values())
         return ScriptResult(

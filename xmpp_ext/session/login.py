@@ -97,7 +97,8 @@ async def login(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> Non
             "timeout",
             settings.password_source,
         ) from None
-    except ConnectError:
+    except (ConnectError, asyncio.CancelledError):
+        # Cancelled too (Ctrl-C): a login left running would negotiate on while the caller logs out.
         await _give_up(client)
         raise
     finally:

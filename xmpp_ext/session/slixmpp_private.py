@@ -12,7 +12,6 @@ plugin without a leading underscore, but undocumented: it lives here too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -73,8 +72,9 @@ async def stop_send_task(client: slixmpp.ClientXMPP) -> None:
     task = getattr(client, "_run_out_filters", None)
     if task is not None and not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Waited for, not awaited: awaiting it under suppress(CancelledError) would also swallow
+        # a cancellation of the caller (Ctrl-C during the logout), which would then run on.
+        await asyncio.wait({task})
 
 
 def forget_stream(client: slixmpp.ClientXMPP) -> None:

@@ -1,0 +1,134 @@
+"""Stop signals end a job cleanly, and what a Ctrl-C leaves behind goes unreported (util/stopsignals)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import warnings
+import weakref
+
+import pytest
+
+from xmpp_ext.util.stopsignals import STOP_SIGNALS, forget_interrupted_frames, run_until_stopped
+
+
+class HalfBuiltLoop:
+    """Stands for an event loop whose constructor a SIGINT cut short: its finaliser fails."""
+
+    def __init__(self) -> None:
+        raise KeyboardInterrupt  # before ``debug`` is set, as asyncio's loop lost its ``_debug``
+
+    def __del__(self) -> None:
+        assert self.debug is not None  # AttributeError, reported as "Exception ignored in ..."
+
+
+async def never_awaited() -> None:
+    """Stands for the job asyncio.run was given and never started."""
+
+
+def start(job, built: list) -> None:
+    built.append(weakref.ref(job))
+    loop = HalfBuiltLoop.__new__(HalfBuiltLoop)
+    built.append(weakref.ref(loop))
+    loop.__init__()
+
+
+class Reports:
+    """What the interpreter would print to stderr: unraisable exceptions and warnings."""
+
+    def __init__(self, caught: list) -> None:
+        self.unraisable: list[str] = []
+        self.caught = caught
+
+    def hook(self, unraisable) -> None:
+        self.unraisable.append(repr(unraisable.exc_value))
+
+    def all(self) -> list[str]:
+        return self.unraisable + [str(warning.message) for warning in self.caught]
+
+
+@pytest.fixture
+def reports(monkeypatch):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reports = Reports(caught)
+        monkeypatch.setattr(sys, "unraisablehook", reports.hook)
+        yield reports
+
+
+def interrupted(built: list, forget: bool) -> None:
+    try:
+        start(never_awaited(), built)
+    except KeyboardInterrupt as interrupt:
+        if forget:
+            forget_interrupted_frames(interrupt)
+            assert all(ref() is None for ref in built), "freed inside the handler"
+
+
+def test_the_leftovers_of_an_interrupt_are_reported_when_left_to_the_interpreter(reports):
+    built: list = []
+    interrupted(built, forget=False)
+    assert all(ref() is None for ref in built)
+    assert any("AttributeError" in report for report in reports.all()), reports.all()
+    assert any("was never awaited" in report for report in reports.all()), reports.all()
+
+
+def test_forgotten_frames_are_freed_in_the_handler_and_nothing_is_reported(reports):
+    built: list = []
+    interrupted(built, forget=True)
+    assert reports.all() == []
+    assert sys.unraisablehook == reports.hook  # put back: later failures are reported again
+
+
+@pytest.fixture
+def previous_handlers():
+    """Python-level handlers that record a signal instead of acting on it, put back after the test."""
+    received: list[int] = []
+    before = {signum: signal.signal(signum, lambda signum, _frame: received.append(signum)) for signum in STOP_SIGNALS}
+    yield received
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("signum", STOP_SIGNALS)
+def test_a_stop_signal_unwinds_a_job_that_swallows_its_first_cancellation(previous_handlers, signum):
+    unwound: list[str] = []
+
+    async def job() -> str:
+        try:
+            try:
+                os.kill(os.getpid(), signum)
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                unwound.append("swallowed")  # as asyncio.wait_for may in Python 3.11
+            await asyncio.sleep(30)
+            return "ran on"
+        finally:
+            unwound.append("finally")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_until_stopped(job())
+    assert unwound == ["swallowed", "finally"]
+    assert previous_handlers == []  # the signal was the job's, not passed on
+    os.kill(os.getpid(), signum)  # and the handlers from before are back
+    assert previous_handlers == [signum]
+
+
+def test_a_job_that_ends_returns_its_result_and_leaves_the_handlers_as_they_were(previous_handlers):
+    async def job() -> str:
+        await asyncio.sleep(0)
+        return "done"
+
+    assert run_until_stopped(job()) == "done"
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert previous_handlers == [signal.SIGTERM]
+
+
+def test_a_job_that_fails_raises_its_own_error():
+    async def job() -> None:
+        raise LookupError("the job's own")
+
+    with pytest.raises(LookupError, match="the job's own"):
+        run_until_stopped(job())
