@@ -221,15 +221,8 @@ def _run(credentials, options, until_routable=None):
 def _routable_in(cluster):
     """The cluster's wait until every node knows the responder's session; its failure a PairError (exit 3)."""
     from xmpp_ext.jobs.pair import PairError, PairFailure
-    from xmpp_ext.servers import ServerFailed
 
-    def until_routable(full_jid: str) -> None:
-        try:
-            cluster.wait_until_routable(full_jid)
-        except ServerFailed as exc:
-            raise PairError(str(exc), PairFailure.NOT_READY) from None
-
-    return until_routable
+    return cluster.routable_wait(lambda message: PairError(message, PairFailure.NOT_READY))
 
 
 def _run_locally(options, kind: str, nodes: int) -> int:

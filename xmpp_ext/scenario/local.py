@@ -37,7 +37,10 @@ def run_on_server(
         with fresh_accounts(script, server) as accounts:
             homes = {account.jid: server.settings_for(account).port for account in accounts}
             # In a cluster, each login waits until every node knows it; one server routes to it at once.
-            routable = _routable(server) if len(server.ports) > 1 else None
+            # The server's failure to learn of a session is the script's ConnectError (see runner.Endpoint).
+            routable = (
+                server.routable_wait(lambda message: ConnectError(message, "other")) if len(server.ports) > 1 else None
+            )
             endpoint = Endpoint(server.host, server.port, server.ca_cert, ports=homes, until_routable=routable)
             if responder is None:
                 return run_until_stopped(run_script(script, endpoint, server.kind, timeout, environ, deadline))
@@ -52,18 +55,6 @@ def run_on_server(
         return ScriptResult(
             script, server.kind, [StepResult(first, "create accounts", StepStatus.ERROR, message=str(exc))]
         )
-
-
-def _routable(server: LocalServer) -> Callable[[str], None]:
-    """The server's wait until every node knows a new session, its failure a ConnectError (see runner.Endpoint)."""
-
-    def until_routable(full_jid: str) -> None:
-        try:
-            server.wait_until_routable(full_jid)
-        except ServerFailed as exc:
-            raise ConnectError(str(exc), "other") from None
-
-    return until_routable
 
 
 def run_on_local_servers(

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -174,6 +174,18 @@ class XmppServer(ABC):
         """Return once the server can route stanzas to the session ``full_jid``: one server can as soon as the
         session has started (a cluster's nodes learn of it a moment later: servers/cluster.py)."""
         return None
+
+    def routable_wait(self, failure: Callable[[str], Exception]) -> Callable[[str], None]:
+        """``wait_until_routable`` for a job to call, the server's ServerFailed raised as ``failure(message)``:
+        the job's own error (a scenario's ConnectError, run-pair's PairError), with the server's one line."""
+
+        def until_routable(full_jid: str) -> None:
+            try:
+                self.wait_until_routable(full_jid)
+            except ServerFailed as exc:
+                raise failure(str(exc)) from None
+
+        return until_routable
 
     def settings_for(self, account: Account, resource: str | None = None, **overrides: object):
         """The ``ConnectionSettings`` that log in as ``account`` here, TLS verified with this server's CA."""
