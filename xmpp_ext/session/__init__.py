@@ -36,7 +36,7 @@ from xmpp_ext.session.reconnect import (
 )
 from xmpp_ext.session.session import Recoveries, Session
 from xmpp_ext.session.settings import ConnectionSettings
-from xmpp_ext.session.streammgmt import SessionWriter, StreamManagement
+from xmpp_ext.session.streammgmt import SessionWriter, StreamManagement, on_session_ready
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -59,6 +59,7 @@ __all__ = [
     "connected",
     "disconnect",
     "login",
+    "on_session_ready",
 ]
 
 

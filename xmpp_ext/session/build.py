@@ -61,6 +61,7 @@ def build_client(
         # An explicit address is a client port with STARTTLS (5222-style); slixmpp
         # would otherwise first try direct TLS on it and fail once per attempt.
         client.enable_direct_tls = False
+    streammgmt.announce_ready_sessions(client)
     if stream_management is not None:
         streammgmt.register(client, stream_management)
     install_depth_guard(client)

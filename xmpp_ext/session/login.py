@@ -16,6 +16,7 @@ import slixmpp
 
 from xmpp_ext.session.inbound_limits import InboundLimitExceeded
 from xmpp_ext.session.settings import ConnectionSettings
+from xmpp_ext.session.streammgmt import SESSION_READY, announce_ready_sessions
 from xmpp_ext.util.display import printable
 
 log = logging.getLogger(__name__)
@@ -65,15 +66,8 @@ async def login(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> Non
         wrong_tls = settings.direct_tls and "WRONG_VERSION_NUMBER" in str(error)
         fail(f"connection failed ({_describe_os_error(error)})", "not-direct-tls" if wrong_tls else "unreachable")
 
-    def negotiated(_event: object) -> None:
-        # slixmpp starts the session at resource binding, before the stream management feature sends
-        # <enable/>: what a job sent then would be neither counted nor kept, and a cut before <enabled/>
-        # could not be resumed. The session is the job's once every stream feature has been negotiated.
-        if client.sessionstarted and not outcome.done():
-            outcome.set_result(None)
-
     handlers = {
-        "stream_negotiated": negotiated,
+        SESSION_READY: lambda _event: outcome.done() or outcome.set_result(None),
         "connection_failed": refused,
         "ssl_invalid_chain": lambda error: fail(f"TLS certificate not trusted ({_describe_ssl_error(error)})", "tls"),
         "failed_auth": lambda stanza: fail(
@@ -84,6 +78,7 @@ async def login(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> Non
         "stream_error": lambda error: fail(describe_stream_error(error), "stream"),
         "disconnected": lost,
     }
+    announce_ready_sessions(client)
     for event, handler in handlers.items():
         client.add_event_handler(event, handler)
     try:

@@ -20,6 +20,7 @@ from slixmpp.xmlstream import StanzaBase
 from xmpp_ext.session import streammgmt
 from xmpp_ext.session.reconnect import AttemptFailed, Lost, ReconnectPolicy, Refusal, is_final
 from xmpp_ext.session.settings import ConnectionSettings
+from xmpp_ext.session.streammgmt import SESSION_READY, announce_ready_sessions
 from xmpp_ext.util.display import printable
 
 log = logging.getLogger(__name__)
@@ -85,16 +86,13 @@ class Outage:
         def settle(reason: Callable[[object], str | None]) -> Callable[[object], None]:
             return lambda event: outcome.done() or outcome.set_result(reason(event))
 
-        def new_session(_event: object) -> None:
-            if client.sessionstarted and not outcome.done():  # else the features of a resumed stream
-                outcome.set_result(None)
-
         handlers = {
             "session_resumed": settle(lambda _event: None),
-            "stream_negotiated": new_session,
+            SESSION_READY: settle(lambda _event: None),
             "connection_failed": settle(lambda error: f"connection failed ({printable(error)})"),
             "disconnected": settle(lambda reason: printable(reason or "connection closed")),
         }
+        announce_ready_sessions(client)
         for event, handler in handlers.items():
             client.add_event_handler(event, handler)
         failure: tuple[str | None, str] | None = (None, "no session")

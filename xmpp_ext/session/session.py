@@ -38,11 +38,12 @@ from xmpp_ext.session.reconnect import (
     is_final,
 )
 from xmpp_ext.session.settings import ConnectionSettings
-from xmpp_ext.session.streammgmt import SessionWriter, StreamManagement
+from xmpp_ext.session.streammgmt import SessionWriter, StreamManagement, on_session_ready
 from xmpp_ext.session.verify import ResumptionCheck
 from xmpp_ext.util.display import printable
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class Recoveries:
@@ -93,7 +94,7 @@ class Session:
         client.add_event_handler("stream_error", self._on_stream_error)
         client.add_event_handler("disconnected", self._on_disconnected)
         client.add_event_handler("session_resumed", self._on_resumed)
-        client.add_event_handler("stream_negotiated", self._on_new_session)
+        on_session_ready(client, self._on_new_session)
         client.add_event_handler("sm_failed", self._on_sm_failed)
 
     # -- the job's side -----------------------------------------------------------
@@ -219,10 +220,10 @@ class Session:
         self._emit(Resumed(round(after, 3), resent))
 
     def _on_new_session(self, _event: object) -> None:
-        """A new session is back once every stream feature is negotiated (see ``login``): what we send
+        """A new session is back once every stream feature is negotiated (``SESSION_READY``): what we send
         again goes out counted by stream management."""
-        if self._outage_started is None or not self._started or not self.client.sessionstarted:
-            return  # not after a cut, or a resumed stream (its features end without a new session)
+        if self._outage_started is None or not self._started:
+            return
         after = time.monotonic() - self._outage_started
         self._outage_started = None
         refusal, self._refusal = self._refusal, None

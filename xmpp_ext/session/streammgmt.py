@@ -44,6 +44,12 @@ __all__ = ["MAX_SEQ", "PLUGIN", "SessionWriter", "StreamManagement", "StreamStat
 #: five stanzas is a fifth more round trips in a burst; 16 keeps the re-sent tail short all the same).
 DEFAULT_ACK_WINDOW = 16
 REQUEST_ACK = "<r xmlns='urn:xmpp:sm:3'/>"
+#: The event a client fires once a new session has negotiated every stream feature (``announce_ready_sessions``).
+#: slixmpp's ``session_start`` comes earlier, at resource binding, before stream management sends ``<enable/>``:
+#: what a job sent then would be neither counted nor kept, and a cut before ``<enabled/>`` could not be resumed.
+#: Not fired for a resumed stream (no new session: ``session_resumed`` says it).
+SESSION_READY = "xmppext_session_ready"
+_ANNOUNCING = "_xmppext_announces_ready_sessions"
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,29 @@ def register(client: slixmpp.ClientXMPP, config: StreamManagement) -> None:
         raise ValueError("stream management is for client connections, not components")
     client.register_plugin(PLUGIN, {"allow_resume": config.resume, "window": config.window})
     _state(client).set_window(config.window)
+
+
+def announce_ready_sessions(client: slixmpp.ClientXMPP) -> None:
+    """Have ``client`` fire ``SESSION_READY`` (once set up, later calls do nothing).
+
+    Called wherever a listener is added (``on_session_ready``) and by ``build_client``, so that a client built
+    another way (a plain slixmpp client given to ``login``) announces its sessions too.
+    """
+    if getattr(client, _ANNOUNCING, False):
+        return
+
+    def negotiated(_event: object) -> None:
+        if client.sessionstarted:  # else the features that follow a resumption
+            client.event(SESSION_READY)
+
+    client.add_event_handler("stream_negotiated", negotiated)
+    setattr(client, _ANNOUNCING, True)
+
+
+def on_session_ready(client: slixmpp.ClientXMPP, handler: Callable[[object], object]) -> None:
+    """Call ``handler`` each time a new session of ``client`` is ready (``SESSION_READY``)."""
+    announce_ready_sessions(client)
+    client.add_event_handler(SESSION_READY, handler)
 
 
 def enabled(client: slixmpp.ClientXMPP) -> bool:
@@ -169,7 +198,7 @@ class SessionWriter:
         self.dropped = 0  # stanzas refused because MAX_HELD were waiting
         self._defer: Callable[[Callable[[], None]], object] | None = None  # None: the loop's call_soon
         client.add_event_handler("session_start", self._session_negotiating)
-        client.add_event_handler("stream_negotiated", self._session_back)
+        on_session_ready(client, self._session_back)
         client.add_event_handler("session_resumed", self._session_back)
 
     def write(self, data: str) -> bool:

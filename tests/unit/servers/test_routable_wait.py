@@ -19,8 +19,9 @@ class JobFailed(Exception):
 
 def test_the_servers_failure_is_raised_as_the_jobs_error_with_its_line():
     wait = NodesThatNeverLearn("example.net").routable_wait(JobFailed)
-    with pytest.raises(JobFailed, match="^node 2 never learned of romeo@example.net/a$") as raised:
+    with pytest.raises(JobFailed) as raised:
         wait("romeo@example.net/a")
+    assert str(raised.value) == "node 2 never learned of romeo@example.net/a"
     assert raised.value.__suppress_context__  # one line for the user, not the server's traceback too
 
 

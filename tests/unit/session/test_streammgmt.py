@@ -222,7 +222,7 @@ class TestSessionWriter(StreamTest):
     def test_a_new_session_writes_nothing_before_its_stream_management_is_negotiated(self):
         self.cut_off()
         self.writer.write("<iq type='get' id='held'/>")
-        self.xmpp._session_started = True
+        self.xmpp._session_started = self.xmpp.sessionstarted = True
         self.xmpp.event("session_start")  # slixmpp: at resource binding, before <enable/> goes out
         self.wait_()
         assert self.drain() == [] and self.writer.held == 1

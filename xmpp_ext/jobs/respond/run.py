@@ -34,6 +34,7 @@ from xmpp_ext.session import (
     Session,
     SessionEvent,
     StreamManagement,
+    on_session_ready,
 )
 from xmpp_ext.session import Resumed as StreamResumed
 from xmpp_ext.util.stopsignals import on_stop_signals
@@ -69,11 +70,9 @@ async def respond(
 
         responder = PluginResponder(client, options, on_record, on_enough=stop.set, show_received=show_received)
 
-    def on_session_ready(_event: object) -> None:
-        # Every stream feature negotiated (stream management too), not slixmpp's session_start at resource
-        # binding: whoever acts on READY (cuts us, restarts the server) must find a session that comes back.
-        if not client.sessionstarted:
-            return  # a resumed stream: same session, no new READY
+    def announce_ready(_event: object) -> None:
+        # Not at slixmpp's session_start: whoever acts on READY (cuts us, restarts the server) must find a
+        # session that comes back, stream management negotiated. A resumed stream is the same session: no READY.
         client.send_presence()
         ready = f"READY {client.boundjid.full}"
         # The FIFO first: whoever watches our output may act on READY (even stop us) the moment it appears.
@@ -96,7 +95,7 @@ async def respond(
             case Lost():
                 stop.set()
 
-    client.add_event_handler("stream_negotiated", on_session_ready)
+    on_session_ready(client, announce_ready)
     session.add_listener(on_session_event)
     this_task = asyncio.current_task()
     started = False
