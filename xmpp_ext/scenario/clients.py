@@ -108,7 +108,8 @@ class ScenarioClient:
         if remaining <= 0:
             return False
         try:
-            await asyncio.wait_for(self._arrived.wait(), remaining)
+            async with asyncio.timeout(remaining):  # not wait_for: see session/login.py
+                await self._arrived.wait()
         except TimeoutError:
             return False
         return True

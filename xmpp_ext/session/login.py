@@ -84,7 +84,10 @@ async def login(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> Non
     try:
         host, port = settings.endpoint() or (None, None)
         client.connect(host, port)
-        await asyncio.wait_for(outcome, settings.connect_timeout)
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result when the future completes
+        # as the caller is cancelled, and a Ctrl-C at that moment would be lost (the job running on).
+        async with asyncio.timeout(settings.connect_timeout):
+            await outcome
     except TimeoutError:
         await _give_up(client)
         raise ConnectError(
@@ -107,7 +110,8 @@ async def disconnect(client: slixmpp.ClientXMPP, wait: float = 2.0) -> None:
     if client.transport is None:
         return
     try:
-        await asyncio.wait_for(client.disconnect(wait=wait), wait + 1)
+        async with asyncio.timeout(wait + 1):  # not wait_for: see login
+            await client.disconnect(wait=wait)
     except TimeoutError:
         client.abort()
 

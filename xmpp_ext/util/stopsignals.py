@@ -37,56 +37,68 @@ def on_stop_signals(handler: Callable[[signal.Signals], None]) -> Iterator[None]
                 signal.signal(signum, previous[signum])
 
 
-#: How long a stopped job may take to unwind before it is left to asyncio.run's own cancellation.
-UNWIND_BOUND = 10.0
-#: How often a stopped job that is still running is cancelled again.
-CANCEL_AGAIN = 0.25
-
-
 def run_until_stopped(job: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(job)``, with SIGINT and SIGTERM cancelling the job, then raising KeyboardInterrupt.
+    """``asyncio.run(job)``, where SIGINT or SIGTERM cancels the job and is then passed on to the caller's handler.
 
-    Why not asyncio.run's own Ctrl-C handling: it cancels once and covers SIGINT only. SIGTERM made
-    Ctrl-C (``sigterm_as_ctrl_c``) raises KeyboardInterrupt inside whatever task runs, which then dies
-    with "Task exception was never retrieved"; and a cancellation can be swallowed (Python 3.11's
-    ``asyncio.wait_for`` returns the result when the awaited future completes as it is cancelled), after
-    which the job runs on as if nothing had happened. Here a stop signal cancels the job, and cancels it
-    again while it still runs (bounded by UNWIND_BOUND), so it always unwinds through its ``finally``
-    blocks (sessions closed, programs stopped); the KeyboardInterrupt comes once its loop is closed.
+    Why not asyncio.run's own Ctrl-C handling: it covers SIGINT only, and SIGTERM made Ctrl-C
+    (``sigterm_as_ctrl_c``) raises KeyboardInterrupt inside whatever task runs, which then dies with
+    "Task exception was never retrieved" while the job runs on. Here the first stop signal cancels the
+    job, which unwinds through its ``finally`` blocks (sessions closed, programs stopped, each bounded by
+    its own wait); a second one hurries: KeyboardInterrupt at once, as asyncio.run does. Once the loop is
+    closed and the caller's handlers are back, the first signal is raised again for them to act on
+    (``default_int_handler``: KeyboardInterrupt; a test session's ``first_sigterm_as_ctrl_c``: its
+    announcement first), so the caller's policy holds; KeyboardInterrupt if their handler returns.
+
+    The handlers are Python-level (``signal.signal``), as asyncio.Runner's are: a signal is noted the moment
+    it arrives, never lost in the loop's wake-up pipe as the job ends. A signal the caller ignores
+    (SIG_IGN: a job started in the background by a non-interactive shell) stays ignored.
     """
-    stopped: list[signal.Signals] = []
+    stopped: list[int] = []
+    running: dict[str, Any] = {}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        loop, task = running.get("loop"), running.get("task")
+        if loop is None or task is None or loop.is_closed():
+            return  # not started (the job will not be) or over: passed on below
+        if len(stopped) > 1:
+            raise KeyboardInterrupt  # a second stop while the job unwinds: no more waiting
+        loop.call_soon_threadsafe(task.cancel)
 
     async def main() -> T:
-        task = asyncio.ensure_future(job)
-        asked = asyncio.Event()
+        running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        if stopped:  # a signal before this task could be cancelled: the job never starts
+            job.close()
+            raise asyncio.CancelledError
+        return await job
 
-        def stop(signum: signal.Signals) -> None:
-            stopped.append(signum)
-            task.cancel()
-            asked.set()
-
-        with on_stop_signals(stop):
-            asking = asyncio.ensure_future(asked.wait())
-            await asyncio.wait({task, asking}, return_when=asyncio.FIRST_COMPLETED)
-            asking.cancel()
-            deadline = asyncio.get_running_loop().time() + UNWIND_BOUND
-            while not task.done() and asyncio.get_running_loop().time() < deadline:
-                await asyncio.wait({task}, timeout=CANCEL_AGAIN)
-                task.cancel()  # a no-op once it is done
-        if not stopped:
-            return task.result()
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: what a stopped job raised on its way out is not news
-        raise _Stopped
-
+    previous = _install(on_signal)
     try:
-        return asyncio.run(main())
-    except _Stopped:
-        raise KeyboardInterrupt from None
+        result = asyncio.run(main())
+    except (asyncio.CancelledError, Exception):
+        if not stopped:
+            raise
+    finally:
+        running.clear()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if not stopped:
+        return result
+    signal.raise_signal(stopped[0])  # the caller's handler decides: it raises, or the process ends
+    raise KeyboardInterrupt
 
 
-class _Stopped(Exception):
-    """The job was stopped by a signal: KeyboardInterrupt once asyncio.run has closed the loop."""
+def _install(handler: Callable[[int, object], None]) -> dict[int, Any]:
+    """``handler`` for each stop signal the caller does not ignore (main thread only); what was there before."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for signum in STOP_SIGNALS:
+        before = signal.getsignal(signum)
+        if before in (signal.SIG_IGN, None):  # ignored, or set outside Python: left as it is
+            continue
+        previous[signum] = signal.signal(signum, handler)
+    return previous
 
 
 @contextlib.contextmanager

@@ -93,27 +93,84 @@ def previous_handlers():
 
 
 @pytest.mark.parametrize("signum", STOP_SIGNALS)
-def test_a_stop_signal_unwinds_a_job_that_swallows_its_first_cancellation(previous_handlers, signum):
-    unwound: list[str] = []
+def test_a_stop_signal_cancels_the_job_lets_it_clean_up_then_passes_the_signal_on(previous_handlers, signum):
+    cleaned: list[str] = []
 
     async def job() -> str:
         try:
-            try:
-                os.kill(os.getpid(), signum)
-                await asyncio.sleep(30)
-            except asyncio.CancelledError:
-                unwound.append("swallowed")  # as asyncio.wait_for may in Python 3.11
+            os.kill(os.getpid(), signum)
             await asyncio.sleep(30)
             return "ran on"
         finally:
-            unwound.append("finally")
+            await asyncio.sleep(0.05)  # a clean-up that takes a while (a logout) is not cut short
+            cleaned.append("logged out")
+
+    with pytest.raises(KeyboardInterrupt):  # the recording handler returned: the job was stopped all the same
+        run_until_stopped(job())
+    assert cleaned == ["logged out"]
+    assert previous_handlers == [signum]  # passed on once the loop was closed
+    os.kill(os.getpid(), signum)  # and the handlers from before are back
+    assert previous_handlers == [signum, signum]
+
+
+def test_the_callers_handler_decides_what_the_signal_does_after_the_job():
+    cleaned: list[str] = []
+
+    async def job() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)
+        finally:
+            cleaned.append("logged out")
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt) as raised:
+        run_until_stopped(job())
+    assert cleaned == ["logged out"]
+    assert raised.traceback[-1].name == "run_until_stopped"  # Python's Ctrl-C handler raised it, after the job
+
+
+def test_a_signal_as_the_job_returns_is_not_lost(previous_handlers):
+    async def job() -> str:
+        await asyncio.sleep(0)
+        os.kill(os.getpid(), signal.SIGTERM)  # no await after it: the job ends before the loop looks again
+        return "done"
 
     with pytest.raises(KeyboardInterrupt):
         run_until_stopped(job())
-    assert unwound == ["swallowed", "finally"]
-    assert previous_handlers == []  # the signal was the job's, not passed on
-    os.kill(os.getpid(), signum)  # and the handlers from before are back
-    assert previous_handlers == [signum]
+    assert previous_handlers == [signal.SIGTERM]
+
+
+def test_a_second_signal_while_the_job_cleans_up_interrupts_at_once(previous_handlers):
+    cleaned: list[str] = []
+
+    async def job() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)  # a clean-up that would hang
+            cleaned.append("never")
+
+    with pytest.raises(KeyboardInterrupt):
+        run_until_stopped(job())
+    assert cleaned == []
+    assert previous_handlers == []  # the hurry is ours: nothing passed on
+
+
+def test_a_signal_the_caller_ignores_stays_ignored():
+    async def job() -> str:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(0.05)
+        return "done"
+
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        assert run_until_stopped(job()) == "done"
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def test_a_job_that_ends_returns_its_result_and_leaves_the_handlers_as_they_were(previous_handlers):
