@@ -92,21 +92,24 @@ def previous_handlers():
         signal.signal(signum, handler)
 
 
+async def signalled_job(signum: int, cleaned: list[str], clean_up_signal: int | None = None) -> str:
+    """A job that gets ``signum`` while it waits, then cleans up (a logout) for a while, signalled again if asked."""
+    try:
+        os.kill(os.getpid(), signum)
+        await asyncio.sleep(30)
+        return "ran on"
+    finally:
+        if clean_up_signal is not None:
+            os.kill(os.getpid(), clean_up_signal)
+        await asyncio.sleep(0.05 if clean_up_signal is None else 30)
+        cleaned.append("logged out")
+
+
 @pytest.mark.parametrize("signum", STOP_SIGNALS)
 def test_a_stop_signal_cancels_the_job_lets_it_clean_up_then_passes_the_signal_on(previous_handlers, signum):
     cleaned: list[str] = []
-
-    async def job() -> str:
-        try:
-            os.kill(os.getpid(), signum)
-            await asyncio.sleep(30)
-            return "ran on"
-        finally:
-            await asyncio.sleep(0.05)  # a clean-up that takes a while (a logout) is not cut short
-            cleaned.append("logged out")
-
     with pytest.raises(KeyboardInterrupt):  # the recording handler returned: the job was stopped all the same
-        run_until_stopped(job())
+        run_until_stopped(signalled_job(signum, cleaned))
     assert cleaned == ["logged out"]
     assert previous_handlers == [signum]  # passed on once the loop was closed
     os.kill(os.getpid(), signum)  # and the handlers from before are back
@@ -115,17 +118,9 @@ def test_a_stop_signal_cancels_the_job_lets_it_clean_up_then_passes_the_signal_o
 
 def test_the_callers_handler_decides_what_the_signal_does_after_the_job():
     cleaned: list[str] = []
-
-    async def job() -> None:
-        try:
-            os.kill(os.getpid(), signal.SIGINT)
-            await asyncio.sleep(30)
-        finally:
-            cleaned.append("logged out")
-
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with pytest.raises(KeyboardInterrupt) as raised:
-        run_until_stopped(job())
+        run_until_stopped(signalled_job(signal.SIGINT, cleaned))
     assert cleaned == ["logged out"]
     assert raised.traceback[-1].name == "run_until_stopped"  # Python's Ctrl-C handler raised it, after the job
 
@@ -143,18 +138,8 @@ def test_a_signal_as_the_job_returns_is_not_lost(previous_handlers):
 
 def test_a_second_signal_while_the_job_cleans_up_interrupts_at_once(previous_handlers):
     cleaned: list[str] = []
-
-    async def job() -> None:
-        try:
-            os.kill(os.getpid(), signal.SIGINT)
-            await asyncio.sleep(30)
-        finally:
-            os.kill(os.getpid(), signal.SIGINT)
-            await asyncio.sleep(30)  # a clean-up that would hang
-            cleaned.append("never")
-
-    with pytest.raises(KeyboardInterrupt):
-        run_until_stopped(job())
+    with pytest.raises(KeyboardInterrupt):  # its clean-up would wait 30 s
+        run_until_stopped(signalled_job(signal.SIGINT, cleaned, clean_up_signal=signal.SIGINT))
     assert cleaned == []
     assert previous_handlers == []  # the hurry is ours: nothing passed on
 
