@@ -32,6 +32,7 @@ from xmpp_ext.load.coalesce import coalesce_writes
 from xmpp_ext.load.lean import LeanClient, make_lean
 from xmpp_ext.load.plan import LoadPlan
 from xmpp_ext.load.sasl import only_sasl
+from xmpp_ext.load.smallqueues import shrink_client_queues
 from xmpp_ext.servers.base import Account
 from xmpp_ext.session import (
     ConnectionSettings,
@@ -119,7 +120,8 @@ def new_session(
 ) -> Session:
     """A load session, not yet logged in: no plugin (unless ``plugins``: a user's own, for Locust), the shared
     TLS context, one write per event-loop pass, none of what xmpp_ext.load.lean drops (a user's plugin keeps
-    slixmpp's message and presence handling, which it may rely on).
+    slixmpp's message and presence handling, which it may rely on), short queues in lists
+    (xmpp_ext.load.smallqueues).
 
     With stream management it follows the session layer's reconnection policy
     (a cut stream is resumed, or a new session started) for up to a login
@@ -137,6 +139,7 @@ def new_session(
     )
     coalesce_writes(session.client)
     make_lean(session.client, instant_messaging=plugins != LOAD_PLUGINS)
+    shrink_client_queues(session.client)
     if stream_management:
         answer_ack_requests(session.client)
     if sasl is not None:
@@ -154,9 +157,10 @@ def freeze_logged_in() -> None:
 
     A full collection otherwise walks all of them: with thousands of sessions in a process it takes tens of
     milliseconds, during which no reply is read, and the latencies of that moment show it. (The worker also
-    freezes as sessions log in: xmpp_ext.load.freezer.)
+    freezes as sessions log in: xmpp_ext.load.freezer; what those freezes caught of logins then in progress,
+    and is garbage now, is freed first.)
     """
-    freezer.collect_and_freeze()
+    freezer.collect_all_and_freeze()
 
 
 async def log_out_all(sessions: list[Session], wait: float = 2.0) -> None:

@@ -20,6 +20,10 @@ call time) that reads at most one TLS record at a time (16 KiB, RFC 8446
 then keeps no read buffer of its own: 16 KiB less each, at no CPU cost (every
 read is still up to a whole record).
 
+The same subclass keeps its write backlog (empty but between two writes of
+one event-loop pass) in a list instead of a 760-byte deque
+(xmpp_ext.load.smallqueues).
+
 ``tests/unit/load/test_tlsbuffer.py`` is the canary: it checks each of the
 facts above against the running CPython (the allocation per connection, what
 ``get_buffer``/``buffer_updated`` use, that two connections read through the
@@ -32,6 +36,8 @@ import asyncio
 import logging
 import sys
 from asyncio import selector_events, sslproto
+
+from xmpp_ext.load.smallqueues import SmallDeque
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,7 @@ class SharedReadBufferSSLProtocol(_ORIGINAL):  # type: ignore[misc, valid-type]
         # What get_buffer() hands the transport and buffer_updated() copies from (asyncio private names).
         self._ssl_buffer = self._shared
         self._ssl_buffer_view = self._shared_view
+        self._write_backlog = SmallDeque()  # asyncio private name too: a deque of app data not yet encrypted
 
 
 def supported() -> bool:

@@ -148,6 +148,17 @@ def claim_before_stanzas(client: slixmpp.ClientXMPP, claims: Callable[[Any], boo
     client._spawn_event = spawn_unclaimed
 
 
+def replace_empty_unacked_queue(client: slixmpp.ClientXMPP, queue: Any) -> bool:
+    """Have xep_0198 keep its unacknowledged stanzas in ``queue`` (a deque-like object: ``append``, ``popleft``,
+    ``clear``, ``len``, iteration) instead of its ``collections.deque``; only while that is still empty (False:
+    nothing changed, or no stream management). For a load session's memory (xmpp_ext.load.smallqueues)."""
+    plugin = client.plugin.get(SM_PLUGIN, None)
+    if plugin is None or not isinstance(plugin.unacked_queue, deque) or plugin.unacked_queue:
+        return False
+    plugin.unacked_queue = queue
+    return True
+
+
 def end_stream(client: slixmpp.ClientXMPP, reason: object) -> None:
     """Drop the connection now, ``reason`` being what slixmpp's ``disconnected`` event then carries."""
     client.disconnect_reason = reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import ssl
 from asyncio import selector_events, sslproto
@@ -10,6 +11,7 @@ from asyncio import selector_events, sslproto
 import pytest
 
 from xmpp_ext.load import tlsbuffer
+from xmpp_ext.load.smallqueues import SmallDeque
 from xmpp_ext.servers.certs import generate_certificates
 
 
@@ -37,6 +39,7 @@ def test_asyncio_allocates_a_256_kib_read_buffer_per_tls_connection():
         first, second = new_protocol(loop), new_protocol(loop)
         assert sslproto.SSLProtocol.max_size == len(first._ssl_buffer) == 256 * 1024
         assert first._ssl_buffer is not second._ssl_buffer
+        assert type(first._write_backlog) is collections.deque  # what the shared protocol keeps in a list instead
     finally:
         loop.close()
 
@@ -94,6 +97,7 @@ def test_connections_reading_at_once_through_the_shared_buffer_each_get_their_ow
                 "127.0.0.1", port, ssl=client_context, server_hostname="localhost"
             )
             assert type(writer.transport._ssl_protocol) is tlsbuffer.SharedReadBufferSSLProtocol
+            assert type(writer.transport._ssl_protocol._write_backlog) is SmallDeque  # the server's too: it writes
             writer.write(f"{number}\n".encode())
             data = await reader.readexactly(len(payloads[number]))
             writer.close()

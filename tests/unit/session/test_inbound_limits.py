@@ -215,3 +215,20 @@ def test_the_parser_takes_text_as_slixmpp_tests_feed_it():
     parser.feed(HEADER.decode() + "<message/>")
     assert [event for event, _element in parser.read_events()] == ["start", "start", "end"]
     assert ended == []
+
+
+def test_events_left_unread_come_first_at_the_next_read_and_each_only_once():
+    # slixmpp stops reading at the end of the stream (or when a handler raises): what it did not read stays.
+    parser = BoundedParser(ElementTree.XMLPullParser(("start", "end")), SMALL, lambda problem: None)
+    parser.feed(HEADER + b"<message id='1'/><message id='2'/>")
+    events = parser.read_events()
+    assert [next(events)[0] for _ in range(2)] == ["start", "start"]  # the stream, then message 1
+    parser.feed(b"<message id='3'/>")
+    assert [(event, element.get("id")) for event, element in parser.read_events()] == [
+        ("end", "1"),
+        ("start", "2"),
+        ("end", "2"),
+        ("start", "3"),
+        ("end", "3"),
+    ]
+    assert list(parser.read_events()) == []
