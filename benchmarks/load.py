@@ -10,7 +10,8 @@ servers on 127.0.0.1, TLS verified:
 (L2) logins per second against each server's ceiling (1 / its CPU per login,
      times the cores it can use), from (L1)'s login phase;
 (L3) 1,000 pairs in closed loop (several windows and process counts) against the
-     single-pair pipelined burst, on each server, the same minutes;
+     single-pair pipelined burst before and after, on each server, the same
+     minutes, each run against a freshly started server;
 (L4) Tsung 1.7.0 and xmppext against the same server with the same sessions
      and the same exchange (half the sessions ping the server every 2 s, the
      other half stay idle): generator memory per session, CPU per exchange
@@ -98,42 +99,51 @@ def many_pairs_against_one(
     xmppext: str, kind: str, pairs: int, count: int, window: int, runs: list[tuple[int, int]], duration: float
 ) -> tuple[list[dict], dict[tuple[int, int], dict]]:
     """(L3): the single-pair pipelined burst, then ``pairs`` pairs in closed loop with each of ``runs`` (requests
-    in flight per sender, worker processes), then the burst again: one server of ``kind``, one run after the other.
+    in flight per sender, worker processes), then the burst again; one run after the other, each against a
+    server of ``kind`` started for it.
 
-    The burst is measured before and after because on a shared machine it varies by ±15% from one minute to the
-    next; the spread runs are compared with the mean of the two, which both measure the same capacity.
+    A fresh server each time: one that has just served 2,000 sessions is not the one a burst met before (a
+    burst after the spread runs on the same Prosody once cost it 222 µs of CPU per exchange against 129 µs
+    before). The burst is measured before and after because on a shared machine it varies by ±15% from
+    one minute to the next; the spread runs are compared with the mean of the two.
     Each summary gets ``cpu``: the CPU seconds the server and the generator (the child processes: xmppext
     send and respond, or load's coordinator and workers) used during that run, to tell what limited it.
     """
-    server = SERVERS[kind](for_load=True)
     many: dict[tuple[int, int], dict] = {}
-    bursts: list[dict] = []
-    try:
-        server.start()
-        server.add_accounts([f"many{n}" for n in range(1, 2 * pairs + 1)], Secret(PASSWORD))
-        bursts.append(_burst(xmppext, server, count, window))
-        for each in runs:
-            wait_for_idle(server)
-            in_flight, processes = each
-            with cpu_used(server) as many_cpu:
-                many[each] = xmppext_load(
-                    xmppext,
-                    *users_server_options(server, "many"),
-                    *("--pairs", str(pairs), "--window", str(in_flight), "--processes", str(processes)),
-                    *("--timeout", "60", "--duration", f"{duration:g}"),
-                    env={"XMPPEXT_PASSWORD": PASSWORD},
-                )
-            many[each]["cpu"] = many_cpu
-        bursts.append(_burst(xmppext, server, count, window))
-    finally:
-        server.stop()
+    bursts = [_burst(xmppext, kind, count, window)]
+    for each in runs:
+        in_flight, processes = each
+        accounts = [f"many{n}" for n in range(1, 2 * pairs + 1)]
+        with _fresh_server(kind, accounts) as server, cpu_used(server) as many_cpu:
+            many[each] = xmppext_load(
+                xmppext,
+                *users_server_options(server, "many"),
+                *("--pairs", str(pairs), "--window", str(in_flight), "--processes", str(processes)),
+                *("--timeout", "60", "--duration", f"{duration:g}"),
+                env={"XMPPEXT_PASSWORD": PASSWORD},
+            )
+        many[each]["cpu"] = many_cpu
+    bursts.append(_burst(xmppext, kind, count, window))
     return bursts, many
 
 
-def _burst(xmppext: str, server: LocalServer, count: int, window: int) -> dict:
-    """One single-pair pipelined burst (xmppext send + respond) with the CPU both sides used."""
-    wait_for_idle(server)
-    with cpu_used(server) as cpu:
+@contextlib.contextmanager
+def _fresh_server(kind: str, localparts: list[str]):
+    """A server of ``kind`` tuned for load, with ``localparts`` as accounts (password PASSWORD), idle; then stopped."""
+    server = SERVERS[kind](for_load=True)
+    try:
+        server.start()
+        if localparts:
+            server.add_accounts(localparts, Secret(PASSWORD))
+        wait_for_idle(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def _burst(xmppext: str, kind: str, count: int, window: int) -> dict:
+    """One single-pair pipelined burst (xmppext send + respond) on a fresh server, with the CPU both sides used."""
+    with _fresh_server(kind, []) as server, cpu_used(server) as cpu:
         single = xmppext_pair(xmppext, server, count, window)
     single["cpu"] = cpu
     single["wall_s"] = single["sent"] / single["per_second"] if single.get("per_second") else None
@@ -322,7 +332,7 @@ def report(args: argparse.Namespace) -> str:
         "",
         f"### (L3) {args.many_pairs:,} pairs against the single-pair pipelined burst",
         "",
-        "On each server, one run after the other: `xmppext respond` + "
+        "On each server, one run after the other, each against the server started afresh: `xmppext respond` + "
         f"`xmppext send --repeat {args.burst} --window 64` (one pair, pipelined), then `xmppext load --pairs "
         f"{args.many_pairs} --window W --processes P --timeout 60 --duration {args.many_duration:g}` for each W and P "
         f"(closed loop: W requests in flight per pair, {args.many_pairs:,} W in all; P worker processes), then the "
