@@ -13,12 +13,10 @@ last freeze: the same work per login however many sessions are already in.
 
 What a freeze catches besides the logged-in sessions is the state of the
 logins in progress at that moment (at most ``LOGIN_CONCURRENCY`` of them);
-whatever of it ends up in a reference cycle after those logins finish (the
-login's stanza objects, the parsers of the streams before TLS and SASL) stays
-frozen: measured, about 1 KiB per session logged in. So once every session
-is in, ``collect_all_and_freeze`` unfreezes everything for one full
-collection, which frees it, and freezes again: one pass over every object,
-before the exchanging starts.
+whatever of it ends up in a reference cycle after those logins finish is
+never collected. That is bounded (a few KiB per login in progress, once per
+``FREEZE_EVERY`` logins), and ``gc.collect`` first frees what is garbage
+already.
 """
 
 from __future__ import annotations
@@ -33,12 +31,6 @@ def collect_and_freeze() -> None:
     """Free the garbage there is, then take every object alive now out of the collector's sight."""
     gc.collect()
     gc.freeze()
-
-
-def collect_all_and_freeze() -> None:
-    """``collect_and_freeze``, the objects frozen earlier included (what became garbage since is freed)."""
-    gc.unfreeze()
-    collect_and_freeze()
 
 
 class LoginFreezer:

@@ -157,10 +157,9 @@ def freeze_logged_in() -> None:
 
     A full collection otherwise walks all of them: with thousands of sessions in a process it takes tens of
     milliseconds, during which no reply is read, and the latencies of that moment show it. (The worker also
-    freezes as sessions log in: xmpp_ext.load.freezer; what those freezes caught of logins then in progress,
-    and is garbage now, is freed first.)
+    freezes as sessions log in: xmpp_ext.load.freezer.)
     """
-    freezer.collect_all_and_freeze()
+    freezer.collect_and_freeze()
 
 
 async def log_out_all(sessions: list[Session], wait: float = 2.0) -> None:
