@@ -54,19 +54,18 @@ def run_until_stopped(job: Coroutine[Any, Any, T]) -> T:
     (SIG_IGN: a job started in the background by a non-interactive shell) stays ignored.
     """
     stopped: list[int] = []
-    running: dict[str, Any] = {}
+    running: list[asyncio.Task] = []  # the task running the job, while asyncio.run runs it
 
     def on_signal(signum: int, _frame: object) -> None:
         stopped.append(signum)
-        loop, task = running.get("loop"), running.get("task")
-        if loop is None or task is None or loop.is_closed():
+        if not running or running[0].get_loop().is_closed():
             return  # not started (the job will not be) or over: passed on below
         if len(stopped) > 1:
             raise KeyboardInterrupt  # a second stop while the job unwinds: no more waiting
-        loop.call_soon_threadsafe(task.cancel)
+        running[0].get_loop().call_soon_threadsafe(running[0].cancel)
 
     async def main() -> T:
-        running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        running.append(asyncio.current_task())
         if stopped:  # a signal before this task could be cancelled: the job never starts
             job.close()
             raise asyncio.CancelledError
