@@ -20,6 +20,7 @@ import slixmpp
 
 import xmpp_ext.plugin  # noqa: F401  (registers the example_tag plugin by name)
 from xmpp_ext.session import streammgmt
+from xmpp_ext.session.closing import make_abort_repeatable
 from xmpp_ext.session.guard import install_depth_guard
 from xmpp_ext.session.inbound_limits import install_inbound_limits
 from xmpp_ext.session.settings import ConnectionSettings, ssl_context
@@ -61,6 +62,7 @@ def build_client(
         # An explicit address is a client port with STARTTLS (5222-style); slixmpp
         # would otherwise first try direct TLS on it and fail once per attempt.
         client.enable_direct_tls = False
+    make_abort_repeatable(client)
     streammgmt.announce_ready_sessions(client)
     if stream_management is not None:
         streammgmt.register(client, stream_management)

@@ -14,6 +14,7 @@ import ssl
 
 import slixmpp
 
+from xmpp_ext.session.closing import closing
 from xmpp_ext.session.inbound_limits import InboundLimitExceeded
 from xmpp_ext.session.settings import ConnectionSettings
 from xmpp_ext.session.streammgmt import SESSION_READY, announce_ready_sessions
@@ -107,7 +108,9 @@ async def login(client: slixmpp.ClientXMPP, settings: ConnectionSettings) -> Non
 async def disconnect(client: slixmpp.ClientXMPP, wait: float = 2.0) -> None:
     """Close the stream politely, bounded by ``wait`` seconds."""
     client.cancel_connection_attempt()
-    if client.transport is None:
+    if closing(client):  # gone, or being dropped: no stream footer to write
+        if client.transport is not None:
+            client.abort()
         return
     try:
         async with asyncio.timeout(wait + 1):  # not wait_for: see login
