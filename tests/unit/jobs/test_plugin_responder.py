@@ -39,6 +39,8 @@ class EchoPlugin(BasePlugin):
         text = iq.xml[0].text or ""
         if not text:
             raise XMPPError("bad-request", text="nothing to echo", etype="modify")
+        if text == "crash":
+            raise ValueError("the echo table is broken")
         reply = iq.reply(clear=True)
         reply.xml.append(iq.xml[0])
         reply.send()
@@ -116,6 +118,29 @@ class TestPluginResponder(SessionTest):
             use_values=False,
         )
         assert "not answered (the plugin's answer" in self.lines[0]
+
+    def test_a_handler_that_raises_is_internal_server_error_one_line_and_one_traceback(self):
+        self.start()
+        with self.assertLogs(level="ERROR") as logs:
+            self.recv(f'<iq type="set" id="c1" from="alice@localhost/a"><echo xmlns="{NS}">crash</echo></iq>')
+            self.send(
+                '<iq type="error" id="c1" to="alice@localhost/a"><error type="cancel">'
+                '<internal-server-error xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>'
+                '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">the responder failed to answer</text></error></iq>',
+                use_values=False,
+            )
+        assert self.lines == [
+            "iq set from alice@localhost/a: the plugin failed "
+            "(ValueError: the echo table is broken; internal-server-error sent)"
+        ]
+        assert self.responder.answered == 1
+        tracebacks = [record for record in logs.records if record.exc_info]
+        assert len(tracebacks) == 1 and "the echo table is broken" in str(tracebacks[0].exc_info[1])
+        # The next request is the plugin's again.
+        self.recv(f'<iq type="get" id="c2" from="alice@localhost/a"><echo xmlns="{NS}">hi</echo></iq>')
+        self.send(
+            f'<iq type="result" id="c2" to="alice@localhost/a"><echo xmlns="{NS}">hi</echo></iq>', use_values=False
+        )
 
     def test_service_discovery_is_the_sessions_not_the_plugins(self):
         self.start(allow=frozenset({"alice@localhost"}))

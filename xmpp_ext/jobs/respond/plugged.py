@@ -12,7 +12,13 @@ as for the example_tag responder:
 * every answer is measured as it will be written: one larger than the server
   accepts (XEP-0478's announced limit, else RFC 6120's 10,000 bytes) is
   replaced by a small error (an iq) or not sent (a message), so no request
-  can make the plugin's output cost the responder its stream.
+  can make the plugin's output cost the responder its stream;
+* a handler that raises (anything but slixmpp's XMPPError, which is an answer
+  chosen on purpose) on a request it was given: the asker gets
+  ``internal-server-error``, with nothing of the exception in it (any account
+  may ask), the responder prints one line and one traceback. slixmpp alone
+  would answer ``undefined-condition`` "Slixmpp got into trouble." and log the
+  traceback twice.
 
 The session's own traffic (service discovery, pings, roster pushes) is
 answered by slixmpp for anyone and is not the plugin's: not counted.
@@ -20,17 +26,22 @@ answered by slixmpp for anyone and is not the plugin's: not counted.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
 import slixmpp
+from slixmpp import Iq
+from slixmpp.exceptions import IqError, IqTimeout, XMPPError
 from slixmpp.xmlstream import StanzaBase
 
 from xmpp_ext.jobs.respond.records import Answered, Ignored, Outcome, Received, Record
 from xmpp_ext.jobs.respond.responder import MAX_REMEMBERED, REPLY_NAMESPACE, AnswerRules, RespondOptions
 from xmpp_ext.plugin.payload import describe_tag
 from xmpp_ext.plugin.wire import IQ_TAG, error_reply, wire_size
+from xmpp_ext.util.display import clip
 
+log = logging.getLogger(__name__)
 MESSAGE_TAG = "{jabber:client}message"
 #: Payloads of the session's own requests, which slixmpp answers whatever the plugin does.
 SESSION_NAMESPACES = frozenset(
@@ -63,6 +74,10 @@ class PluginResponder(AnswerRules):
         self._writers: OrderedDict[str, int] = OrderedDict()
         client.add_filter("in", self._gate)
         client.add_filter("out", self._count_answer)
+        # Every iq this client receives is built as a _PluginRequest, whose exception() (what slixmpp calls when
+        # a handler raises) asks this responder first.
+        client.remove_stanza(Iq)
+        client.register_stanza(_requests_failing_through(self))
 
     def new_stream(self) -> None:
         """A new session: requests of the old stream can no longer be answered on this one."""
@@ -105,6 +120,24 @@ class PluginResponder(AnswerRules):
             return None
         _remember(self._writers, author, self._writers.get(author, 0) + 1)
         return msg
+
+    def plugin_raised(self, iq: Iq, error: Exception) -> bool:
+        """A handler raised ``error`` on ``iq``: True once answered here; False leaves it to slixmpp (an error
+        raised on purpose, or an iq that is not a request the plugin was given)."""
+        if isinstance(error, (XMPPError, IqError, IqTimeout)):
+            return False
+        xml = iq.xml
+        itype = self._requests.pop((xml.get("from") or "", xml.get("id", "")), None)
+        if itype is None:
+            return False
+        requester = xml.get("from") or self.client.boundjid.bare
+        log.error("the plugin's handler raised on an iq %s from %s", itype, requester, exc_info=error)
+        error_reply(iq, "internal-server-error", "the responder failed to answer").send()
+        what = clip(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__, 200)
+        self._answered(
+            Answered("iq", itype, requester, Outcome.PLUGIN_FAILED, f"{what}; internal-server-error sent")
+        )
+        return True
 
     # -- outgoing: the plugin's answers, counted and bounded --------------------------------------------------------
 
@@ -159,3 +192,14 @@ def _remember(table: OrderedDict, key, value) -> None:
     table.move_to_end(key)
     if len(table) > MAX_REMEMBERED:
         table.popitem(last=False)
+
+
+def _requests_failing_through(responder: PluginResponder) -> type[Iq]:
+    class _PluginRequest(Iq):
+        """An iq as the plugin's handlers get it: what a handler raises goes to the responder first."""
+
+        def exception(self, e: Exception) -> None:
+            if not responder.plugin_raised(self, e):
+                super().exception(e)
+
+    return _PluginRequest

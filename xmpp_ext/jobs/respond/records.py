@@ -23,6 +23,7 @@ class Outcome(Enum):
     REPLIED = "answered with a reply"
     DUPLICATE = "not answered again"  # delivered again after a resumption: the first answer still arrives
     ERROR = "refused with an error"  # respond --plugin: an error the plugin chose (the condition in the detail)
+    PLUGIN_FAILED = "the plugin failed"  # respond --plugin: a handler raised; internal-server-error was sent
 
 
 @dataclass(frozen=True, slots=True)
