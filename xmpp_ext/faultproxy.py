@@ -253,7 +253,8 @@ class FaultProxy:
             await self.start()
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for((stop or asyncio.Event()).wait(), seconds)
+                async with asyncio.timeout(seconds):  # not wait_for: it can swallow a cancellation (3.11)
+                    await (stop or asyncio.Event()).wait()
         finally:
             await self.stop()
         return self.counters
@@ -291,7 +292,8 @@ class FaultProxy:
             return self.counters
         self._watchers.append(watcher)
         try:
-            await asyncio.wait_for(watcher[1], timeout)
+            async with asyncio.timeout(timeout):
+                await watcher[1]
         finally:
             self._watchers.remove(watcher)
         return self.counters
@@ -321,7 +323,8 @@ class FaultProxy:
             client.transport.abort()
             return
         try:
-            server_reader, server = await asyncio.wait_for(asyncio.open_connection(*self.target), CONNECT_TIMEOUT)
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                server_reader, server = await asyncio.open_connection(*self.target)
         except (OSError, TimeoutError) as exc:
             self.counters.unreachable += 1
             log.warning("cannot reach %s:%d: %s", *self.target, exc)
@@ -479,7 +482,8 @@ class ProxyThread:
             self._ready.set()
             try:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self._timeout)
+                    async with asyncio.timeout(self._timeout):
+                        await self._stop.wait()
             finally:
                 await self.proxy.stop()
 

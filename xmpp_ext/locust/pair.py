@@ -100,7 +100,8 @@ class BuiltInExchange:
         self._outcomes.future = future
         self.sender.start_closed_loop(1, 1)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._plan.timeout)
+            async with asyncio.timeout(self._plan.timeout):  # not wait_for: it can swallow a cancellation (3.11)
+                return await asyncio.shield(future)
         except TimeoutError:
             self.sender.expire(time.monotonic() + 1)  # counts the request lost: the future ends with it
             return future.result() if future.done() else Outcome(condition="lost")
@@ -126,7 +127,8 @@ class PluginExchange:
     async def once(self) -> Outcome:
         began = time.monotonic()
         try:
-            await asyncio.wait_for(self._request(self._client, self._peer), self._plan.timeout)
+            async with asyncio.timeout(self._plan.timeout):
+                await self._request(self._client, self._peer)
         except (TimeoutError, IqTimeout):
             return Outcome(condition="lost")
         except IqError as exc:

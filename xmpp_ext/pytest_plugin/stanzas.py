@@ -45,7 +45,8 @@ def expect_stanza(
 
     async def result() -> StanzaBase:
         try:
-            return await asyncio.wait_for(found, timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancellation (3.11)
+                return await found
         except TimeoutError:
             raise StanzaTimeout(
                 f"{client.boundjid}: no stanza matching {getattr(predicate, '__name__', predicate)} within {timeout:g}s"

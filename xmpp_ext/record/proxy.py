@@ -158,16 +158,14 @@ class RecordingProxy:
             return
         upstream = self.upstream
         try:
-            server_reader, server = await asyncio.wait_for(
-                asyncio.open_connection(
+            async with asyncio.timeout(CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT):  # not wait_for: see session.login
+                server_reader, server = await asyncio.open_connection(
                     upstream.host,
                     upstream.direct_tls_port if direct_tls else upstream.port,
                     ssl=self._to_server if direct_tls else None,
                     server_hostname=upstream.domain if direct_tls else None,
                     ssl_handshake_timeout=HANDSHAKE_TIMEOUT if direct_tls else None,
-                ),
-                CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT,
-            )
+                )
         except (OSError, TimeoutError) as exc:
             self.refused += 1
             log.warning("cannot reach the local server: %s", exc)

@@ -108,7 +108,8 @@ class RunningResponder:
         """Until the pump has read what the program wrote (bounded: a grandchild may hold the pipe open)."""
         if self.pump is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self.pump), PUMP_GRACE)
+                # Clean-up: going on after a cancellation is what it is for.
+                await asyncio.wait_for(asyncio.shield(self.pump), PUMP_GRACE)  # noqa: TID251
 
 
 async def run_script_with_responder(
@@ -298,7 +299,7 @@ async def _stop(running: RunningResponder) -> None:
         if process.returncode is None:
             signal_group(process.pid, signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), STOP_GRACE)
+                await asyncio.wait_for(process.wait(), STOP_GRACE)  # noqa: TID251  (clean-up: goes on after a cancellation)
     finally:
         # The leader's leftovers in its group too; and at once when a second Ctrl-C or SIGTERM cuts the grace
         # short (the program is in a group of its own: the terminal's Ctrl-C never reaches it).

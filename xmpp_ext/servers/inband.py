@@ -36,7 +36,7 @@ def _in_thread(server: XmppServer, coroutine: Coroutine[Any, Any, None], failure
 
     def run() -> None:
         try:
-            asyncio.run(asyncio.wait_for(coroutine, REGISTER_TIMEOUT))
+            asyncio.run(asyncio.wait_for(coroutine, REGISTER_TIMEOUT))  # noqa: TID251  (nothing outside cancels it)
         except BaseException as exc:  # reported in the caller's thread below
             failures.append(exc)
 

@@ -174,3 +174,24 @@ def test_a_job_that_fails_raises_its_own_error():
 
     with pytest.raises(LookupError, match="the job's own"):
         run_until_stopped(job())
+
+
+def test_a_stop_as_the_awaited_stanza_arrives_is_not_swallowed():
+    """asyncio.wait_for (3.11) returns the result when it is cancelled just as what it awaits completes: a Ctrl-C
+    at that moment would be lost and the run go on. Waits with a time-out use asyncio.timeout instead."""
+    import slixmpp
+
+    from xmpp_ext.pytest_plugin import expect_stanza
+    from xmpp_ext.session.slixmpp_private import incoming_filters
+
+    async def arrive_and_stop() -> asyncio.Task:
+        client = slixmpp.ClientXMPP("me@localhost", "x")
+        waiting = asyncio.ensure_future(expect_stanza(client, lambda _stanza: True))
+        await asyncio.sleep(0)  # waiting for its stanza now
+        watch = incoming_filters(client)[0]
+        watch(client.Message())  # the stanza arrives...
+        waiting.cancel()  # ...as the run is stopped
+        await asyncio.wait({waiting})
+        return waiting
+
+    assert asyncio.run(arrive_and_stop()).cancelled()

@@ -116,7 +116,8 @@ class Exchanges:
         started = time.monotonic()
         msg.send()
         try:
-            reply = await asyncio.wait_for(waiting, self.timeout)
+            async with asyncio.timeout(self.timeout):  # not wait_for: it can swallow a Ctrl-C (3.11)
+                reply = await waiting
         except TimeoutError:
             self._replies.forget(msg["id"])
             return Exchange(step.name, Status.LOST, f"no reply within {self.timeout:g}s")

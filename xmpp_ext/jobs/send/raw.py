@@ -167,7 +167,8 @@ class RawExchanges:
         started = time.monotonic()
         msg.send()
         try:
-            reply = await asyncio.wait_for(waiting, self.timeout)
+            async with asyncio.timeout(self.timeout):  # not wait_for: it can swallow a Ctrl-C (3.11)
+                reply = await waiting
         except TimeoutError:
             return Exchange(step.name, Status.LOST, f"no message back within {self.timeout:g}s")
         finally:

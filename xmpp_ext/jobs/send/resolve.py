@@ -56,7 +56,8 @@ async def resolve_bare_jid(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            candidate = await asyncio.wait_for(available.get(), remaining)
+            async with asyncio.timeout(remaining):  # not wait_for: it can swallow a Ctrl-C (3.11)
+                candidate = await available.get()
             if candidate in tried:
                 continue
             tried.add(candidate)
