@@ -180,11 +180,8 @@ def beside_tsung(
     """(L4): the same Prosody, the same accounts, the same exchange: xmppext load (with each of
     ``L4_MECHANISMS``), then Tsung."""
     pairs = sessions // 2
-    server = SERVERS["prosody"](for_load=True)
     ours: dict[str, dict] = {}
-    try:
-        server.start()
-        accounts = server.add_accounts([f"side{n}" for n in range(1, sessions + 1)], Secret(PASSWORD))
+    with _fresh_server("prosody", [f"side{n}" for n in range(1, sessions + 1)]) as server:
         for mechanism in L4_MECHANISMS:
             wait_for_idle(server)
             ours[mechanism] = xmppext_load(
@@ -198,9 +195,7 @@ def beside_tsung(
                 env={"XMPPEXT_PASSWORD": PASSWORD},
             )
         wait_for_idle(server)
-        theirs = tsung.run(server, accounts, ramp=ramp, exchanging=duration, interval=2.0)
-    finally:
-        server.stop()
+        theirs = tsung.run(server, server.accounts, ramp=ramp, exchanging=duration, interval=2.0)
     return ours, theirs
 
 
