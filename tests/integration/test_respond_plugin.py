@@ -69,3 +69,40 @@ def test_a_sender_outside_allow_is_refused_before_the_plugin_sees_it(xmpp_server
     assert "error forbidden" in result.stdout
     bot.wait_for_line(lambda line: "refused with forbidden (not in --allow)" in line)
     assert bot.stop() == 0
+
+
+CRASHING_PLUGIN = """
+import greeting  # noqa: F401
+from slixmpp.plugins.base import BasePlugin, register_plugin
+
+
+def answer(iq):
+    raise ValueError("the table of greetings is broken")
+
+
+class Crashing(BasePlugin):
+    name = "crashing_greeter"
+    dependencies = {"greeting"}
+
+    def plugin_init(self):
+        self.xmpp.add_event_handler("greeting_request", answer)
+
+
+register_plugin(Crashing)
+"""
+
+
+def test_a_plugin_that_raises_answers_internal_server_error(xmpp_server, make_account, tmp_path):
+    (tmp_path / "crashing.py").write_text(CRASHING_PLUGIN)
+    env = {**client_env(xmpp_server, make_account()), "PYTHONPATH": str(EXAMPLE)}
+    bot = start_with_lines(["respond", "--plugin", "crashing:Crashing"], env, RunningResponder, cwd=tmp_path)
+    try:
+        full_jid = bot.wait_for_line(lambda line: line.startswith("READY ")).split(" ", 1)[1]
+        result = run_xmppext(xmpp_server, make_account(), "send", "-t", full_jid, "--raw", "--xml", greeting("en"))
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "error internal-server-error" in result.stdout and "the responder failed to answer" in result.stdout
+        assert "greetings is broken" not in result.stdout  # nothing of the exception goes to the asker
+        bot.wait_for_line(lambda line: "the plugin failed (ValueError: the table of greetings is broken;" in line)
+    finally:
+        assert bot.stop() == 0
+    assert "\n".join(bot.all_lines()).count("Traceback") == 1
