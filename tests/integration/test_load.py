@@ -25,7 +25,9 @@ from xmpp_ext.util.secret import Secret
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
-def run_load(*args: str, env: dict[str, str] | None = None, timeout: float = 150) -> subprocess.CompletedProcess:
+def run_load(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 150, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*XMPPEXT, "load", "--processes", "2", *args],
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
@@ -33,6 +35,7 @@ def run_load(*args: str, env: dict[str, str] | None = None, timeout: float = 150
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
     )
 
 
@@ -202,3 +205,26 @@ def test_no_session_at_all_is_exit_3_with_the_causes():
     assert result.returncode == 3, result.stderr
     assert "sessions 0/20 logged in (20 failed: unreachable 20)" in result.stdout
     assert "threshold crossed" not in result.stderr
+
+
+GREETING_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "greeting"
+
+
+@pytest.mark.parametrize(("language", "ok"), [("fr", True), ("tlh", False)])
+def test_your_own_plugin_answers_your_payload(xmpp_server, language, ok):
+    """load --raw --responder-plugin: the tutorial's plugin answers on every responder, run from its directory."""
+    result = run_load(
+        *("--local", "--server", xmpp_server.kind, "--pairs", "4", "--window", "2", "--exchanges", "200", "--json"),
+        *("--raw", "--xml", f"<greeting xmlns='urn:example:greeting' language='{language}'/>"),
+        *("--responder-plugin", "bot:GreetingResponder"),
+        cwd=GREETING_EXAMPLE,
+    )
+    _seconds, summary = json_lines(result.stdout)
+    assert summary["sessions_up"] == 8 and summary["lost"] == 0, result.stderr
+    assert "iq <greeting xmlns='urn:example:greeting'> answered by bot:GreetingResponder" in result.stderr
+    if ok:
+        assert result.returncode == 0, result.stderr
+        assert (summary["ok"], summary["failed"]) == (200, 0)
+    else:  # item-not-found, the plugin's own answer, counted by its condition
+        assert result.returncode == 1, result.stderr
+        assert (summary["ok"], summary["failed_by"]) == (0, {"item-not-found": 200})

@@ -226,6 +226,23 @@ def _account_options(function):
     type=StallType(),
     help="Every responder stops answering AT s into the run, for SECONDS (to see a stall in the percentiles).",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Your extension: each request is an iq get carrying the payload of --xml or --path (any result is ok).",
+)
+@click.option("--xml", help="With --raw: the payload element, in its own namespace.")
+@click.option(
+    "--path",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="With --raw: a file holding the payload element, or - for standard input.",
+)
+@click.option(
+    "--responder-plugin",
+    metavar="MODULE:CLASS",
+    help="With --raw: your slixmpp plugin answers on every responder (imported from the current directory or "
+    "sys.path) [default: an empty result].",
+)
 @verbosity_options
 def command(**options: Any) -> None:
     """Run N sender/responder pairs exchanging the example_tag extension through a server, measured.
@@ -246,11 +263,16 @@ def command(**options: Any) -> None:
     failures by condition, the generator's CPU and memory per session, and on
     a local server its CPU (whether it was the bottleneck).
 
+    With --raw, the requests carry your extension's payload instead, and
+    --responder-plugin MODULE:CLASS has your slixmpp plugin answer them.
+
     \b
     Examples:
       xmppext load --local --pairs 1000 --duration 30
       xmppext load --local --server ejabberd --rate 5000 --report run.html
       XMPPEXT_PASSWORD=... xmppext load --accounts 'load{n}@example.net' --pairs 100 --fail-if 'p99>50ms'
+      xmppext load --local --raw --xml '<greeting xmlns="urn:example:greeting" language="en"/>' \\
+          --responder-plugin bot:GreetingResponder
     """
     from xmpp_ext.load.exchange import Kind
     from xmpp_ext.load.plan import LoadPlan, default_processes
@@ -262,6 +284,7 @@ def command(**options: Any) -> None:
         _check_report(report_path)
     thresholds = list(options["fail_if"]) or [parse(DEFAULT)]
     stall = options["stall_responders"]
+    payload = _raw_payload(options) if options["raw"] else None
     plan = LoadPlan(
         pairs=options["pairs"],
         kind=Kind(options["kind"]),
@@ -281,6 +304,8 @@ def command(**options: Any) -> None:
         sasl=options["sasl"],
         stall_at=stall[0] if stall else None,
         stall_for=stall[1] if stall else 0.0,
+        payload=payload,
+        responder_plugin=options["responder_plugin"],
     )
     processes = options["processes"] or default_processes()
     view = View(as_json=options["as_json"], quiet=options["verbosity"] < 0)
@@ -327,6 +352,44 @@ def _check_combinations(options: dict[str, Any]) -> None:
         raise click.UsageError("--duration and --exchanges exclude each other")
     if options["as_json"] and options["verbosity"] > 0:
         raise click.UsageError("--json and -d both write to the terminal; choose one")
+    _check_raw_combinations(options, typed)
+
+
+def _check_raw_combinations(options: dict[str, Any], typed) -> None:
+    if not options["raw"]:
+        for name in ("xml", "path", "responder_plugin"):
+            if options[name] is not None:
+                raise click.UsageError(f"--{name.replace('_', '-')} goes with --raw (your extension's payload)")
+        return
+    if typed("kind") and options["kind"] != "iq":
+        raise click.UsageError("--raw sends your payload in iq requests: not with --kind message or ping")
+    if options["path"] is not None and options["xml"] is not None:
+        raise click.UsageError("--path and --xml both give the payload: choose one")
+    if options["path"] is None and options["xml"] is None:
+        raise click.UsageError("--raw needs the payload: --xml 'XML', --path FILE, or --path - for standard input")
+    if options["responder_plugin"] is not None and options["stall_responders"] is not None:
+        raise click.UsageError("--stall-responders holds the engine's answers: not with --responder-plugin")
+
+
+def _raw_payload(options: dict[str, Any]) -> str:
+    """The payload --raw sends, read and checked, serialised once; the plugin of --responder-plugin loaded (so a
+    bad one is a usage error here, before any worker or server starts)."""
+    from slixmpp.xmlstream import tostring
+
+    from xmpp_ext.jobs.send.raw import read_raw_payload
+    from xmpp_ext.plugin import ExampleTagError
+    from xmpp_ext.session.userplugin import PluginLoadError, load_plugin
+
+    try:
+        payload = read_raw_payload(options["path"], options["xml"], sys.stdin.buffer)
+    except ExampleTagError as exc:
+        raise click.BadParameter(str(exc), param_hint="--path" if options["path"] is not None else "--xml") from None
+    if options["responder_plugin"] is not None:
+        try:
+            load_plugin(options["responder_plugin"])
+        except PluginLoadError as exc:
+            raise click.BadParameter(str(exc), param_hint="--responder-plugin") from None
+    return tostring(payload)
 
 
 def _check_report(path: Path) -> None:
@@ -438,7 +501,14 @@ def _run(plan, accounts, processes: int, view: View, thresholds, report_path, wh
 def _loop(plan) -> str:
     exchanging = f"{plan.exchanges:,} exchanges" if plan.exchanges is not None else f"{plan.duration:g}s"
     loop = f"open loop {plan.rate:,.6g}/s" if plan.open_loop else f"closed loop, window {plan.window}"
-    return f"{plan.kind.value}, {loop}, {exchanging}"
+    what = plan.kind.value
+    if plan.payload is not None:
+        from xmpp_ext.load.exchange import payload_tag
+        from xmpp_ext.plugin.payload import describe_tag
+
+        answered = f"answered by {plan.responder_plugin}" if plan.responder_plugin else "answered with empty results"
+        what = f"iq {describe_tag(payload_tag(plan.payload))} {answered}"
+    return f"{what}, {loop}, {exchanging}"
 
 
 # -- presentation ---------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def command(
 
 def _load_plugin(spec: str, context: click.Context) -> str:
     """Import the user's plugin and register it; its name. Exit 2 in one line when it cannot be loaded."""
-    from xmpp_ext.jobs.respond.userplugin import PluginLoadError, load_plugin
+    from xmpp_ext.session.userplugin import PluginLoadError, load_plugin
 
     typed = [
         f"--{name.replace('_', '-')}"

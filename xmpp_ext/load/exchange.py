@@ -13,7 +13,10 @@ Kinds: ``iq`` (a get carrying the tag, answered with a result carrying the
 tag), ``message`` (a chat message carrying the tag, answered with a message
 carrying the tag and a XEP-0461 ``<reply/>`` naming the request's id), ``ping``
 (XEP-0199 to the server itself: the responder stays idle; the server's own
-cost, without the extension).
+cost, without the extension). With a ``payload`` of the user's (``load
+--raw``), an iq get carries it instead of the tag and any result ends it ok:
+the user's plugin answers it (``--responder-plugin``), or else the responder
+here, with an empty result.
 
 A request is measured from the moment it was *due*: in closed loop (a window
 per sender) that is when it was sent, in open loop (a rate) when the schedule
@@ -32,6 +35,7 @@ from typing import Any
 
 import slixmpp
 from slixmpp.plugins.xep_0198.stream_management import MAX_SEQ
+from slixmpp.xmlstream import ET
 
 from xmpp_ext.plugin import EXAMPLE_TAG, ExampleTag
 from xmpp_ext.plugin.payload import request_payload_problem
@@ -121,9 +125,11 @@ class Sender:
         outcomes: Outcomes,
         number: int,
         expiry: Expiry | None = None,
+        payload: str | None = None,
     ) -> None:
         self._client = client
         self._expiry = expiry  # None: the owner calls expire() on each sender
+        self._checks_tag = payload is None  # a result must carry example_tag (not a user's payload's answer)
         self._kind = kind
         self._outcomes = outcomes
         self._peer = client.boundjid.domain if kind is Kind.PING else peer
@@ -136,7 +142,7 @@ class Sender:
             self._suffix = "'><ping xmlns='urn:xmpp:ping'/></iq>"
         else:
             self._prefix = f"<iq xmlns='jabber:client' type='get' to={to} id='"
-            self._suffix = f"'>{_tag(SOME_STRING)}</iq>"
+            self._suffix = f"'>{_tag(SOME_STRING) if payload is None else payload}</iq>"
         self._id_prefix = f"L{number:x}-"
         self._sequence = 0
         self._pending: dict[str, float] = {}  # id -> when it was due; in send order
@@ -209,7 +215,7 @@ class Sender:
             self._outcomes.late()
         elif itype == "error":
             self._outcomes.failed(_condition(xml))
-        elif self._kind is Kind.IQ and xml.find(EXAMPLE_TAG) is None:
+        elif self._kind is Kind.IQ and self._checks_tag and xml.find(EXAMPLE_TAG) is None:
             self._outcomes.failed("result-without-example_tag")
         else:
             self._outcomes.ok(time.monotonic() - due)
@@ -305,14 +311,18 @@ class Responder:
     valid tag (else ``bad-request``); messages that are errors, headlines,
     replies themselves or our own are not answered. ``stall(until)`` holds
     every answer until then (a frozen peer, for measuring what it does to the
-    percentiles), at most ``MAX_HELD_ANSWERS``.
+    percentiles), at most ``MAX_HELD_ANSWERS``. With ``payload_tag`` (a user's
+    payload, ``load --raw``): an iq get or set carrying that element gets an
+    empty result, whatever is in it.
     """
 
-    def __init__(self, client: slixmpp.ClientXMPP, writer: SessionWriter) -> None:
+    def __init__(self, client: slixmpp.ClientXMPP, writer: SessionWriter, payload_tag: str | None = None) -> None:
         self._client = client
         self._own = client.boundjid.full
         self._writer = writer
         self._iq_tag = _tag(REPLY_STRING)
+        self._request_tag = payload_tag or EXAMPLE_TAG
+        self._checks_tag = payload_tag is None
         self._held: list[str] = []
         self._stalled_until = 0.0
         self.answered = 0
@@ -333,10 +343,10 @@ class Responder:
     def _answers(self, xml) -> bool:
         """Whether ``xml`` (a stanza received) is a request of our pair's: then it is answered (or held) here."""
         if xml.tag == IQ_TAG:
-            if xml.get("type") not in ("get", "set") or xml.find(EXAMPLE_TAG) is None:
+            if xml.get("type") not in ("get", "set") or xml.find(self._request_tag) is None:
                 return False
             answer = self._iq_answer(xml)
-        elif xml.tag == MESSAGE_TAG:
+        elif xml.tag == MESSAGE_TAG and self._checks_tag:
             if xml.find(EXAMPLE_TAG) is None:
                 return False
             answer = self._message_answer(xml)
@@ -359,6 +369,8 @@ class Responder:
         if len(request_id) > MAX_ECHOED or (requester and len(requester) > MAX_ECHOED):
             return None
         to = f" to={quoteattr(requester)}" if requester else ""
+        if not self._checks_tag:
+            return f"<iq xmlns='jabber:client' type='result'{to} id={quoteattr(request_id)}/>"
         problem = request_payload_problem(xml) or ExampleTag(xml=xml.find(EXAMPLE_TAG)).validation_problem()
         if problem is not None:
             error = f"<error type='modify'><bad-request xmlns='{STANZA_ERRORS}'/></error>"
@@ -404,6 +416,13 @@ def take_first(client: slixmpp.ClientXMPP, takes: Callable[[Any], bool]) -> None
         slixmpp_private.claim_before_stanzas(client, take_counted)
     else:
         slixmpp_private.claim_before_stanzas(client, takes)
+
+
+def payload_tag(payload: str | None) -> str | None:
+    """The tag (``{namespace}name``) of a serialised payload element (None for None)."""
+    if payload is None:
+        return None
+    return ET.fromstring(payload).tag  # the parent's own serialisation of a payload it checked
 
 
 def _condition(xml) -> str:

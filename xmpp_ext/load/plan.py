@@ -48,6 +48,8 @@ class LoadPlan:
     sasl: str | None = None  # the one SASL mechanism every session uses (None: the strongest both sides offer)
     stall_at: float | None = None  # seconds into the exchanging when every responder stalls ...
     stall_for: float = 0.0  # ... for this long
+    payload: str | None = None  # load --raw: the user's payload element, serialised, in each iq instead of the tag
+    responder_plugin: str | None = None  # load --responder-plugin MODULE:CLASS: the plugin answers, not the engine
     epoch: float = 0.0  # the parent's time.time() at the start: seconds of every series count from it
 
     @property

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 
 from xmpp_ext.load import nodes, sessions
 from xmpp_ext.load.coalesce import pass_batch
-from xmpp_ext.load.exchange import Expiry, Responder, Sender
+from xmpp_ext.load.exchange import Expiry, Responder, Sender, payload_tag
 from xmpp_ext.load.freezer import LoginFreezer
 from xmpp_ext.load.plan import LOGIN_CONCURRENCY, LoadPlan, PairAccounts, WorkerShare, decode, per_sender_counts
 from xmpp_ext.load.ramp import start_offset
 from xmpp_ext.load.tally import Tally, resident_kib
 from xmpp_ext.session import ConnectError, Cut, Lost, NewSession, Resumed, Session, SessionEvent
+from xmpp_ext.session.userplugin import load_plugin
 
 #: How often requests past their time-out are looked for (a request is lost within this much of its time-out).
 EXPIRY_PERIOD = 0.25
@@ -73,6 +74,10 @@ class Worker:
         self._login_failures = 0
         self._freezer = LoginFreezer()  # collections stay small while thousands log in
         self._expiry = Expiry()
+        # load --responder-plugin: the user's plugin, registered on every responder session, answers.
+        self._responder_plugins = sessions.LOAD_PLUGINS
+        if plan.responder_plugin is not None:
+            self._responder_plugins = (load_plugin(plan.responder_plugin).name,)
 
     # -- control -------------------------------------------------------------------------
 
@@ -184,10 +189,14 @@ class Worker:
                 continue
             for session in (pair.sender_session, pair.responder_session):
                 session.writer.defer_flushes_to(defer)  # one loop callback flushes every session of a pass
-            pair.responder = Responder(pair.responder_session.client, pair.responder_session.writer)
+            if plan.responder_plugin is None:
+                responder = pair.responder_session
+                pair.responder = Responder(responder.client, responder.writer, payload_tag(plan.payload))
             peer = pair.responder_session.client.boundjid.full
             client, writer = pair.sender_session.client, pair.sender_session.writer
-            pair.sender = Sender(client, writer, peer, kind, self.tally, share.first + index, self._expiry)
+            pair.sender = Sender(
+                client, writer, peer, kind, self.tally, share.first + index, self._expiry, payload=plan.payload
+            )
 
     async def _log_in(self, index: int, role: str, accounts: PairAccounts, concurrency: asyncio.Semaphore) -> None:
         account = accounts.sender if role == "sender" else accounts.responder
@@ -196,8 +205,9 @@ class Worker:
             if self._login_failures >= MAX_FAILURES_WITHOUT_SUCCESS and not self._sessions:
                 self.tally.login_failed("not-tried")
                 return
+            plugins = self._responder_plugins if role == "responder" else sessions.LOAD_PLUGINS
             session = sessions.new_session(
-                settings, self.plan.stream_management, self._on_session_event, sasl=self.plan.sasl
+                settings, self.plan.stream_management, self._on_session_event, plugins, sasl=self.plan.sasl
             )
             began = time.monotonic()
             try:

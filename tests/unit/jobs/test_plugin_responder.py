@@ -18,7 +18,7 @@ from tests.sessions import SessionTest
 from xmpp_ext.cli import cli
 from xmpp_ext.jobs.respond import RespondLines, RespondOptions
 from xmpp_ext.jobs.respond.plugged import PluginResponder
-from xmpp_ext.jobs.respond.userplugin import PluginLoadError, load_plugin
+from xmpp_ext.session.userplugin import PluginLoadError, load_plugin
 
 NS = "urn:example:echo"
 

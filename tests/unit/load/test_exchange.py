@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.sessions import SessionTest
-from xmpp_ext.load.exchange import Expiry, Kind, Outcomes, Responder, Sender
+from xmpp_ext.load.exchange import Expiry, Kind, Outcomes, Responder, Sender, payload_tag
 
 NS = "https://example.net/our_extension"
 PEER = "peer@localhost/load"
@@ -88,6 +88,33 @@ class TestResponder(SessionTest):
         assert b'id="L0-4"' in self.xmpp.socket.next_sent(timeout=1)
 
 
+GREETING = "<greeting xmlns='urn:example:greeting' language='en'/>"
+
+
+class TestRawResponder(SessionTest):
+    """load --raw without a plugin: requests carrying the user's payload get an empty result; nothing else."""
+
+    def setUp(self):
+        session = self.start_session()
+        self.responder = Responder(
+            session.client, session.writer, payload_tag("<greeting xmlns='urn:example:greeting'/>")
+        )
+
+    def tearDown(self):
+        self.stream_close()
+
+    def test_a_request_carrying_the_payload_gets_an_empty_result(self):
+        self.recv(f"<iq type='set' from='{PEER}' id='L0-9'>{GREETING}</iq>")
+        self.send(f"<iq type='result' to='{PEER}' id='L0-9'/>", use_values=False)
+        assert self.responder.answered == 1
+
+    def test_example_tag_requests_and_messages_are_not_the_raw_responders(self):
+        self.recv(f"<message type='chat' from='{PEER}' id='m'><example_tag xmlns='{NS}' some_string='s'/></message>")
+        self.wait_()
+        assert self.xmpp.socket.next_sent(timeout=0.2) is None
+        assert self.responder.answered == 0
+
+
 class TestSender(SessionTest):
     def setUp(self):
         session = self.start_session()
@@ -126,6 +153,21 @@ class TestSender(SessionTest):
         self.wait_()
         assert len(self.outcomes.ok_latencies) == 1
         assert seen == ["not-ours"]  # what is not ours goes on as before
+
+    def test_a_raw_payload_goes_in_each_request_and_any_result_ends_it_ok(self):
+        sender = Sender(self.xmpp, self.session.writer, PEER, Kind.IQ, self.outcomes, 12, payload=GREETING)
+        sender.start_closed_loop(window=1, count=2)
+        self.wait_()
+        sent = self.xmpp.socket.next_sent(timeout=1).decode()
+        assert sent == f"<iq xmlns='jabber:client' type='get' to=\"{PEER}\" id='Lc-1'>{GREETING}</iq>"
+        self.recv(f"<iq type='result' from='{PEER}' id='Lc-1'/>")
+        self.wait_()
+        self.recv(
+            f"<iq type='error' from='{PEER}' id='Lc-2'><error type='cancel'>"
+            "<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+        )
+        self.wait_()
+        assert len(self.outcomes.ok_latencies) == 1 and self.outcomes.failures == ["item-not-found"]
 
     def test_a_reply_from_someone_else_is_not_claimed(self):
         self.sender.start_closed_loop(window=1, count=1)

@@ -42,6 +42,31 @@ def invoke(*args: str, **env: str):
         (("--local", "--report", "run.pdf"), "the report is .html or .png"),
         (("--local", "--pairs", "0"), "0 is not in the range 1<=x<=50000"),
         (("--local", "--sasl", "DIGEST-MD5"), "'DIGEST-MD5' is not one of 'PLAIN', 'SCRAM-SHA-1', 'SCRAM-SHA-256'"),
+        (("--local", "--xml", "<a xmlns='urn:x'/>"), "--xml goes with --raw (your extension's payload)"),
+        (("--local", "--responder-plugin", "bot:Bot"), "--responder-plugin goes with --raw"),
+        (("--local", "--raw"), "--raw needs the payload: --xml 'XML', --path FILE, or --path -"),
+        (("--local", "--raw", "--kind", "ping", "--xml", "<a xmlns='urn:x'/>"), "--raw sends your payload in iq"),
+        (("--local", "--raw", "--xml", "<a xmlns='urn:x'/>", "--path", "p.xml"), "--path and --xml both give"),
+        (("--local", "--raw", "--xml", "<a/>"), "<a> has no namespace"),
+        (("--local", "--raw", "--xml", "<iq xmlns='jabber:client'/>"), "give the payload only, the element inside"),
+        (("--local", "--raw", "--xml", "<a xmlns='urn:x'"), "Invalid value for --xml"),
+        (
+            ("--local", "--raw", "--xml", "<a xmlns='urn:x'/>", "--responder-plugin", "nosuchmodule_xyz:P"),
+            "Invalid value for --responder-plugin: no module named 'nosuchmodule_xyz'",
+        ),
+        (
+            (
+                "--local",
+                "--raw",
+                "--xml",
+                "<a xmlns='urn:x'/>",
+                "--responder-plugin",
+                "m:P",
+                "--stall-responders",
+                "1:1",
+            ),
+            "--stall-responders holds the engine's answers: not with --responder-plugin",
+        ),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(args, message):

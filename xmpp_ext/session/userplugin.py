@@ -1,4 +1,5 @@
-"""``respond --plugin module:Class``: a user's slixmpp plugin, imported and registered by its name.
+"""A user's slixmpp plugin named ``module:Class`` (``respond --plugin``, ``load --responder-plugin``), imported
+and registered by its name.
 
 The module is imported the way ``python -m`` would find it: from ``sys.path``
 with the current directory first (the ``xmppext`` script alone would not look
