@@ -222,6 +222,10 @@ def test_your_own_plugin_answers_your_payload(xmpp_server, language, ok):
     _seconds, summary = json_lines(result.stdout)
     assert summary["sessions_up"] == 8 and summary["lost"] == 0, result.stderr
     assert "iq <greeting xmlns='urn:example:greeting'> answered by bot:GreetingResponder" in result.stderr
+    assert (summary["payload"], summary["responder_plugin"]) == (
+        "{urn:example:greeting}greeting",
+        "bot:GreetingResponder",
+    )
     if ok:
         assert result.returncode == 0, result.stderr
         assert (summary["ok"], summary["failed"]) == (200, 0)

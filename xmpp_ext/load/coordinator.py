@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from xmpp_ext.load.exchange import payload_tag
 from xmpp_ext.load.histogram import Latencies
 from xmpp_ext.load.plan import LoadPlan, PairAccounts, encode, split
 from xmpp_ext.load.results import SATURATED, PhaseMarks, RunAggregate, Second, Totals
@@ -306,6 +307,8 @@ class Coordinator:
                 f"{_last_line(worker.stderr_tail)}"
                 for worker in aggregate.crashed
             ],
+            payload=payload_tag(plan.payload),
+            responder_plugin=plan.responder_plugin,
         )
 
 

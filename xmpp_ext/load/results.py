@@ -259,6 +259,8 @@ class Totals:
     server_bottleneck: bool
     interrupted: bool
     crashed: list[str]
+    payload: str | None = None  # load --raw: the payload's element, {namespace}name
+    responder_plugin: str | None = None  # load --responder-plugin: MODULE:CLASS
 
     @property
     def errors(self) -> int:
