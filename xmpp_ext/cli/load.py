@@ -371,17 +371,28 @@ def _check_raw_combinations(options: dict[str, Any], typed) -> None:
         raise click.UsageError("--stall-responders holds the engine's answers: not with --responder-plugin")
 
 
+#: Longest address a request's size is checked with (the accounts are not known yet): a generous JID.
+SIZE_CHECK_ADDRESS = "x" * 200
+
+
 def _raw_payload(options: dict[str, Any]) -> str:
-    """The payload --raw sends, read and checked, serialised once; the plugin of --responder-plugin loaded (so a
-    bad one is a usage error here, before any worker or server starts)."""
-    from slixmpp.xmlstream import tostring
+    """The payload --raw sends, read and checked (its request too, as written), serialised once as the workers
+    write it; the plugin of --responder-plugin loaded (so a bad one is a usage error here, before any worker or
+    server starts)."""
+    from slixmpp.xmlstream import ET, tostring
 
     from xmpp_ext.jobs.send.raw import read_raw_payload
     from xmpp_ext.plugin import ExampleTagError
+    from xmpp_ext.plugin.payload import check_payload_size
+    from xmpp_ext.plugin.wire import wire_size
+    from xmpp_ext.session import patches
     from xmpp_ext.session.userplugin import PluginLoadError, load_plugin
 
     try:
         payload = read_raw_payload(options["path"], options["xml"], sys.stdin.buffer)
+        request = ET.Element("{jabber:client}iq", {"type": "get", "to": SIZE_CHECK_ADDRESS, "id": "x" * 16})
+        request.append(payload)
+        check_payload_size(wire_size(request, patched=True), "each request as written")
     except ExampleTagError as exc:
         raise click.BadParameter(str(exc), param_hint="--path" if options["path"] is not None else "--xml") from None
     if options["responder_plugin"] is not None:
@@ -389,6 +400,7 @@ def _raw_payload(options: dict[str, Any]) -> str:
             load_plugin(options["responder_plugin"])
         except PluginLoadError as exc:
             raise click.BadParameter(str(exc), param_hint="--responder-plugin") from None
+    patches.apply()  # tab, newline and CR written as references, as the workers (and send --raw) write them
     return tostring(payload)
 
 

@@ -28,6 +28,7 @@ slowing the clock down (no coordinated omission).
 from __future__ import annotations
 
 import collections
+import functools
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -142,7 +143,7 @@ class Sender:
             self._suffix = "'><ping xmlns='urn:xmpp:ping'/></iq>"
         else:
             self._prefix = f"<iq xmlns='jabber:client' type='get' to={to} id='"
-            self._suffix = f"'>{_tag(SOME_STRING) if payload is None else payload}</iq>"
+            self._suffix = f"'>{_tag(SOME_STRING)}</iq>" if payload is None else _raw_suffix(payload)
         self._id_prefix = f"L{number:x}-"
         self._sequence = 0
         self._pending: dict[str, float] = {}  # id -> when it was due; in send order
@@ -418,11 +419,19 @@ def take_first(client: slixmpp.ClientXMPP, takes: Callable[[Any], bool]) -> None
         slixmpp_private.claim_before_stanzas(client, takes)
 
 
+@functools.lru_cache(maxsize=4)
 def payload_tag(payload: str | None) -> str | None:
-    """The tag (``{namespace}name``) of a serialised payload element (None for None)."""
+    """The tag (``{namespace}name``) of a serialised payload element (None for None); parsed once per process."""
     if payload is None:
         return None
     return ET.fromstring(payload).tag  # the parent's own serialisation of a payload it checked
+
+
+@functools.lru_cache(maxsize=4)
+def _raw_suffix(payload: str) -> str:
+    """The end of every request carrying ``payload``: one string per process, shared by every sender (a
+    payload may be tens of KiB, and a worker has thousands of senders)."""
+    return f"'>{payload}</iq>"
 
 
 def _condition(xml) -> str:

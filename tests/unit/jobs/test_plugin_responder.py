@@ -41,6 +41,9 @@ class EchoPlugin(BasePlugin):
             raise XMPPError("bad-request", text="nothing to echo", etype="modify")
         if text == "crash":
             raise ValueError("the echo table is broken")
+        if text == "answer then crash":
+            iq.reply(clear=True).send()
+            raise ValueError("broken after answering")
         reply = iq.reply(clear=True)
         reply.xml.append(iq.xml[0])
         reply.send()
@@ -141,6 +144,17 @@ class TestPluginResponder(SessionTest):
         self.send(
             f'<iq type="result" id="c2" to="alice@localhost/a"><echo xmlns="{NS}">hi</echo></iq>', use_values=False
         )
+
+    def test_a_handler_that_answers_then_raises_sends_its_answer_only(self):
+        self.start()
+        with self.assertLogs(level="ERROR") as logs:
+            self.recv(
+                f'<iq type="get" id="a1" from="alice@localhost/a"><echo xmlns="{NS}">answer then crash</echo></iq>'
+            )
+            self.send('<iq type="result" id="a1" to="alice@localhost/a"/>', use_values=False)
+        self.send(None, timeout=0.2)  # no second response to the same request (RFC 6120 §8.2.3)
+        assert self.lines == ["iq get from alice@localhost/a: answered result"]
+        assert [str(record.exc_info[1]) for record in logs.records if record.exc_info] == ["broken after answering"]
 
     def test_service_discovery_is_the_sessions_not_the_plugins(self):
         self.start(allow=frozenset({"alice@localhost"}))

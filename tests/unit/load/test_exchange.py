@@ -110,6 +110,7 @@ class TestRawResponder(SessionTest):
 
     def test_example_tag_requests_and_messages_are_not_the_raw_responders(self):
         self.recv(f"<message type='chat' from='{PEER}' id='m'><example_tag xmlns='{NS}' some_string='s'/></message>")
+        self.recv(f"<iq type='get' from='{PEER}' id='i'><example_tag xmlns='{NS}' some_string='s'/></iq>")
         self.wait_()
         assert self.xmpp.socket.next_sent(timeout=0.2) is None
         assert self.responder.answered == 0

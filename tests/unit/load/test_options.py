@@ -199,3 +199,17 @@ def test_pairs_and_totals_are_shared_out_whole():
 def test_the_plan_prints_no_password():
     pair = PairAccounts(Account("s@x", Secret("secret-pw")), Account("r@x", Secret("secret-pw")))
     assert "secret-pw" not in repr(pair)
+
+
+def test_a_raw_payload_too_large_once_written_is_refused():
+    # 60,000 apostrophes are 360,000 bytes once escaped: more than any server accepts in a stanza.
+    result = invoke("--local", "--raw", "--xml", f"<a xmlns='urn:x'>{chr(39) * 60_000}</a>")
+    assert result.exit_code == 2, result.output
+    assert "each request as written:" in result.output and "the stanza size servers accept" in result.output
+
+
+def test_a_raw_payload_is_written_as_send_raw_writes_it():
+    from xmpp_ext.cli.load import _raw_payload
+
+    options = {"path": None, "xml": "<a xmlns='urn:x' v='x&#9;y'>l1&#13;l2</a>", "responder_plugin": None}
+    assert _raw_payload(options) == '<a xmlns="urn:x" v="x&#9;y">l1&#13;l2</a>'  # not turned into spaces

@@ -45,15 +45,22 @@ async def test_a_built_client_aborts_twice_then_writes_without_an_error():
 
 
 async def test_disconnect_writes_no_footer_to_a_connection_being_dropped():
-    client = built_client()
-    client.transport = tls_transport(asyncio.get_running_loop())
+    client = slixmpp.ClientXMPP("me@localhost", "x")  # slixmpp's own abort: disconnect alone must not write
+    transport = client.transport = tls_transport(asyncio.get_running_loop())
     written = []
-    client.add_filter("out", written.append)
-    client.abort()
-    client.abort()
+    transport.write = written.append  # the stream footer would go here
+    transport.close()  # being dropped, not yet lost
     await disconnect(client, wait=0.1)
-    assert closing(client)
     assert written == []
+
+
+async def test_disconnect_writes_the_footer_to_a_connection_still_open():
+    client = built_client()
+    transport = client.transport = tls_transport(asyncio.get_running_loop())
+    written = []
+    transport.write = written.append
+    await disconnect(client, wait=0.1)
+    assert written == [client.stream_footer.encode()]
 
 
 async def test_slixmpp_alone_still_breaks_a_tls_transport_aborted_twice():

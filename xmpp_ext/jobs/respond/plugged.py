@@ -26,6 +26,7 @@ answered by slixmpp for anyone and is not the plugin's: not counted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -72,17 +73,23 @@ class PluginResponder(AnswerRules):
         self._requests: OrderedDict[tuple[str, str], str] = OrderedDict()
         # Authors of messages handed to the plugin -> how many of them are not answered yet.
         self._writers: OrderedDict[str, int] = OrderedDict()
+        # Requests the plugin has sent an answer to that the outgoing filter has not seen yet (slixmpp runs the
+        # filters later, in its send task): a handler that answers and then raises must not answer twice.
+        self._answer_queued: OrderedDict[tuple[str, str], None] = OrderedDict()
         client.add_filter("in", self._gate)
         client.add_filter("out", self._count_answer)
+        client.send = self._noting_answers(client.send)
         # Every iq this client receives is built as a _PluginRequest, whose exception() (what slixmpp calls when
         # a handler raises) asks this responder first.
-        client.remove_stanza(Iq)
+        with contextlib.suppress(ValueError):  # another class may have taken Iq's place: ours goes after it
+            client.remove_stanza(Iq)
         client.register_stanza(_requests_failing_through(self))
 
     def new_stream(self) -> None:
         """A new session: requests of the old stream can no longer be answered on this one."""
         self._requests.clear()
         self._writers.clear()
+        self._answer_queued.clear()
 
     # -- incoming: the allow-list, before the plugin -------------------------------------------------------------
 
@@ -124,27 +131,47 @@ class PluginResponder(AnswerRules):
     def plugin_raised(self, iq: Iq, error: Exception) -> bool:
         """A handler raised ``error`` on ``iq``: True once answered here; False leaves it to slixmpp (an error
         raised on purpose, or an iq that is not a request the plugin was given)."""
-        if isinstance(error, (XMPPError, IqError, IqTimeout)):
-            return False
         xml = iq.xml
-        itype = self._requests.pop((xml.get("from") or "", xml.get("id", "")), None)
+        if isinstance(error, (XMPPError, IqError, IqTimeout)) or xml.get("type") not in ("get", "set"):
+            return False
+        key = (xml.get("from") or "", xml.get("id", ""))
+        requester = xml.get("from") or self.client.boundjid.bare
+        if key in self._answer_queued:
+            # Answered, then raised: the answer stands (one response per request, RFC 6120 §8.2.3), counted
+            # when it is written; slixmpp alone would send its error too.
+            log.error("the plugin's handler raised after answering an iq from %s", requester, exc_info=error)
+            return True
+        itype = self._requests.pop(key, None)
         if itype is None:
             return False
-        requester = xml.get("from") or self.client.boundjid.bare
         log.error("the plugin's handler raised on an iq %s from %s", itype, requester, exc_info=error)
         error_reply(iq, "internal-server-error", "the responder failed to answer").send()
         what = clip(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__, 200)
-        self._answered(
-            Answered("iq", itype, requester, Outcome.PLUGIN_FAILED, f"{what}; internal-server-error sent")
-        )
+        self._answered(Answered("iq", itype, requester, Outcome.PLUGIN_FAILED, f"{what}; internal-server-error sent"))
         return True
+
+    def _noting_answers(self, send: Callable[..., None]) -> Callable[..., None]:
+        """``send`` (the client's), noting each answer to a request of the plugin's as it is queued."""
+
+        def send_noting_answers(data, *args, **kwargs) -> None:
+            if isinstance(data, StanzaBase):
+                xml = data.xml
+                if xml.tag == IQ_TAG and xml.get("type") in ("result", "error"):
+                    key = (xml.get("to") or "", xml.get("id", ""))
+                    if key in self._requests:
+                        _remember(self._answer_queued, key, None)
+            send(data, *args, **kwargs)
+
+        return send_noting_answers
 
     # -- outgoing: the plugin's answers, counted and bounded --------------------------------------------------------
 
     def _count_answer(self, stanza: StanzaBase) -> StanzaBase | None:
         xml = stanza.xml
         if xml.tag == IQ_TAG and xml.get("type") in ("result", "error"):
-            itype = self._requests.pop((xml.get("to") or "", xml.get("id", "")), None)
+            key = (xml.get("to") or "", xml.get("id", ""))
+            self._answer_queued.pop(key, None)
+            itype = self._requests.pop(key, None)
             return stanza if itype is None else self._count_iq_answer(stanza, itype)
         if xml.tag == MESSAGE_TAG and xml.get("type") != "error" and self._writers.get(xml.get("to") or ""):
             return self._count_message_answer(stanza)
