@@ -465,6 +465,7 @@ class LocalServer(XmppServer):
         """
         deadline = time.monotonic() + START_TIMEOUT
         foreign_since: float | None = None
+        first_foreign: set[tuple[str, int]] = set()
         while True:
             process = self._process
             members = group_members(process.pid) if process is not None else []
@@ -476,12 +477,13 @@ class LocalServer(XmppServer):
             if not foreign:
                 foreign_since = None
             elif exited or not self._started_before or waited > RESTART_PATIENCE:
-                taken = ", ".join(f"{host}:{port}" for host, port in sorted(foreign))
+                # Named: what was foreign from the start (a server exiting on it may show its own last listeners).
+                taken = ", ".join(f"{host}:{port}" for host, port in sorted((first_foreign & foreign) or foreign))
                 raise PortTaken(f"{taken} already in use by another process")
             elif foreign_since is None:
                 # A restart keeps its ports, so it cannot move: a listener that looks foreign for a moment (our
                 # own old one going, seen once in CI under load) is given RESTART_PATIENCE to go.
-                foreign_since = time.monotonic()
+                foreign_since, first_foreign = time.monotonic(), foreign
             if exited:
                 raise ServerFailed(
                     f"{self.kind} exited with status {process.returncode} while starting:\n{self.log_tail()}"

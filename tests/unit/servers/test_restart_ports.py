@@ -47,3 +47,13 @@ def test_a_first_start_does_not_wait_it_moves(restarting):
     script((set(), server.listeners), (server.listeners, set()))
     with pytest.raises(base.PortTaken):
         server._wait_until_ready()
+
+
+def test_port_taken_names_what_was_foreign_from_the_start(restarting, monkeypatch):
+    server, script = restarting
+    monkeypatch.setattr(base, "RESTART_PATIENCE", 0.0)
+    c2s, direct_tls = ("127.0.0.1", server.port), ("127.0.0.1", server.direct_tls_port)
+    script((set(), {c2s}), (set(), {c2s, direct_tls}))  # then the new server's own last listener, as it exits
+    with pytest.raises(base.PortTaken) as taken:
+        server._wait_until_ready()
+    assert str(taken.value) == f"127.0.0.1:{server.port} already in use by another process"
