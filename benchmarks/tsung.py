@@ -197,7 +197,15 @@ def run(
                 os.killpg(process.pid, 9)
             process.wait()
             if not epmd_was_running:  # Erlang distribution started it for Tsung: nothing of ours stays behind
-                subprocess.run(["epmd", "-kill"], capture_output=True, check=False)
+                _stop_epmd()
+
+
+def _stop_epmd(within: float = 5.0) -> None:
+    """``epmd -kill`` until epmd is gone: it refuses while it still counts Tsung's (killed) node as alive."""
+    deadline = time.monotonic() + within
+    while _epmd_listening() and time.monotonic() < deadline:
+        subprocess.run(["epmd", "-kill"], capture_output=True, check=False)
+        time.sleep(0.1)  # nothing to await: epmd notices the node's closed connection when it does
 
 
 def _epmd_listening() -> bool:
