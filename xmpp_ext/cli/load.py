@@ -17,6 +17,7 @@ from xmpp_ext.cli.options import (
     Seconds,
     all_of,
     check_nodes,
+    check_one_payload_source,
     nodes_option,
     server_address_options,
     tls_and_login_options,
@@ -363,10 +364,7 @@ def _check_raw_combinations(options: dict[str, Any], typed) -> None:
         return
     if typed("kind") and options["kind"] != "iq":
         raise click.UsageError("--raw sends your payload in iq requests: not with --kind message or ping")
-    if options["path"] is not None and options["xml"] is not None:
-        raise click.UsageError("--path and --xml both give the payload: choose one")
-    if options["path"] is None and options["xml"] is None:
-        raise click.UsageError("--raw needs the payload: --xml 'XML', --path FILE, or --path - for standard input")
+    check_one_payload_source(options["path"], options["xml"])
     if options["responder_plugin"] is not None and options["stall_responders"] is not None:
         raise click.UsageError("--stall-responders holds the engine's answers: not with --responder-plugin")
 
@@ -379,20 +377,18 @@ def _raw_payload(options: dict[str, Any]) -> str:
     """The payload --raw sends, read and checked (its request too, as written), serialised once as the workers
     write it; the plugin of --responder-plugin loaded (so a bad one is a usage error here, before any worker or
     server starts)."""
-    from slixmpp.xmlstream import ET, tostring
+    from slixmpp.xmlstream import tostring
 
-    from xmpp_ext.jobs.send.raw import read_raw_payload
+    from xmpp_ext.jobs.send.raw import raw_step, read_raw_payload
+    from xmpp_ext.jobs.send.steps import written_size
     from xmpp_ext.plugin import ExampleTagError
     from xmpp_ext.plugin.payload import check_payload_size
-    from xmpp_ext.plugin.wire import wire_size
     from xmpp_ext.session import patches
     from xmpp_ext.session.userplugin import PluginLoadError, load_plugin
 
     try:
         payload = read_raw_payload(options["path"], options["xml"], sys.stdin.buffer)
-        request = ET.Element("{jabber:client}iq", {"type": "get", "to": SIZE_CHECK_ADDRESS, "id": "x" * 16})
-        request.append(payload)
-        check_payload_size(wire_size(request, patched=True), "each request as written")
+        check_payload_size(written_size(raw_step("iq", payload), SIZE_CHECK_ADDRESS), "each request as written")
     except ExampleTagError as exc:
         raise click.BadParameter(str(exc), param_hint="--path" if options["path"] is not None else "--xml") from None
     if options["responder_plugin"] is not None:

@@ -425,6 +425,14 @@ def nodes_option(help_text: str) -> Decorator:
     return click.option("--nodes", type=click.IntRange(1, MAX_NODES), default=1, show_default=True, help=help_text)
 
 
+def check_one_payload_source(path: Path | None, xml: str | None) -> None:
+    """--raw's payload comes from exactly one of --xml and --path (send, load)."""
+    if path is not None and xml is not None:
+        raise click.UsageError("--path and --xml both give the payload: choose one")
+    if path is None and xml is None:
+        raise click.UsageError("--raw needs the payload: --xml 'XML', --path FILE, or --path - for standard input")
+
+
 def check_nodes(nodes: int, server_kind: str) -> None:
     """UsageError for --nodes > 1 with a server that does not cluster."""
     if nodes > 1 and server_kind != CLUSTERED_KIND:

@@ -16,6 +16,7 @@ from xmpp_ext.cli.options import (
     JidType,
     Login,
     XmlText,
+    check_one_payload_source,
     configure_logging,
     connection_options,
     timeout_option,
@@ -226,10 +227,7 @@ def _raw_steps(kind, path, xml, iq_type, no_reply, to, tag_fields, repeat):
         raise click.UsageError("--boolean, --some-string, --text and --inner build example_tag: not with --raw")
     if repeat:
         raise click.UsageError("--repeat sends example_tag bursts: not with --raw")
-    if path is not None and xml is not None:
-        raise click.UsageError("--path and --xml both give the payload: choose one")
-    if path is None and xml is None:
-        raise click.UsageError("--raw needs the payload: --xml 'XML', --path FILE, or --path - for standard input")
+    check_one_payload_source(path, xml)
     if no_reply and kind != "message":
         raise click.UsageError("--no-reply is for --kind message (every iq gets a reply)")
     try:

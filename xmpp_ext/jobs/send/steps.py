@@ -138,11 +138,16 @@ def check_stanza_sizes(steps: list[Step], to: JID) -> None:
     carries its text twice (body and tag).
     """
     for step in steps:
-        stanza = ET.Element(f"{{jabber:client}}{step.kind}", {"type": step.itype, "to": str(to), "id": "x" * 16})
-        if step.kind == "message":
-            stanza.set("type", "chat")
-            if step.tag is not None:
-                body = ET.SubElement(stanza, "{jabber:client}body")
-                body.text = step.tag["text"] or step.name
-        stanza.append(step.tag.xml if step.tag is not None else step.payload)
-        check_payload_size(wire_size(stanza, patched=True), f"the {step.name} stanza as written")
+        check_payload_size(written_size(step, to), f"the {step.name} stanza as written")
+
+
+def written_size(step: Step, to: JID | str) -> int:
+    """Bytes of ``step``'s stanza to ``to`` as it will be written (a 16-character id, the patches' escaping)."""
+    stanza = ET.Element(f"{{jabber:client}}{step.kind}", {"type": step.itype, "to": str(to), "id": "x" * 16})
+    if step.kind == "message":
+        stanza.set("type", "chat")
+        if step.tag is not None:
+            body = ET.SubElement(stanza, "{jabber:client}body")
+            body.text = step.tag["text"] or step.name
+    stanza.append(step.tag.xml if step.tag is not None else step.payload)
+    return wire_size(stanza, patched=True)
